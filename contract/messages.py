@@ -1,0 +1,277 @@
+"""Payloads of the kiosk <-> server contract (PROTOCOL.md sections 3 and 4).
+
+Both sides import these models: the kiosk builds events with them, the server
+validates incoming bytes with ``decode_event`` and answers with ``Ack``. Reasons
+are stable codes; a new reason may be added, an existing one never renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+from contract import codes
+from contract.topics import KIOSK_ID
+
+VERSION = 1
+MAX_EVENT_BYTES = 16 * 1024
+
+
+class Reason(str, Enum):
+    BAD_JSON = "bad_json"
+    TOO_LARGE = "too_large"
+    BAD_SCHEMA = "bad_schema"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_VERSION = "bad_version"
+    BAD_CODE = "bad_code"
+    BAD_CHECK = "bad_check"
+    WRONG_KIND = "wrong_kind"
+    KIOSK_MISMATCH = "kiosk_mismatch"
+    UNKNOWN_KIOSK = "unknown_kiosk"
+    UNKNOWN_CODE = "unknown_code"
+    ILLEGAL_TRANSITION = "illegal_transition"
+    NO_EXIT_PERMIT = "no_exit_permit"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    ON_WATCHLIST = "on_watchlist"
+    NOT_SUPPORTED = "not_supported"
+    INTERNAL = "internal_error"
+
+
+class ContractError(ValueError):
+    """Bytes or a message that the contract does not allow; ``reason`` goes into the ack."""
+
+    def __init__(self, reason: Reason, message: str, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.event_id = event_id
+
+
+def _code_field(kind: codes.Kind) -> Any:
+    def check(value: str) -> str:
+        try:
+            return codes.normalize(value, kind)
+        except codes.CodeError as exc:
+            raise PydanticCustomError(exc.reason, str(exc)) from None
+
+    return Annotated[str, AfterValidator(check)]
+
+
+AssetTag = _code_field(codes.Kind.ASSET)
+LocationCode = _code_field(codes.Kind.LOCATION)
+SupplyCode = _code_field(codes.Kind.SUPPLY)
+PersonCode = _code_field(codes.Kind.PERSON)
+PassCode = _code_field(codes.Kind.VISITOR)
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AssetCheckout(_Strict):
+    tag: AssetTag
+    to: PersonCode
+    due: date | None = None
+
+
+class AssetCheckin(_Strict):
+    tag: AssetTag
+    location: LocationCode | None = None
+
+
+class AssetMove(_Strict):
+    tag: AssetTag
+    to: LocationCode
+
+
+class AssetExit(_Strict):
+    tag: AssetTag
+
+
+class VisitorSignin(_Strict):
+    pass_: PassCode = Field(alias="pass")
+    name: ShortText
+    organisation: Annotated[str, Field(max_length=200)] = ""
+    host: PersonCode
+    purpose: Annotated[str, Field(max_length=200)] = ""
+    id_last4: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{4}$")] | None = None
+    plate: Annotated[str, Field(max_length=16)] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class VisitorSignout(_Strict):
+    pass_: PassCode = Field(alias="pass")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SupplyPickup(_Strict):
+    item: SupplyCode
+    qty: Annotated[int, Field(ge=1, le=100_000)]
+    taker: PersonCode
+    purpose: Annotated[str, Field(max_length=200)] | None = None
+
+
+class StocktakeScan(_Strict):
+    session: Annotated[str, Field(min_length=1, max_length=64)]
+    tag: AssetTag
+    location: LocationCode
+
+
+EVENT_DATA: dict[str, type[_Strict]] = {
+    "asset.checkout": AssetCheckout,
+    "asset.checkin": AssetCheckin,
+    "asset.move": AssetMove,
+    "asset.exit": AssetExit,
+    "visitor.signin": VisitorSignin,
+    "visitor.signout": VisitorSignout,
+    "supply.pickup": SupplyPickup,
+    "stocktake.scan": StocktakeScan,
+}
+EventType = Literal[
+    "asset.checkout",
+    "asset.checkin",
+    "asset.move",
+    "asset.exit",
+    "visitor.signin",
+    "visitor.signout",
+    "supply.pickup",
+    "stocktake.scan",
+]
+
+
+class Event(_Strict):
+    v: Literal[1] = VERSION
+    id: UUID
+    kiosk: Annotated[str, Field(pattern=KIOSK_ID.pattern)]
+    seq: Annotated[int, Field(ge=0, le=2**62)]
+    boot: Annotated[str, Field(min_length=1, max_length=64)]
+    at: AwareDatetime
+    synced: bool
+    type: EventType
+    actor: PersonCode | None = None
+    data: dict[str, Any]
+
+    def payload(self) -> _Strict:
+        """The typed ``data`` of this event (validated by ``decode_event``)."""
+        return EVENT_DATA[self.type].model_validate(self.data)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class Display(_Strict):
+    level: Literal["ok", "warn", "error"]
+    title: Annotated[str, Field(max_length=120)]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
+class Ack(_Strict):
+    v: Literal[1] = VERSION
+    id: str | None  # None only when the event was too broken to carry an id
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = None
+    display: Display
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class KioskStatus(BaseModel):
+    # Tolerant on purpose: a newer kiosk may report more than this server knows.
+    model_config = ConfigDict(extra="allow")
+    state: Literal["online", "offline"]
+    mode: str | None = None
+    version: str | None = None
+    outbox: int | None = None
+    outbox_oldest_s: float | None = None
+    at: datetime | None = None
+
+
+class ServerStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    state: Literal["online", "offline"]
+    at: datetime | None = None
+
+
+class KioskConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    v: int = VERSION
+    kiosk: str
+    mode: Literal["gate", "storeroom"]
+    location: str | None = None
+    display_names: dict[str, str] = Field(default_factory=dict)
+    revoked_passes: list[str] = Field(default_factory=list)
+    watchlist_digest: str | None = None
+
+
+_CODE_REASONS = {"bad_check": Reason.BAD_CHECK, "bad_code": Reason.BAD_CODE, "wrong_kind": Reason.WRONG_KIND}
+
+
+def _reason_of(error: ValidationError) -> Reason:
+    for item in error.errors():
+        if item["type"] in _CODE_REASONS:
+            return _CODE_REASONS[item["type"]]
+    return Reason.BAD_SCHEMA
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def decode_event(payload: bytes, topic_kiosk: str | None = None) -> tuple[Event, _Strict]:
+    """Bytes from an events topic -> (event, typed data), or ContractError with a reason.
+
+    The event id is kept on the error whenever it could be read, so that the
+    rejected ack can name the event the kiosk is waiting on.
+    """
+    if len(payload) > MAX_EVENT_BYTES:
+        raise ContractError(Reason.TOO_LARGE, f"event of {len(payload)} bytes is over {MAX_EVENT_BYTES}")
+    try:
+        raw = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError(Reason.BAD_JSON, f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ContractError(Reason.BAD_JSON, "event must be a JSON object")
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) and len(raw["id"]) <= 64 else None
+    if raw.get("v") != VERSION:
+        raise ContractError(Reason.BAD_VERSION, f"unsupported contract version {raw.get('v')!r}", event_id)
+    if "type" in raw and raw["type"] not in EVENT_DATA:
+        raise ContractError(Reason.UNKNOWN_TYPE, f"unknown event type {str(raw['type'])[:40]!r}", event_id)
+    try:
+        event = Event.model_validate(raw)
+        data = event.payload()
+    except ValidationError as exc:
+        raise ContractError(_reason_of(exc), _describe(exc), event_id) from None
+    if topic_kiosk is not None and event.kiosk != topic_kiosk:
+        raise ContractError(
+            Reason.KIOSK_MISMATCH, f"event says kiosk {event.kiosk!r} but came on {topic_kiosk!r}'s topic", event_id
+        )
+    return event, data
+
+
+def display_for(status: str, reason: str | None, detail: str = "") -> Display:
+    """A default screen text for an ack; the server may give a better one."""
+    if status == "accepted":
+        return Display(level="ok", title="Saved", detail=detail)
+    if status == "duplicate":
+        return Display(level="ok", title="Already saved", detail=detail)
+    return Display(level="error", title=f"Refused: {(reason or 'error').replace('_', ' ')}", detail=detail[:500])
