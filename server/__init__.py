@@ -1,0 +1,66 @@
+"""AssetGate central service: ``create_app`` builds a Flask app from validated settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g
+from flask_wtf.csrf import CSRFProtect
+
+from server.config import Settings, load_settings, secret_key_for
+from server.db import make_engine, make_session_factory
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    # No static folder: pages inline their few styles, and every route must declare its roles.
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()), static_folder=None)
+    app.config.update(
+        SECRET_KEY=secret_key_for(settings),
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        WTF_CSRF_ENABLED=settings.csrf_enabled,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions["assetgate.settings"] = settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    engine = make_engine(settings.effective_database_url)
+    app.extensions["assetgate.engine"] = engine
+    app.extensions["assetgate.sessions"] = make_session_factory(engine)
+    _init_db_session(app)
+
+    from server import auth
+    from server.api import bp as api_bp
+    from server.web import bp as web_bp
+
+    auth.init_app(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api_bp)  # bearer tokens only, never cookies: see server.auth
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+    return app
+
+
+def _init_db_session(app: Flask) -> None:
+    factory = app.extensions["assetgate.sessions"]
+
+    @app.before_request
+    def _open() -> None:
+        g.db = factory()
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()  # anything a view did not commit is rolled back here
+
+
+def settings_of(app: Flask) -> Settings:
+    settings: Settings = app.extensions["assetgate.settings"]
+    return settings

@@ -1,0 +1,110 @@
+"""REST: assets, their history and life-cycle actions."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask import g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from server import serialize
+from server.api import accepts, bp, page_args
+from server.auth import READERS, roles
+from server.services import assets
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssetIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=100)
+    location: str | None = None
+    serial: str | None = Field(None, max_length=100)
+    price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
+    acquired_on: date | None = None
+    department: str = Field("", max_length=100)
+
+
+class MoveIn(_In):
+    to: str
+    reason: str = Field("", max_length=1000)
+
+
+class CheckoutIn(_In):
+    to: str
+    due: date | None = None
+    reason: str = Field("", max_length=1000)
+
+
+class CheckinIn(_In):
+    location: str | None = None
+    reason: str = Field("", max_length=1000)
+
+
+@bp.get("/assets")
+@roles(*READERS)
+def list_assets() -> Any:
+    """List assets, filtered by ?status=, ?location= (L- code), ?category=."""
+    limit, offset = page_args()
+    rows, total = assets.list_assets(g.db, request.args.get("status"), request.args.get("location"),
+                                     request.args.get("category"), limit, offset)
+    return jsonify(items=[serialize.asset(a) for a in rows], total=total, limit=limit, offset=offset)
+
+
+@bp.post("/assets")
+@roles("storekeeper")
+@accepts(AssetIn)
+def create_asset(body: AssetIn) -> Any:
+    """Register one asset outside a purchase (inventory take-on); its A- code is issued."""
+    asset = assets.create_asset(g.db, g.actor, body.name, body.category, body.location, body.serial,
+                                body.price, body.acquired_on, body.department)
+    g.db.commit()
+    return jsonify(serialize.asset(asset)), 201
+
+
+@bp.get("/assets/<code>")
+@roles(*READERS)
+def get_asset(code: str) -> Any:
+    """One asset by its A- code (bare or /c/ URL form)."""
+    return jsonify(serialize.asset(assets.asset_by_code(g.db, code)))
+
+
+@bp.get("/assets/<code>/history")
+@roles(*READERS)
+def asset_history(code: str) -> Any:
+    """An asset's history, ordered by when each change happened."""
+    return jsonify(items=[serialize.asset_event(e) for e in assets.history(g.db, code)])
+
+
+@bp.post("/assets/<code>/move")
+@roles("storekeeper")
+@accepts(MoveIn)
+def move_asset(code: str, body: MoveIn) -> Any:
+    """Move an asset to a location (L- code)."""
+    outcome = assets.move(g.db, g.actor, code, body.to, reason=body.reason)
+    g.db.commit()
+    return jsonify(serialize.asset(outcome.event.asset))
+
+
+@bp.post("/assets/<code>/checkout")
+@roles("storekeeper")
+@accepts(CheckoutIn)
+def checkout_asset(code: str, body: CheckoutIn) -> Any:
+    """Hand an asset to a person (P- code)."""
+    outcome = assets.checkout(g.db, g.actor, code, body.to, body.due, reason=body.reason)
+    g.db.commit()
+    return jsonify(serialize.asset(outcome.event.asset))
+
+
+@bp.post("/assets/<code>/checkin")
+@roles("storekeeper")
+@accepts(CheckinIn)
+def checkin_asset(code: str, body: CheckinIn) -> Any:
+    """Return an asset to store, optionally to a given location."""
+    outcome = assets.checkin(g.db, g.actor, code, body.location, reason=body.reason)
+    g.db.commit()
+    return jsonify(serialize.asset(outcome.event.asset))

@@ -1,0 +1,100 @@
+"""REST: categories, locations and people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from server import serialize
+from server.api import accepts, bp, page_args
+from server.auth import READERS, roles
+from server.models import Category, Location, Person
+from server.services import directory
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategoryIn(_In):
+    name: str = Field(min_length=1, max_length=100)
+    controlled: bool = False
+
+
+class LocationIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = "office"
+    parent: str | None = None
+    code: str | None = None
+
+
+class PersonIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    department: str = ""
+    code: str | None = None
+
+
+@bp.get("/categories")
+@roles(*READERS)
+def list_categories() -> Any:
+    """List asset categories."""
+    rows = g.db.scalars(select(Category).order_by(Category.name))
+    return jsonify(items=[{"name": c.name, "controlled": c.controlled} for c in rows])
+
+
+@bp.post("/categories")
+@roles("storekeeper")
+@accepts(CategoryIn)
+def create_category(body: CategoryIn) -> Any:
+    """Create a category (or return the existing one of that name)."""
+    category = directory.get_or_create_category(g.db, g.actor, body.name, body.controlled)
+    g.db.commit()
+    return jsonify(name=category.name, controlled=category.controlled), 201
+
+
+@bp.get("/locations")
+@roles(*READERS)
+def list_locations() -> Any:
+    """List locations."""
+    limit, offset = page_args()
+    rows = g.db.scalars(select(Location).order_by(Location.id).limit(limit).offset(offset))
+    return jsonify(items=[serialize.location(r) for r in rows])
+
+
+@bp.post("/locations")
+@roles("storekeeper")
+@accepts(LocationIn)
+def create_location(body: LocationIn) -> Any:
+    """Create a location; its L- code is issued unless an existing label code is given."""
+    location = directory.create_location(g.db, g.actor, body.name, body.kind, body.parent, body.code)
+    g.db.commit()
+    return jsonify(serialize.location(location)), 201
+
+
+@bp.get("/locations/<code>")
+@roles(*READERS)
+def get_location(code: str) -> Any:
+    """One location."""
+    return jsonify(serialize.location(directory.location_by_code(g.db, code)))
+
+
+@bp.get("/people")
+@roles(*READERS)
+def list_people() -> Any:
+    """List people (staff with P- badge codes)."""
+    limit, offset = page_args()
+    rows = g.db.scalars(select(Person).order_by(Person.id).limit(limit).offset(offset))
+    return jsonify(items=[serialize.person(r) for r in rows])
+
+
+@bp.post("/people")
+@roles("storekeeper")
+@accepts(PersonIn)
+def create_person(body: PersonIn) -> Any:
+    """Register a person; the P- badge code is issued unless an existing one is given."""
+    person = directory.create_person(g.db, g.actor, body.name, body.department, body.code)
+    g.db.commit()
+    return jsonify(serialize.person(person)), 201

@@ -1,0 +1,106 @@
+"""Server configuration: defaults, then an optional TOML file, then ASSETGATE_* environment
+variables, then the mapping given to ``create_app``. Validated once, at start-up; every
+error names the key it is about.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from contract.topics import DEFAULT_PREFIX
+
+ENV_PREFIX = "ASSETGATE_"
+
+
+class ConfigError(ValueError):
+    """Configuration that the server refuses to start with."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instance_path: Path = Field(Path("instance"), description="Folder for the SQLite file, secret key and logs.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in the instance folder.")
+    secret_key: str = Field("", description="Flask session key; empty means one generated and kept in the instance folder.")
+    org_name: str = Field("AssetGate Office", description="Organisation name printed on labels.")
+    label_base_url: str | None = Field(None, description="When set, label QR codes hold <url>/c/<code> instead of the bare code.")
+    label_template: str = Field("a4-l7651", description="Default label template.")
+    mqtt_host: str = Field("127.0.0.1", description="Broker host of the event consumer.")
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    mqtt_username: str | None = Field(None, description="Broker username of the consumer.")
+    mqtt_password: str | None = Field(None, description="Broker password (use the environment, never the repo).")
+    mqtt_tls_ca: Path | None = Field(None, description="CA file; when set the consumer connects with TLS.")
+    mqtt_client_id: str = Field("assetgate-consumer", description="Fixed client id, so the broker keeps the session.")
+    mqtt_shared: bool = Field(False, description="Subscribe through a shared subscription (several consumers).")
+    topic_prefix: str = Field(DEFAULT_PREFIX, description="MQTT topic prefix.")
+    require_enrolled_kiosks: bool = Field(True, description="Reject events from kiosks that are not enrolled.")
+    max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
+    max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    consumer_batch: int = Field(200, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    testing: bool = Field(False, description="Flask testing mode.")
+    csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.instance_path / 'assetgate.db').resolve()}"
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = Settings.model_fields
+    values: dict[str, Any] = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and key != f"{ENV_PREFIX}CONFIG":
+            name = key[len(ENV_PREFIX):].lower()
+            if name in known:  # other ASSETGATE_* variables belong to the kiosk or the scripts
+                values[name] = value
+    return values
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build validated settings or raise ConfigError that lists every wrong key."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        try:
+            values.update(tomllib.loads(Path(config_file).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from None
+    values.update(_from_env(environ))
+    values.update(overrides or {})
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid AssetGate configuration:\n" + "\n".join(lines)) from None
+    return settings
+
+
+def secret_key_for(settings: Settings) -> str:
+    """The configured key, or one generated once and kept (mode 600) in the instance folder."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

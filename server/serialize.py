@@ -1,0 +1,46 @@
+"""Rows to JSON for the API and the web: the only place that knows both shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.models import Asset, AssetEvent, AuditEntry, Location, Person
+
+
+def location(row: Location) -> dict[str, Any]:
+    return {"code": row.code, "name": row.name, "kind": row.kind}
+
+
+def person(row: Person) -> dict[str, Any]:
+    return {"code": row.code, "name": row.name, "department": row.department, "active": row.active}
+
+
+def asset(row: Asset) -> dict[str, Any]:
+    return {
+        "code": row.code, "name": row.name, "category": row.category.name, "serial": row.serial,
+        "status": row.status, "location": location(row.location) if row.location else None,
+        "custodian": person(row.custodian) if row.custodian else None, "department": row.department,
+        "price": str(row.price) if row.price is not None else None,
+        "acquired_on": row.acquired_on.isoformat() if row.acquired_on else None,
+        "purchase_line_id": row.purchase_line_id,
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def asset_event(row: AssetEvent) -> dict[str, Any]:
+    return {
+        "type": row.type, "at": row.at.isoformat(), "recorded_at": row.recorded_at.isoformat(),
+        "actor": row.actor, "source": row.source, "kiosk": row.kiosk, "seq": row.seq,
+        "event_id": row.kiosk_event_id, "from_status": row.from_status, "to_status": row.to_status,
+        "from_location": row.from_location.code if row.from_location else None,
+        "to_location": row.to_location.code if row.to_location else None,
+        "reason": row.reason, "applied": row.applied, "data": row.data,
+    }
+
+
+def audit_entry(row: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": row.id, "at": row.at.isoformat(), "actor": row.actor, "source": row.source, "action": row.action,
+        "entity": row.entity, "entity_id": row.entity_id, "before": row.before, "after": row.after,
+        "hash": row.hash,
+    }

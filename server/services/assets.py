@@ -1,0 +1,192 @@
+"""Assets and their life cycle. The one place where an asset changes status or place.
+
+Every change is an AssetEvent (who, when, where, why) plus an audit row. Changes
+are applied by their own time ``at``: one older than the asset's current state
+(a kiosk that was offline) goes into the history without rolling the state back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from contract import codes
+from server import audit
+from server.audit import Actor
+from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound
+from server.models import Asset, AssetEvent, AssetStatus, Category, Location, Person, utcnow
+from server.services import codes as code_service
+from server.services import directory
+
+S = AssetStatus
+ASSET_FIELDS = ("code", "name", "status", "location_id", "custodian_id", "serial", "department")
+
+# Which statuses each action may start from. Disposal is final: nothing leaves it.
+ALLOWED_FROM: dict[str, frozenset[AssetStatus]] = {
+    "move": frozenset({S.IN_STORAGE, S.IN_USE}),
+    "checkout": frozenset({S.IN_STORAGE, S.IN_USE}),
+    "checkin": frozenset({S.IN_USE}),
+}
+
+
+@dataclass(frozen=True)
+class KioskOrigin:
+    """Set when a change comes from a kiosk event: ties history to the event."""
+
+    kiosk: str
+    seq: int
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one action does to an asset; ``None`` fields stay as they are."""
+
+    type: str
+    status: AssetStatus | None = None
+    location: Location | None = None
+    custodian: Person | None = None
+    clear_custodian: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event: AssetEvent
+    applied: bool  # False: recorded in history only (older than the current state)
+    conflict: bool = False  # illegal now, but made offline before the state that forbids it
+
+
+def create_asset(
+    session: Session,
+    actor: Actor,
+    name: str,
+    category: str,
+    location_code: str | None = None,
+    serial: str | None = None,
+    price: Decimal | None = None,
+    acquired_on: date | None = None,
+    department: str = "",
+    purchase_line_id: int | None = None,
+    code: str | None = None,
+) -> Asset:
+    cat = directory.category_by_name(session, category)
+    location = directory.location_by_code(session, location_code) if location_code else None
+    serial = (serial or "").strip() or None
+    if serial and session.scalars(select(Asset.id).where(Asset.serial == serial)).first():
+        raise AlreadyExists(f"an asset with serial {serial!r} exists already")
+    if price is not None and price < 0:
+        raise Invalid("price must not be negative")
+    code = code or code_service.issue(session, codes.Kind.ASSET)[0]
+    now = utcnow()
+    asset = Asset(code=code, name=name.strip()[:200] or cat.name, category=cat, serial=serial,
+                  status=S.IN_STORAGE.value, location=location, department=department[:100],
+                  purchase_line_id=purchase_line_id, price=price, acquired_on=acquired_on,
+                  state_at=now, created_at=now, updated_at=now)
+    session.add(asset)
+    session.flush()
+    session.add(AssetEvent(asset=asset, type="asset.create", at=now, actor=actor.name, source=actor.source,
+                           to_status=asset.status, to_location_id=location.id if location else None))
+    audit.record(session, actor, "asset.create", "asset", code, None, audit.snapshot(asset, ASSET_FIELDS))
+    return asset
+
+
+def asset_by_code(session: Session, code: str) -> Asset:
+    try:
+        normal = codes.normalize(code, codes.Kind.ASSET)
+    except codes.CodeError as exc:
+        raise Invalid(str(exc), code=exc.reason) from None
+    asset = session.scalars(select(Asset).where(Asset.code == normal)).first()
+    if asset is None:
+        raise NotFound(f"unknown asset {normal}")
+    return asset
+
+
+def list_assets(session: Session, status: str | None = None, location_code: str | None = None,
+                category: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[Asset], int]:
+    query = select(Asset)
+    if status:
+        query = query.where(Asset.status == status)
+    if location_code:
+        query = query.where(Asset.location_id == directory.location_by_code(session, location_code).id)
+    if category:
+        query = query.join(Category).where(Category.name == category)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Asset.id).limit(limit).offset(offset)).unique().all()
+    return list(rows), total
+
+
+def history(session: Session, code: str) -> list[AssetEvent]:
+    """An asset's history by when things happened (kiosk and seq break ties), never by arrival."""
+    asset = asset_by_code(session, code)
+    query = (select(AssetEvent).where(AssetEvent.asset_id == asset.id)
+             .order_by(AssetEvent.at, AssetEvent.kiosk, AssetEvent.seq, AssetEvent.id))
+    return list(session.scalars(query).unique())
+
+
+def move(session: Session, actor: Actor, tag: str, to_code: str, at: datetime | None = None,
+         reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
+    location = directory.location_by_code(session, to_code)
+    # A storeroom (or a shelf/bin in one) holds stock; anywhere else the asset is in use.
+    status = S.IN_STORAGE if location.kind in {"storeroom", "shelf", "bin"} else S.IN_USE
+    return _apply(session, actor, asset_by_code(session, tag), Change("asset.move", status, location),
+                  at, reason, origin)
+
+
+def checkout(session: Session, actor: Actor, tag: str, person_code: str, due: date | None = None,
+             at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
+    person = directory.person_by_code(session, person_code)
+    data = {"due": due.isoformat()} if due else {}
+    return _apply(session, actor, asset_by_code(session, tag), Change("asset.checkout", S.IN_USE, custodian=person),
+                  at, reason, origin, data)
+
+
+def checkin(session: Session, actor: Actor, tag: str, location_code: str | None = None,
+            at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
+    location = directory.location_by_code(session, location_code) if location_code else None
+    change = Change("asset.checkin", S.IN_STORAGE, location, clear_custodian=True)
+    return _apply(session, actor, asset_by_code(session, tag), change, at, reason, origin)
+
+
+def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: datetime | None,
+           reason: str, origin: KioskOrigin | None, data: dict[str, Any] | None = None) -> Outcome:
+    at = at or utcnow()
+    late = asset.state_at is not None and at < asset.state_at
+    allowed = AssetStatus(asset.status) in ALLOWED_FROM.get(change.type.split(".", 1)[1], frozenset())
+    conflict = False
+    if not allowed:
+        if not (origin and late):
+            raise IllegalTransition(f"{asset.code} is {asset.status}: cannot {change.type.split('.', 1)[1]}")
+        conflict = True  # made offline before the server learned what forbids it
+    apply_now = allowed and not late
+    before = audit.snapshot(asset, ASSET_FIELDS)
+    event = AssetEvent(
+        asset=asset, type=change.type, at=at, actor=actor.name, source=actor.source,
+        kiosk=origin.kiosk if origin else None, seq=origin.seq if origin else None,
+        kiosk_event_id=origin.event_id if origin else None, from_status=asset.status,
+        to_status=change.status.value if change.status else asset.status,
+        from_location_id=asset.location_id,
+        to_location_id=change.location.id if change.location else asset.location_id,
+        custodian_id=change.custodian.id if change.custodian else None,
+        reason=reason[:1000], applied=apply_now, data=data or {},
+    )
+    session.add(event)
+    if apply_now:
+        if change.status:
+            asset.status = change.status.value
+        if change.location:
+            asset.location = change.location
+        if change.custodian:
+            asset.custodian = change.custodian
+        elif change.clear_custodian:
+            asset.custodian = None
+        asset.state_at = at
+        asset.updated_at = utcnow()
+    session.flush()
+    action = change.type if apply_now else f"{change.type}.{'conflict' if conflict else 'late'}"
+    audit.record(session, actor, action, "asset", asset.code, before, audit.snapshot(asset, ASSET_FIELDS))
+    return Outcome(event, apply_now, conflict)

@@ -1,0 +1,100 @@
+"""Reference data every other service points at: categories, locations and people."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contract import codes
+from server import audit
+from server.audit import Actor
+from server.errors import AlreadyExists, Invalid, NotFound
+from server.models import Category, Location, Person
+from server.services import codes as code_service
+
+LOCATION_KINDS = ("storeroom", "office", "gate", "shelf", "bin", "meeting_room", "site", "other")
+LOCATION_FIELDS = ("code", "name", "kind", "parent_id")
+PERSON_FIELDS = ("code", "name", "department", "active")
+
+
+def _clean_name(name: str, what: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid(f"{what} name must be 1 to 200 characters")
+    return name
+
+
+def get_or_create_category(session: Session, actor: Actor, name: str, controlled: bool = False) -> Category:
+    name = _clean_name(name, "category")
+    category = session.scalars(select(Category).where(Category.name == name)).first()
+    if category is None:
+        category = Category(name=name, controlled=controlled)
+        session.add(category)
+        session.flush()
+        audit.record(session, actor, "category.create", "category", category.id, None,
+                     {"name": name, "controlled": controlled})
+    return category
+
+
+def category_by_name(session: Session, name: str) -> Category:
+    category = session.scalars(select(Category).where(Category.name == name)).first()
+    if category is None:
+        raise NotFound(f"no category named {name!r}", code="unknown_category")
+    return category
+
+
+def create_location(session: Session, actor: Actor, name: str, kind: str = "office",
+                    parent_code: str | None = None, code: str | None = None) -> Location:
+    if kind not in LOCATION_KINDS:
+        raise Invalid(f"location kind must be one of {', '.join(LOCATION_KINDS)}")
+    parent = location_by_code(session, parent_code) if parent_code else None
+    if code:
+        code = code_service.register(session, codes.normalize(code, codes.Kind.LOCATION))
+        if session.scalars(select(Location.id).where(Location.code == code)).first():
+            raise AlreadyExists(f"location {code} exists already")
+    else:
+        code = code_service.issue(session, codes.Kind.LOCATION)[0]
+    location = Location(code=code, name=_clean_name(name, "location"), kind=kind,
+                        parent_id=parent.id if parent else None)
+    session.add(location)
+    session.flush()
+    audit.record(session, actor, "location.create", "location", code, None, audit.snapshot(location, LOCATION_FIELDS))
+    return location
+
+
+def location_by_code(session: Session, code: str) -> Location:
+    normal = _normal(code, codes.Kind.LOCATION)
+    location = session.scalars(select(Location).where(Location.code == normal)).first()
+    if location is None:
+        raise NotFound(f"unknown location {normal}")
+    return location
+
+
+def create_person(session: Session, actor: Actor, name: str, department: str = "",
+                  code: str | None = None) -> Person:
+    if code:
+        code = code_service.register(session, codes.normalize(code, codes.Kind.PERSON))
+        if session.scalars(select(Person.id).where(Person.code == code)).first():
+            raise AlreadyExists(f"person {code} exists already")
+    else:
+        code = code_service.issue(session, codes.Kind.PERSON)[0]
+    person = Person(code=code, name=_clean_name(name, "person"), department=(department or "").strip()[:100])
+    session.add(person)
+    session.flush()
+    audit.record(session, actor, "person.create", "person", code, None, audit.snapshot(person, PERSON_FIELDS))
+    return person
+
+
+def person_by_code(session: Session, code: str) -> Person:
+    normal = _normal(code, codes.Kind.PERSON)
+    person = session.scalars(select(Person).where(Person.code == normal)).first()
+    if person is None or not person.active:
+        raise NotFound(f"unknown person {normal}")
+    return person
+
+
+def _normal(code: str, kind: codes.Kind) -> str:
+    try:
+        return codes.normalize(code, kind)
+    except codes.CodeError as exc:
+        raise Invalid(str(exc), code=exc.reason) from None

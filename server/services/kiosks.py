@@ -1,0 +1,90 @@
+"""Kiosk records: enrolment, revocation, and what the fleet view shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from contract.messages import KioskConfig
+from contract.topics import valid_kiosk_id
+from server import audit
+from server.audit import Actor
+from server.errors import AlreadyExists, Invalid, NotFound
+from server.models import Kiosk, KioskEvent, RejectedMessage
+from server.services import directory
+
+MODES = ("gate", "storeroom")
+
+
+def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: str | None = None) -> Kiosk:
+    if not valid_kiosk_id(name):
+        raise Invalid("kiosk id must be 1 to 32 of a-z, 0-9 and '-'")
+    if mode not in MODES:
+        raise Invalid(f"kiosk mode must be one of {', '.join(MODES)}")
+    existing = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
+    if existing is not None and existing.revoked_at is None:
+        raise AlreadyExists(f"kiosk {name} is enrolled already")
+    location = directory.location_by_code(session, location_code) if location_code else None
+    kiosk = existing or Kiosk(name=name, mode=mode)
+    kiosk.mode, kiosk.location, kiosk.revoked_at = mode, location, None
+    session.add(kiosk)
+    session.flush()
+    audit.record(session, actor, "kiosk.enroll", "kiosk", name, None,
+                 {"mode": mode, "location": location.code if location else None})
+    return kiosk
+
+
+def revoke(session: Session, actor: Actor, name: str, at: datetime) -> Kiosk:
+    kiosk = kiosk_by_name(session, name)
+    kiosk.revoked_at = at
+    audit.record(session, actor, "kiosk.revoke", "kiosk", name, {"revoked": False}, {"revoked": True})
+    return kiosk
+
+
+def kiosk_by_name(session: Session, name: str) -> Kiosk:
+    kiosk = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
+    if kiosk is None:
+        raise NotFound(f"unknown kiosk {name}", code="unknown_kiosk")
+    return kiosk
+
+
+def active_kiosk(session: Session, name: str) -> Kiosk | None:
+    kiosk = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
+    return kiosk if kiosk is not None and kiosk.revoked_at is None else None
+
+
+def config_for(kiosk: Kiosk) -> KioskConfig:
+    """The retained config a kiosk needs to work offline."""
+    return KioskConfig(kiosk=kiosk.name, mode=kiosk.mode,  # type: ignore[arg-type]
+                       location=kiosk.location.code if kiosk.location else None,
+                       display_names={kiosk.location.code: kiosk.location.name} if kiosk.location else {})
+
+
+def fleet(session: Session) -> list[dict[str, Any]]:
+    """One row per kiosk: last seen, outbox depth it reported, events, rejects and seq gaps."""
+    stats = dict(
+        (row.kiosk, row)
+        for row in session.execute(
+            select(KioskEvent.kiosk, func.count().label("events"), func.min(KioskEvent.seq).label("first"),
+                   func.max(KioskEvent.seq).label("last")).group_by(KioskEvent.kiosk)
+        )
+    )
+    rejected = dict(session.execute(
+        select(RejectedMessage.kiosk, func.count()).group_by(RejectedMessage.kiosk)).tuples().all())
+    rows = []
+    for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.name)):
+        stat = stats.get(kiosk.name)
+        events = stat.events if stat else 0
+        span = (stat.last - stat.first + 1) if stat else 0
+        rows.append({
+            "kiosk": kiosk.name, "mode": kiosk.mode, "revoked": kiosk.revoked_at is not None,
+            "state": kiosk.status.get("state", "unknown"), "outbox": kiosk.status.get("outbox"),
+            "last_seen_at": kiosk.last_seen_at.isoformat() if kiosk.last_seen_at else None,
+            "last_seq": kiosk.last_seq, "events": events, "rejected": rejected.get(kiosk.name, 0),
+            # Seqs between the first and last stored that were neither accepted nor rejected.
+            "seq_gaps": max(0, span - events - rejected.get(kiosk.name, 0)),
+        })
+    return rows
