@@ -1,0 +1,264 @@
+"""The kiosk agent: ties scans and screen input to workflows, the outbox, the link and the screen.
+
+In-process use (tests, the CLI)::
+
+    agent = Agent(load_config("kiosk.toml"))
+    agent.start()                      # outbox lock, MQTT link, screen (if enabled)
+    event = agent.record("asset.checkin", None, {"tag": "A-..."})
+    ack = agent.wait_ack(str(event.id), timeout=5)
+    agent.stop()
+
+Scans come from any source as text through ``handle_scan``; the scanner package (camera,
+USB) is imported lazily, so the agent runs on a machine without OpenCV.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from contract.messages import Event, KioskConfig, ServerStatus
+from kiosk.config import AgentConfig
+from kiosk.link import Link, LinkListener
+from kiosk.outbox import AckRecord, Outbox
+from kiosk.screen import Screen
+from kiosk.workflows import Outcome, make_workflow
+
+log = logging.getLogger("kiosk.agent")
+
+LEVEL_RANK = {"ok": 0, "info": 0, "pending": 1, "warn": 2, "error": 3}
+
+
+class AgentBusy(RuntimeError):
+    """Another agent process holds this outbox (and would fight over the MQTT client id)."""
+
+
+class OutboxLock:
+    """An exclusive flock next to the outbox; released by the kernel if the process dies."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.path = outbox.with_name(outbox.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AgentBusy(f"another kiosk agent is running on {self.path.with_suffix('')}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def held_elsewhere(self) -> bool:
+        try:
+            self.acquire()
+        except AgentBusy:
+            return True
+        self.release()
+        return False
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Agent(LinkListener):
+    def __init__(self, config: AgentConfig, *, screen: bool | None = None, scanners: bool = True) -> None:
+        self.config = config
+        self.kiosk = config.kiosk
+        self.outbox = Outbox(config.outbox, config.kiosk)
+        self.link = Link(config, self.outbox, self)
+        self.workflow = make_workflow(
+            config.mode, self.record, location=config.location, timeout=config.workflow_timeout
+        )
+        self._want_screen = config.screen.enabled if screen is None else screen
+        self._want_scanners = scanners
+        self.screen: Screen | None = None
+        self._lock = threading.RLock()  # one input at a time, from scanners and the screen
+        self._acked = threading.Condition()
+        self._file_lock = OutboxLock(config.outbox)
+        self.last: dict[str, Any] | None = None
+        self.server_status: ServerStatus | None = None
+        self.server_config: KioskConfig | None = None
+        self.link_reason = "connecting"
+        self._scanner_handles: list[Any] = []
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._file_lock.acquire()
+        self.link.start()
+        if self._want_screen:
+            self.screen = Screen(self, self.config.screen.host, self.config.screen.port)
+            self.screen.start()
+        if self._want_scanners:
+            self._start_scanners()
+
+    def stop(self) -> None:
+        for handle in self._scanner_handles:
+            stop = getattr(handle, "stop", None)
+            if callable(stop):
+                stop()
+        if self.screen is not None:
+            self.screen.stop()
+        self.link.stop()
+        self.outbox.close()
+        self._file_lock.release()
+
+    def __enter__(self) -> Agent:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start_scanners(self) -> None:
+        for source in self.config.scanners:
+            if source.kind == "stdin":
+                # A keyboard-wedge scanner typing into the agent's terminal, one code a line.
+                thread = threading.Thread(target=self._read_stdin, name="kiosk-stdin", daemon=True)
+                thread.start()
+                continue
+            try:
+                scanner = importlib.import_module("kiosk.scanner")
+            except ImportError as exc:
+                log.error("scanner source %s:%s needs kiosk.scanner (%s); use the screen", source.kind,
+                          source.device, exc)
+                continue
+            start = getattr(scanner, "start_source", None)
+            if start is None:
+                log.error("kiosk.scanner has no start_source(); source %s not started", source.kind)
+                continue
+            self._scanner_handles.append(start(source, on_scan=lambda scan: self.handle_scan(scan.code)))
+
+    def _read_stdin(self) -> None:
+        for line in sys.stdin:
+            if line.strip():
+                self.handle_scan(line.strip())
+
+    # -- events -------------------------------------------------------------------------
+
+    def record(self, type_: str, actor: str | None, data: dict[str, Any]) -> Event:
+        """Store one event durably in the outbox and let the link send it."""
+        event = self.outbox.add(type_, actor, data)
+        self.link.wake()
+        return event
+
+    def record_many(self, items: list[tuple[str, str | None, dict[str, Any]]]) -> list[Event]:
+        """Store many events in one transaction (bulk loads, tests, bench)."""
+        events = self.outbox.add_many(items)
+        self.link.wake()
+        return events
+
+    def wait_ack(self, event_id: str, timeout: float) -> AckRecord | None:
+        """The ack for an event once it came (from this process or the agent holding the outbox)."""
+        deadline = time.monotonic() + timeout
+        with self._acked:
+            while True:
+                record = self.outbox.ack_for(event_id)
+                left = deadline - time.monotonic()
+                if record is not None or left <= 0:
+                    return record
+                self._acked.wait(min(left, 0.2))
+
+    def depth(self) -> int:
+        return self.outbox.depth()
+
+    # -- input ----------------------------------------------------------------------------
+
+    def handle_scan(self, text: str) -> Outcome:
+        """A scanned or typed text from any source."""
+        return self._run(lambda: self.workflow.scan(text))
+
+    def handle_input(self, action: str, data: dict[str, Any] | None = None) -> Outcome:
+        return self._run(lambda: self.workflow.input(action, data or {}))
+
+    def _run(self, step: Any) -> Outcome:
+        with self._lock:
+            try:
+                outcome: Outcome = step()
+            except Exception as exc:  # e.g. disk full: say so, never pretend it was saved
+                log.exception("input failed")
+                outcome = Outcome("error", "Not saved: kiosk error", str(exc)[:200])
+            self.last = {**outcome.as_dict(), "acks": {}}
+            return outcome
+
+    # -- link listener ------------------------------------------------------------------
+
+    def on_ack(self, record: AckRecord) -> None:
+        with self._lock:
+            last = self.last
+            if last is not None and record.id in last["events"]:
+                last["acks"][record.id] = record
+                self._merge_acks(last)
+        with self._acked:
+            self._acked.notify_all()
+
+    @staticmethod
+    def _merge_acks(last: dict[str, Any]) -> None:
+        acks: dict[str, AckRecord] = last["acks"]
+        if len(acks) < len(last["events"]):
+            last["detail"] = f"saved locally; {len(acks)} of {len(last['events'])} confirmed"
+            return
+        worst = max(acks.values(), key=lambda a: LEVEL_RANK.get(a.level, 3))
+        if len(acks) == 1 or worst.level != "ok":
+            last.update(level=worst.level, title=worst.title, detail=worst.detail)
+        else:
+            last.update(level="ok", detail="confirmed by the server")
+
+    def on_connection(self, connected: bool, reason: str) -> None:
+        self.link_reason = reason
+
+    def on_server_status(self, status: ServerStatus | None) -> None:
+        self.server_status = status
+
+    def on_kiosk_config(self, config: KioskConfig | None) -> None:
+        self.server_config = config
+        self.workflow.server_config = config
+        if config is not None:
+            if config.mode != self.config.mode:
+                log.warning("server says mode %s but this kiosk runs %s (local config wins)", config.mode,
+                            self.config.mode)
+            if self.workflow.location is None and config.location:
+                self.workflow.location = config.location
+
+    # -- screen backend -------------------------------------------------------------------
+
+    def offline(self) -> str | None:
+        """The banner text, or None when the server is reachable."""
+        if not self.link.connected:
+            return "broker unreachable: saving locally"
+        if self.server_status is not None and self.server_status.state == "offline":
+            return "server offline, saving locally"
+        return None
+
+    def screen_state(self) -> dict[str, Any]:
+        with self._lock:
+            if self.workflow.tick():
+                self.last = {"level": "info", "title": "Timed out", "detail": "", "events": [], "acks": {}}
+            view = self.workflow.view()
+            last = None if self.last is None else {k: v for k, v in self.last.items() if k != "acks"}
+        oldest = self.outbox.oldest_age()
+        return {
+            "kiosk": self.kiosk,
+            "view": view,
+            "last": last,
+            "offline": self.offline(),
+            "connected": self.link.connected,
+            "outbox": {"depth": self.outbox.depth(), "oldest_s": None if oldest is None else round(oldest, 1)},
+        }
+
+    def screen_input(self, action: str, data: dict[str, Any]) -> dict[str, Any]:
+        outcome = self.handle_input(action, data)
+        return {"outcome": outcome.as_dict(), **self.screen_state()}

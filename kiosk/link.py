@@ -1,0 +1,289 @@
+"""MQTT link to the server: sends the outbox, takes acks, reports status (PROTOCOL.md section 2).
+
+The outbox is the only queue that counts. The link keeps a window of at most
+``max_inflight`` events published on the current connection and not yet acked by the
+server; each ack frees a place and the next pending event (in seq order) goes out. On
+every (re)connect the window is emptied and the whole outbox is sent again from the
+lowest seq: events whose ack was lost with the connection are resent, and the server
+answers them ``duplicate``. If acks stop coming for ``ack_timeout`` seconds while events
+wait, the window is resent the same way (the consumer may have lost them).
+
+paho runs the socket in its own thread (``loop_start``) and reconnects with backoff;
+``connected`` is set only from a successful CONNACK, so a refused or failed connect never
+looks like a connection. A publish that races a disconnect stays in the outbox and goes
+out again on reconnect: nothing is dropped while the link is down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import ValidationError
+
+from contract.messages import Ack, KioskConfig, KioskStatus, ServerStatus
+from contract.topics import QOS, Topics
+from kiosk import agent_version
+from kiosk.config import AgentConfig
+from kiosk.outbox import AckRecord, Outbox
+
+log = logging.getLogger("kiosk.link")
+
+STATUS_INTERVAL = 1.0  # seconds between status refreshes while the outbox changes
+TICK = 0.25  # housekeeping period: ack timeouts, events added by other processes, status
+
+
+class LinkListener:
+    """What the agent hears from the link; every method runs on a link thread."""
+
+    def on_ack(self, record: AckRecord) -> None: ...
+    def on_connection(self, connected: bool, reason: str) -> None: ...
+    def on_server_status(self, status: ServerStatus | None) -> None: ...
+    def on_kiosk_config(self, config: KioskConfig | None) -> None: ...
+
+
+class Link:
+    def __init__(self, config: AgentConfig, outbox: Outbox, listener: LinkListener | None = None) -> None:
+        self.config = config
+        self.outbox = outbox
+        self.listener = listener or LinkListener()
+        self.topics = Topics(config.prefix)
+        self.kiosk = config.kiosk
+        self._window = config.broker.max_inflight
+        self._lock = threading.RLock()  # guards the window state below and every publish of events
+        self._inflight: dict[str, float] = {}  # event id -> monotonic send time, oldest first
+        self._cursor = 0  # highest seq published on this connection
+        self._connected = False
+        self._last_ack = time.monotonic()
+        self._status_dirty = False
+        self._status_sent = 0.0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self.sent = 0  # events published (resends included), for the bench and tests
+        self._handlers: dict[str, Callable[[bytes], None]] = {
+            self.topics.acks(self.kiosk): self._on_ack_payload,
+            self.topics.config(self.kiosk): self._on_config_payload,
+            self.topics.server_status: self._on_server_status_payload,
+        }
+        self.client = self._make_client()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        broker = self.config.broker
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.kiosk, protocol=mqtt.MQTTv5)
+        client.username_pw_set(self.config.username(), self.config.password())
+        if broker.tls is not None:
+            client.tls_set(
+                ca_certs=str(broker.tls.ca_file),
+                certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
+                keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+            client.tls_insecure_set(broker.tls.insecure)
+        # The broker announces us offline, retained, when our socket dies without a DISCONNECT.
+        client.will_set(self.topics.status(self.kiosk), self._status_bytes("offline"), qos=QOS, retain=True)
+        # paho's own window a little above ours leaves room for status messages.
+        client.max_inflight_messages_set(self._window + 10)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(int(max(1, broker.reconnect_min)), int(max(1, broker.reconnect_max)))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect in the background (retrying with backoff) and start sending."""
+        broker = self.config.broker
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = broker.session_expiry
+        # clean_start=False + session expiry: acks published while we are away wait in the broker.
+        self.client.connect_async(
+            broker.host, broker.port, keepalive=broker.keepalive, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+        self._ticker = threading.Thread(target=self._tick_loop, name=f"kiosk-link-{self.kiosk}", daemon=True)
+        self._ticker.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Say offline (retained) when connected, disconnect cleanly and stop the threads."""
+        self._stop.set()
+        if self._connected:
+            info = self.client.publish(
+                self.topics.status(self.kiosk), self._status_bytes("offline"), qos=QOS, retain=True
+            )
+            # If the connection went away meanwhile, the last will says offline instead.
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+        if self._ticker is not None:
+            self._ticker.join(timeout)
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def inflight(self) -> int:
+        with self._lock:
+            return len(self._inflight)
+
+    # -- paho callbacks (paho's thread) -------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            self.listener.on_connection(False, str(reason))
+            return
+        with self._lock:
+            self._connected = True
+            # Everything not acked is sent again, from the lowest seq.
+            self._inflight.clear()
+            self._cursor = 0
+            self._last_ack = time.monotonic()
+        client.subscribe([(topic, QOS) for topic in self._handlers])
+        self._publish_status()
+        log.info("connected to %s:%s as %s", self.config.broker.host, self.config.broker.port, self.kiosk)
+        self.listener.on_connection(True, "connected")
+        self.pump()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        with self._lock:
+            self._connected = False
+        if not self._stop.is_set():
+            log.warning("disconnected from broker: %s", reason)
+        self.listener.on_connection(False, str(reason))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        handler = self._handlers.get(message.topic)
+        if handler is None:
+            log.warning("message on unexpected topic %s ignored", message.topic)
+            return
+        try:
+            handler(bytes(message.payload))
+        except Exception:  # a bad message must never stop the network thread
+            log.exception("handling a message on %s failed", message.topic)
+
+    def _on_ack_payload(self, payload: bytes) -> None:
+        try:
+            ack = Ack.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("malformed ack ignored: %s", exc.errors()[:1])
+            return
+        with self._lock:
+            self._last_ack = time.monotonic()
+            record = self.outbox.mark_acked(ack)
+            if ack.id is not None:
+                self._inflight.pop(ack.id, None)
+            if record is not None:
+                self._status_dirty = True
+        if record is None:
+            log.debug("ack for unknown or already acked event %s ignored", ack.id)
+        else:
+            self.listener.on_ack(record)
+        self.pump()
+
+    def _on_config_payload(self, payload: bytes) -> None:
+        if not payload:  # a cleared retained message
+            self.listener.on_kiosk_config(None)
+            return
+        try:
+            config = KioskConfig.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("malformed kiosk config ignored: %s", exc.errors()[:1])
+            return
+        self.listener.on_kiosk_config(config)
+
+    def _on_server_status_payload(self, payload: bytes) -> None:
+        if not payload:
+            self.listener.on_server_status(None)
+            return
+        try:
+            status = ServerStatus.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("malformed server status ignored: %s", exc.errors()[:1])
+            return
+        self.listener.on_server_status(status)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New events are in the outbox: send what the window allows (any thread)."""
+        with self._lock:
+            self._status_dirty = True
+        self.pump()
+
+    def pump(self) -> None:
+        with self._lock:
+            if not self._connected:
+                return
+            room = self._window - len(self._inflight)
+            if room <= 0:
+                return
+            topic = self.topics.events(self.kiosk)
+            for queued in self.outbox.pending(limit=room, after_seq=self._cursor):
+                info = self.client.publish(topic, queued.body, qos=QOS)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    # Lost the connection meanwhile: the event is still in the outbox.
+                    break
+                self._inflight[queued.id] = time.monotonic()
+                self._cursor = queued.seq
+                self.sent += 1
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(TICK):
+            try:
+                self._tick()
+            except Exception:
+                log.exception("link housekeeping failed")
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._connected and self._inflight:
+                oldest = next(iter(self._inflight.values()))
+                timeout = self.config.broker.ack_timeout
+                if now - oldest > timeout and now - self._last_ack > timeout:
+                    log.warning("no ack for %.0f s: sending %d unacked events again", timeout, len(self._inflight))
+                    self._inflight.clear()
+                    self._cursor = 0
+                    self._last_ack = now
+        # Also picks up events that another process (publish CLI, a test) put in the outbox.
+        self.pump()
+        if self._status_dirty and now - self._status_sent >= STATUS_INTERVAL:
+            self._publish_status()
+
+    # -- status -------------------------------------------------------------------------
+
+    def _status_bytes(self, state: str) -> bytes:
+        if state == "offline":
+            # The will is fixed at connect time, so it carries no outbox figure or time.
+            status = KioskStatus(state="offline", mode=self.config.mode, version=agent_version())
+        else:
+            status = KioskStatus(
+                state="online",
+                mode=self.config.mode,
+                version=agent_version(),
+                outbox=self.outbox.depth(),
+                outbox_oldest_s=self.outbox.oldest_age(),
+                at=datetime.now().astimezone(),
+            )
+        return status.model_dump_json(exclude_none=True).encode()
+
+    def _publish_status(self) -> None:
+        if not self._connected:
+            return
+        self._status_dirty = False
+        self._status_sent = time.monotonic()
+        self.client.publish(self.topics.status(self.kiosk), self._status_bytes("online"), qos=QOS, retain=True)
