@@ -28,9 +28,9 @@ class Settings(BaseModel):
 
     instance_path: Path = Field(Path("instance"), description="Folder for the SQLite file, secret key and logs.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in the instance folder.")
-    secret_key: str = Field("", description="Flask session key; empty means one generated and kept in the instance folder.")
+    secret_key: str = Field("", description="Flask session key; empty: generated once, kept in the instance folder.")
     org_name: str = Field("AssetGate Office", description="Organisation name printed on labels.")
-    label_base_url: str | None = Field(None, description="When set, label QR codes hold <url>/c/<code> instead of the bare code.")
+    label_base_url: str | None = Field(None, description="If set, QR codes hold <url>/c/<code>.")
     label_template: str = Field("a4-l7651", description="Default label template.")
     mqtt_host: str = Field("127.0.0.1", description="Broker host of the event consumer.")
     mqtt_port: int = Field(1883, ge=1, le=65535, description="Broker port.")

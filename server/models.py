@@ -61,14 +61,14 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMIN = "admin"
     STOREKEEPER = "storekeeper"
     GUARD = "guard"
     AUDITOR = "auditor"
 
 
-class AssetStatus(str, enum.Enum):
+class AssetStatus(enum.StrEnum):
     IN_STORAGE = "in_storage"
     IN_USE = "in_use"
     UNDER_REPAIR = "under_repair"

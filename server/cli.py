@@ -1,0 +1,239 @@
+"""The `assetgate` command: one click group, each command's docstring is its help."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+
+from server import audit, auth
+from server.audit import Actor
+from server.config import ConfigError, Settings, load_settings
+from server.db import make_engine, make_session_factory
+from server.errors import DomainError
+from server.migrate import upgrade
+from server.models import utcnow
+
+CLI_ACTOR = Actor("cli", "cli", "admin")
+
+
+class Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction on the configured database; domain errors become clean CLI errors."""
+        engine = make_engine(self.settings.effective_database_url)
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                yield session
+        except DomainError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message}") from None
+        finally:
+            engine.dispose()
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group()
+@click.version_option(package_name="assetgate")
+def main() -> None:
+    """AssetGate: asset, visitor and supply tracking. Settings come from ASSETGATE_* variables
+    and the TOML file named by ASSETGATE_CONFIG (see docs/configuration.md)."""
+
+
+@main.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create the database or migrate it to the latest schema."""
+    settings = ctx.settings
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    engine.dispose()
+    click.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--consumer/--no-consumer", default=True, show_default=True,
+              help="Also run the MQTT event consumer (as its own process).")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, consumer: bool) -> None:
+    """Run the web UI and REST API, and the MQTT consumer beside it."""
+    from werkzeug.serving import run_simple
+
+    from server import create_app
+
+    app = create_app(ctx.settings)
+    child = subprocess.Popen([sys.executable, "-m", "server", "consume"]) if consumer else None
+    try:
+        click.echo(f"AssetGate on http://{host}:{port}/")
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=15)
+
+
+@main.command()
+@pass_ctx
+def consume(ctx: Context) -> None:
+    """Run the MQTT event consumer until stopped (SIGTERM or Ctrl-C)."""
+    from server.consumer import Consumer
+
+    settings = ctx.settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = make_engine(settings.effective_database_url)
+    worker = Consumer(settings, make_session_factory(engine))
+    signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def user() -> None:
+    """Web users."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(sorted(auth.ALL_ROLES)))
+@click.option("--password", help="Leave out to have a strong one generated and printed once.")
+@pass_ctx
+def user_create(ctx: Context, username: str, role: str, password: str | None) -> None:
+    """Create a web user with a role."""
+    password = password or secrets.token_urlsafe(12)
+    with ctx.session() as session:
+        auth.create_user(session, CLI_ACTOR, username, password, role)
+    click.echo(f"user {username} ({role}) created; password: {password}")
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(sorted(auth.ALL_ROLES)))
+@pass_ctx
+def token_create(ctx: Context, name: str, role: str) -> None:
+    """Create an API token; it is printed once and only its hash is kept."""
+    with ctx.session() as session:
+        secret = auth.create_token(session, CLI_ACTOR, name, role)
+    click.echo(secret)
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@pass_ctx
+def audit_verify(ctx: Context) -> None:
+    """Walk the audit chain; exit 1 and name the first broken row if it was tampered with."""
+    with ctx.session() as session:
+        report = audit.verify(session)
+    if report.ok:
+        click.echo(f"audit chain intact: {report.rows} rows")
+        return
+    click.echo(f"audit chain BROKEN at row {report.broken_at}: {report.problem} "
+               f"({report.rows} rows before it are intact)", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def kiosk() -> None:
+    """Kiosk enrolment."""
+
+
+@kiosk.command("enroll")
+@click.argument("name")
+@click.option("--mode", required=True, type=click.Choice(["gate", "storeroom"]))
+@click.option("--location", help="L- code of where the kiosk stands.")
+@pass_ctx
+def kiosk_enroll(ctx: Context, name: str, mode: str, location: str | None) -> None:
+    """Enrol a kiosk so that the consumer accepts its events."""
+    from server.services import kiosks
+
+    with ctx.session() as session:
+        kiosks.enroll(session, CLI_ACTOR, name, mode, location)
+    click.echo(f"kiosk {name} enrolled ({mode})")
+
+
+@kiosk.command("revoke")
+@click.argument("name")
+@pass_ctx
+def kiosk_revoke(ctx: Context, name: str) -> None:
+    """Revoke a kiosk: its events are refused from now on."""
+    from server.services import kiosks
+
+    with ctx.session() as session:
+        kiosks.revoke(session, CLI_ACTOR, name, utcnow())
+    click.echo(f"kiosk {name} revoked")
+
+
+@main.command()
+@click.option("--admin-password", help="Password for the demo admin (generated when left out).")
+@pass_ctx
+def demo(ctx: Context, admin_password: str | None) -> None:
+    """Seed a small realistic office (categories, rooms, staff, assets, kiosks) and an admin login."""
+    from server.demo import seed
+
+    password = admin_password or secrets.token_urlsafe(12)
+    with ctx.session() as session:
+        summary = seed(session, password)
+    click.echo(summary)
+    click.echo(f"sign in at the web UI as: admin / {password}")
+
+
+@main.command("labels")
+@click.option("--template", default=None, help="Label template (default from settings).")
+@click.option("--codes", "code_list", multiple=True, help="Codes to print (repeat or comma-separate).")
+@click.option("--blank", type=int, default=0, help="Issue N new asset codes and print them unbound.")
+@click.option("--skip", type=int, default=0, help="Labels already used on the first sheet.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_ctx
+def labels_cmd(ctx: Context, template: str | None, code_list: tuple[str, ...], blank: int, skip: int,
+               output: Path) -> None:
+    """Print labels to a PDF: given codes, or N blank asset codes."""
+    from contract.codes import Kind
+    from server.services import codes as code_service
+    from server.services import printing
+
+    wanted = [c.strip() for chunk in code_list for c in chunk.split(",") if c.strip()]
+    settings = ctx.settings
+    with ctx.session() as session:
+        if blank:
+            wanted += code_service.issue(session, Kind.ASSET, blank)
+        if not wanted:
+            raise click.UsageError("give --codes or --blank")
+        pdf = printing.render(session, CLI_ACTOR, wanted, org=settings.org_name,
+                              template=template or settings.label_template, base_url=settings.label_base_url,
+                              skip=skip)
+    output.write_bytes(pdf)
+    click.echo(f"{len(wanted)} labels written to {output}")
