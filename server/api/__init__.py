@@ -63,8 +63,11 @@ def _integrity(exc: IntegrityError) -> Any:
     return error("conflict", "the change conflicts with existing data", 409)
 
 
-@bp.errorhandler(HTTPException)
+@bp.app_errorhandler(HTTPException)
 def _http(exc: HTTPException) -> Any:
+    # App-wide so that unknown /api/ paths (no blueprint matched) answer JSON too.
+    if not request.path.startswith(bp.url_prefix or "/api"):
+        return exc
     code = (exc.name or "error").lower().replace(" ", "_")
     return error(code, exc.description or code, exc.code or 500)
 

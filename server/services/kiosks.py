@@ -72,8 +72,9 @@ def fleet(session: Session) -> list[dict[str, Any]]:
                    func.max(KioskEvent.seq).label("last")).group_by(KioskEvent.kiosk)
         )
     )
-    rejected = dict(session.execute(
-        select(RejectedMessage.kiosk, func.count()).group_by(RejectedMessage.kiosk)).tuples().all())
+    rejected: dict[str | None, int] = {
+        kiosk: count for kiosk, count in session.execute(
+            select(RejectedMessage.kiosk, func.count()).group_by(RejectedMessage.kiosk))}
     rows = []
     for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.name)):
         stat = stats.get(kiosk.name)

@@ -1,0 +1,170 @@
+"""The server's event consumer against the real Mosquitto broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from server import settings_of
+from server.audit import SYSTEM
+from server.consumer import Consumer
+from server.models import Asset, AssetEvent, KioskEvent, RejectedMessage
+from server.services import assets, directory, kiosks
+from tests.peers import KioskPeer
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def office(sessions: Any) -> dict[str, str]:
+    with sessions() as session, session.begin():
+        directory.get_or_create_category(session, SYSTEM, "Laptop")
+        store = directory.create_location(session, SYSTEM, "Storeroom", "storeroom")
+        room = directory.create_location(session, SYSTEM, "Room 7")
+        person = directory.create_person(session, SYSTEM, "Chen Jie")
+        asset = assets.create_asset(session, SYSTEM, "ThinkPad", "Laptop", store.code)
+        kiosks.enroll(session, SYSTEM, "store-1", "storeroom", store.code)
+        return {"store": store.code, "room": room.code, "person": person.code, "asset": asset.code}
+
+
+@pytest.fixture
+def consumer(app: Any, sessions: Any, broker: Any) -> Iterator[Consumer]:
+    worker = Consumer(settings_of(app), sessions)
+    worker.start()
+    assert worker.connected.wait(10), "consumer did not connect"
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def peer(app: Any, broker: Any) -> Iterator[KioskPeer]:
+    kiosk = KioskPeer(broker[0], broker[1], settings_of(app).topic_prefix, "store-1")
+    yield kiosk
+    kiosk.close()
+
+
+def _count(sessions: Any, model: Any) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_move_is_stored_once_and_acked(consumer: Consumer, peer: KioskPeer, office: dict[str, str],
+                                       sessions: Any) -> None:
+    event = peer.event("asset.move", {"tag": office["asset"], "to": office["room"]})
+    ack = peer.roundtrip(event)
+    assert ack == {"v": 1, "id": str(event.id), "status": "accepted", "reason": None,
+                   "display": {"level": "ok", "title": f"Moved {office['asset']}", "detail": "Room 7"}}
+    assert peer.roundtrip(event)["status"] == "duplicate"
+    with sessions() as session:
+        asset = session.scalars(select(Asset)).one()
+        assert asset.location.code == office["room"] and asset.status == "in_use"
+        moves = session.scalars(select(AssetEvent).where(AssetEvent.type == "asset.move")).all()
+        assert len(moves) == 1 and moves[0].kiosk == "store-1" and moves[0].kiosk_event_id == str(event.id)
+    assert _count(sessions, KioskEvent) == 1
+
+
+def test_malformed_payload_is_rejected_and_the_loop_goes_on(consumer: Consumer, peer: KioskPeer,
+                                                           office: dict[str, str], sessions: Any) -> None:
+    ack = peer.roundtrip(b"{this is not json")
+    assert ack["status"] == "rejected" and ack["reason"] == "bad_json" and ack["id"] is None
+    assert ack["display"]["level"] == "error"
+    good = peer.event("asset.move", {"tag": office["asset"], "to": office["room"]})
+    assert peer.roundtrip(good)["status"] == "accepted"
+    with sessions() as session:
+        rejected = session.scalars(select(RejectedMessage)).one()
+    assert rejected.reason == "bad_json" and rejected.kiosk == "store-1" and rejected.raw == "{this is not json"
+
+
+def _bad_cases(peer: KioskPeer, office: dict[str, str]) -> list[tuple[str, bytes, str | None]]:
+    move = {"tag": office["asset"], "to": office["room"]}
+
+    def good() -> dict[str, Any]:  # a fresh id each time: a resent id would get its first answer again
+        return json.loads(peer.event("asset.move", move).to_bytes())
+
+    wrong_check = office["asset"][:-1] + ("0" if office["asset"][-1] != "0" else "1")
+    return [
+        ("too_large", json.dumps({**good(), "data": {**move, "pad": "x" * 17000}}).encode(), None),
+        ("bad_json", b"\xff\xfe\x00", None),
+        ("bad_json", b"[1, 2, 3]", None),
+        ("bad_version", json.dumps({**good(), "v": 2}).encode(), None),
+        ("unknown_type", json.dumps({**good(), "type": "asset.teleport"}).encode(), None),
+        ("bad_schema", json.dumps({**good(), "seq": "many"}).encode(), None),
+        ("bad_schema", json.dumps({k: v for k, v in good().items() if k != "at"}).encode(), None),
+        ("bad_schema", json.dumps({**good(), "at": "2026-01-01T10:00:00"}).encode(), None),  # no offset
+        ("bad_schema", json.dumps({**good(), "data": {"tag": office["asset"]}}).encode(), None),
+        ("bad_check", json.dumps({**good(), "data": {**move, "tag": wrong_check}}).encode(), None),
+        ("wrong_kind", json.dumps({**good(), "data": {**move, "to": office["person"]}}).encode(), None),
+        ("unknown_code", json.dumps({**good(), "data": {**move, "tag": "A-000010*"}}).encode(), None),
+        ("kiosk_mismatch", json.dumps({**good(), "kiosk": "gate-9"}).encode(), None),
+        ("unknown_kiosk", json.dumps({**good(), "kiosk": "ghost"}).encode(), "ghost"),
+        ("not_supported", json.dumps({**good(), "type": "supply.pickup",
+                                      "data": {"item": "S-000010*", "qty": 1, "taker": office["person"]}}).encode(),
+         None),
+    ]
+
+
+def test_every_kind_of_bad_input_is_rejected_with_its_reason(consumer: Consumer, peer: KioskPeer,
+                                                              office: dict[str, str], sessions: Any,
+                                                              app: Any, broker: Any) -> None:
+    ghost = KioskPeer(broker[0], broker[1], settings_of(app).topic_prefix, "ghost")
+    try:
+        for i, (reason, payload, topic_kiosk) in enumerate(_bad_cases(peer, office)):
+            listener = ghost if topic_kiosk == "ghost" else peer
+            listener.send(payload, topic_kiosk)
+            ack = listener.ack()
+            assert (ack["status"], ack["reason"]) == ("rejected", reason), (i, ack)
+    finally:
+        ghost.close()
+    assert _count(sessions, KioskEvent) == 0
+    with sessions() as session:
+        asset = session.scalars(select(Asset)).one()
+        assert asset.location.code == office["store"]  # nothing applied
+    assert _count(sessions, RejectedMessage) == len(_bad_cases(peer, office))
+
+
+def test_illegal_transition_and_resend_of_a_rejected_event(consumer: Consumer, peer: KioskPeer,
+                                                          office: dict[str, str], sessions: Any) -> None:
+    event = peer.event("asset.checkin", {"tag": office["asset"]})  # it is in storage already
+    first = peer.roundtrip(event)
+    assert (first["status"], first["reason"]) == ("rejected", "illegal_transition")
+    again = peer.roundtrip(event)
+    assert (again["status"], again["reason"]) == ("rejected", "illegal_transition")
+    assert _count(sessions, RejectedMessage) == 1
+
+
+def test_events_apply_by_their_time_not_arrival(consumer: Consumer, peer: KioskPeer, office: dict[str, str],
+                                                sessions: Any, client: Any, tokens: Any) -> None:
+    now = datetime.now(UTC)
+    newer = peer.event("asset.move", {"tag": office["asset"], "to": office["room"]}, at=now)
+    older = peer.event("asset.move", {"tag": office["asset"], "to": office["store"]}, at=now - timedelta(hours=3))
+    assert peer.roundtrip(newer)["status"] == "accepted"
+    late = peer.roundtrip(older)
+    assert late["status"] == "accepted" and "older" in late["display"]["title"]
+    with sessions() as session:
+        assert session.scalars(select(Asset)).one().location.code == office["room"]
+    history = client.get(f"/api/v1/assets/{office['asset']}/history", headers=tokens.headers("auditor")).get_json()
+    # Ordered by when things happened: the late move (3 h ago) even precedes the asset's creation.
+    assert [(e["type"], e["to_location"], e["applied"]) for e in history["items"]] == [
+        ("asset.move", office["store"], False), ("asset.create", office["store"], True),
+        ("asset.move", office["room"], True)]
+
+
+def test_status_and_unsynced_flags(consumer: Consumer, peer: KioskPeer, office: dict[str, str],
+                                   sessions: Any, client: Any, tokens: Any) -> None:
+    topic = peer.topics.status("store-1")
+    status = {"state": "online", "mode": "storeroom", "version": "0.1.0", "outbox": 0, "at": "2026-11-25T10:00:00Z"}
+    peer.client.publish(topic, json.dumps(status), qos=1, retain=True).wait_for_publish(5)
+    event = peer.event("asset.move", {"tag": office["asset"], "to": office["room"]}, synced=False)
+    ack = peer.roundtrip(event)
+    assert ack["status"] == "accepted" and ack["display"]["level"] == "warn"
+    with sessions() as session:
+        assert session.get(KioskEvent, str(event.id)).flags == ["unsynced"]  # type: ignore[union-attr]
+    fleet = client.get("/api/v1/kiosks", headers=tokens.headers("auditor")).get_json()["items"]
+    row = next(k for k in fleet if k["kiosk"] == "store-1")
+    assert row["state"] == "online" and row["events"] == 1 and row["seq_gaps"] == 0
+    peer.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # leave no retained junk behind
