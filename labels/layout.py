@@ -1,0 +1,105 @@
+"""One label's drawing: the QR on the left (or on top, for tall labels), the text beside it.
+
+Text priority when space runs out: the code (never cut), then the name (shrink, wrap, ellipsize),
+then the organisation, then category and year, which are dropped before anything overflows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labels import qr
+from labels.fonts import FontUse
+from labels.model import Label, LabelError
+from labels.pdfwriter import num
+from labels.templates import Rect, Template
+from labels.text import Fitted, fit
+
+PT = qr.PT_PER_MM
+LEADING = 1.15
+MIN_SIZE = 4.0  # pt: smallest text still readable on a 203 dpi head (about 11 dots tall)
+MAX_CODE_SIZE = 11.0
+QR_SHARE = 0.6  # the QR never takes more than this share of the long side, so text keeps room
+
+
+@dataclass(frozen=True, slots=True)
+class Areas:
+    qr_box: Rect
+    text: Rect
+    beside: bool  # text to the right of the QR (else below it)
+
+
+def areas(template: Template, slot: Rect) -> Areas:
+    """Split a slot's printable area (inside the padding) into the QR square and the text area."""
+    safe = slot.inset(template.label.padding_mm)
+    if safe.w >= safe.h:
+        side = min(safe.h, safe.w * QR_SHARE)
+        return Areas(Rect(safe.x, safe.y + (safe.h - side) / 2, side, side),
+                     Rect(safe.x + side, safe.y, safe.w - side, safe.h), beside=True)
+    side = min(safe.w, safe.h * QR_SHARE)
+    return Areas(Rect(safe.x + (safe.w - side) / 2, safe.y, side, side),
+                 Rect(safe.x, safe.y + side, safe.w, safe.h - side), beside=False)
+
+
+def draw_label(template: Template, slot: Rect, label: Label, content: str, font: FontUse) -> str:
+    """PDF operators for one label: the QR paths and the text lines."""
+    box = areas(template, slot)
+    matrix = qr.make_matrix(content, template.printer.ec_level)
+    where = qr.place(template, len(matrix), box.qr_box, label.code)
+    ops = [qr.draw(matrix, where, template.page_size_mm[1])]
+    # Text starts where the quiet zone ends (never inside it), whatever the snapping did.
+    text, qr_end = box.text, (where.x_mm if box.beside else where.y_mm) + where.side_mm
+    if box.beside and qr_end > text.x:
+        text = Rect(qr_end, text.y, text.right - qr_end, text.h)
+    elif not box.beside and qr_end > text.y:
+        text = Rect(text.x, qr_end, text.w, text.bottom - qr_end)
+    ops.append(_text_block(text, label, font, template.page_size_mm[1]))
+    return "".join(ops)
+
+
+def _text_block(area: Rect, label: Label, font: FontUse, page_h_mm: float) -> str:
+    face = font.face
+    width, height = area.w * PT, area.h * PT
+    measure = face.width
+    # A code reads best on one line: it shrinks all the way down before it wraps.
+    code = fit(label.code, measure, width, height, min(MAX_CODE_SIZE, height / 3), MIN_SIZE * 0.8,
+               LEADING, max_lines=2, one_line_floor=MIN_SIZE * 0.8)
+    if code.truncated or not code.lines:
+        raise LabelError(f"label text area ({area.w:.1f} x {area.h:.1f} mm) is too small for the code {label.code}")
+    blocks: list[Fitted] = [code]
+    left = height - _height(code)
+    meta_size = max(MIN_SIZE, code.size * 0.75)
+    metas = [t for t in (label.org, _category_year(label)) if t]
+    # Reserve room for the meta lines first, then give the name what remains; drop metas that do not fit.
+    while metas and left - len(metas) * meta_size * LEADING < (MIN_SIZE * LEADING if label.name.strip() else 0):
+        metas.pop()
+    name_room = left - len(metas) * meta_size * LEADING
+    if label.name.strip():
+        name = fit(label.name, measure, width, name_room, code.size * 0.9, MIN_SIZE, LEADING)
+        blocks.append(name)
+        left -= _height(name)
+    for meta in metas:
+        fitted = fit(meta, measure, width, meta_size * LEADING, meta_size, MIN_SIZE, LEADING, max_lines=1)
+        if fitted.lines and _height(fitted) <= left + 1e-6:
+            blocks.append(fitted)
+            left -= _height(fitted)
+    # The block sits centred in the text area's height.
+    top = (page_h_mm - area.y) * PT - max(0.0, left) / 2
+    x = area.x * PT
+    out = []
+    for block in blocks:
+        for line in block.lines:
+            line_h = block.size * LEADING
+            baseline = top - (line_h - block.size * (face.ascent - face.descent)) / 2 - block.size * face.ascent
+            out.append(f"BT /F1 {num(block.size)} Tf {num(x)} {num(baseline)} Td {font.encode(line).decode()} Tj ET\n")
+            top -= line_h
+    return "".join(out)
+
+
+def _height(block: Fitted) -> float:
+    return len(block.lines) * block.size * LEADING
+
+
+def _category_year(label: Label) -> str:
+    parts = [label.category or "", str(label.year) if label.year else ""]
+    return " \u00b7 ".join(p for p in parts if p)
