@@ -147,13 +147,40 @@ class Consumer:
         delay = 0.5
         while True:
             try:
-                outgoing = self.process(batch)
+                outgoing = self._process_or_split(batch)
                 break
             except OperationalError as exc:  # database away: keep the batch, unacked, and retry
                 log.error("database unavailable (%s); retrying in %.1fs", exc.orig, delay)
                 if self._stop.wait(delay):
                     return  # stopping: the broker will deliver these again to the next consumer
                 delay = min(delay * 2, 30)
+        self._send(outgoing)
+
+    def _process_or_split(self, batch: list[mqtt.MQTTMessage]) -> list[Outgoing]:
+        """Process a batch; if it fails for a reason other than the database being away,
+        process its messages one by one so that one poisonous message spoils only itself."""
+        try:
+            return self.process(batch)
+        except OperationalError:
+            raise
+        except Exception:
+            log.exception("batch of %d failed; retrying message by message", len(batch))
+        outgoing: list[Outgoing] = []
+        for message in batch:
+            try:
+                outgoing += self.process([message])
+            except OperationalError:
+                raise
+            except Exception:  # unstorable even alone: refuse it loudly rather than loop on it
+                log.exception("message on %s could not be stored; refused", message.topic[:100])
+                self.counts[f"rejected:{m.Reason.INTERNAL}"] += 1
+                parsed = self.topics.parse(message.topic)
+                ack = m.Ack(id=None, status="rejected", reason=m.Reason.INTERNAL,
+                            display=m.display_for("rejected", m.Reason.INTERNAL))
+                outgoing.append(Outgoing(parsed.kiosk if parsed else None, ack, message.mid, message.qos))
+        return outgoing
+
+    def _send(self, outgoing: list[Outgoing]) -> None:
         for item in outgoing:
             if item.ack is not None and item.kiosk is not None:
                 self.client.publish(self.topics.acks(item.kiosk), item.ack.to_bytes(), qos=QOS)
@@ -200,11 +227,11 @@ class Consumer:
                 event_id: str | None, received: Any) -> m.Ack:
         self.counts[f"rejected:{reason}"] += 1
         log.warning("rejected %s from %s: %s (%s)", event_id or "message", kiosk or message.topic[:80], reason, detail)
+        raw = message.payload[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
         with session.begin_nested():
-            session.add(RejectedMessage(received_at=received, topic=message.topic[:255], kiosk=kiosk,
-                                        event_id=event_id, reason=reason, detail=detail[:1000],
-                                        size=len(message.payload),
-                                        raw=message.payload[:RAW_KEPT].decode("utf-8", errors="replace")))
+            session.add(RejectedMessage(received_at=received, topic=_text(message.topic, 255), kiosk=kiosk,
+                                        event_id=_text(event_id, 64) if event_id else None, reason=reason,
+                                        detail=_text(detail, 1000), size=len(message.payload), raw=_text(raw, None)))
         return m.Ack(id=event_id, status="rejected", reason=reason, display=m.display_for("rejected", reason, detail))
 
     def _store_status(self, session: Session, kiosk_name: str, payload: bytes) -> None:
@@ -219,6 +246,11 @@ class Consumer:
         if kiosk is not None:
             kiosk.status = status.model_dump(mode="json")
             kiosk.last_seen_at = utcnow()
+
+
+def _text(value: str, limit: int | None) -> str:
+    """Text safe for every backend: PostgreSQL refuses NUL characters in text columns."""
+    return value.replace("\x00", "\\x00")[:limit]
 
 
 def _server_status(state: str) -> bytes:
