@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts Mosquitto (and PostgreSQL with `services.sh postgres`) when nothing answers on their
+# ports. Uses the commands this machine kind documents; works without systemd.
+set -euo pipefail
+
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+wait_port() {
+  for _ in $(seq 1 50); do answers "$1" && return 0; sleep 0.2; done
+  echo "services: nothing answers on port $1" >&2; return 1
+}
+
+if ! answers 1883; then
+  echo "services: starting mosquitto on 127.0.0.1:1883"
+  sudo_ mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  wait_port 1883
+fi
+
+if [ "${1:-}" = postgres ] && ! answers 5432; then
+  echo "services: starting postgresql"
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  sudo_ pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  wait_port 5432
+fi
+if [ "${1:-}" = postgres ] && ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+  # A freshly installed cluster asks for passwords on TCP; the test cluster is local-only, so trust loopback.
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  sudo_ sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  sudo_ pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  sleep 1
+fi
