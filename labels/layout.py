@@ -78,8 +78,12 @@ def _text_block(area: Rect, label: Label, font: FontUse, page_h_mm: float) -> st
         name = fit(label.name, measure, width, name_room, code.size * 0.9, MIN_SIZE, LEADING)
         blocks.append(name)
         left -= _height(name)
-    for meta in metas:
-        fitted = fit(meta, measure, width, meta_size * LEADING, meta_size, MIN_SIZE, LEADING, max_lines=1)
+    fits = [fit(meta, measure, width, meta_size * LEADING, meta_size, MIN_SIZE, LEADING, max_lines=1)
+            for meta in metas]
+    if fits:  # organisation and category lines share one size: the smaller of the two fits
+        size = min(f.size for f in fits)
+        fits = [fit(meta, measure, width, size * LEADING, size, MIN_SIZE, LEADING, max_lines=1) for meta in metas]
+    for fitted in fits:
         if fitted.lines and _height(fitted) <= left + 1e-6:
             blocks.append(fitted)
             left -= _height(fitted)

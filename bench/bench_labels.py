@@ -1,0 +1,99 @@
+"""Label pipeline speed and memory, against bare QR matrix generation for the same codes.
+
+    .venv/bin/python bench/bench_labels.py [--count 10000]
+
+Prints labels/s for an A4 (a4-l7651) PDF of ``count`` labels in one process, the same codes' bare
+segno matrix generation (same call the pipeline makes: full-size QR, EC level M), their ratio (goal:
+pipeline <= 3x bare), and tracemalloc peaks at 1k and ``count`` labels (flat memory: pages streamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+import labels
+from contract import codes
+from labels import qr
+
+NAMES = ["Dell Latitude 5440", "联想 ThinkPad X1 Carbon 第十一代", "Office chair, mesh back", "会议室投影仪", ""]
+
+
+class Sink:
+    """A write-only output that counts bytes: measures the pipeline, not the disk."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def make_items(count: int) -> list[labels.Label]:
+    return [labels.Label(str(codes.new_code("A")), NAMES[i % len(NAMES)], "Bureau of Public Works 工务局",
+                         "IT equipment" if i % 2 else None, 2024 if i % 3 else None) for i in range(count)]
+
+
+def bare(items: list[labels.Label]) -> float:
+    start = time.perf_counter()
+    for item in items:
+        qr.make_matrix(item.code, "M")
+    return time.perf_counter() - start
+
+
+def pipeline(items: list[labels.Label], template: str) -> tuple[float, labels.RenderResult, int]:
+    sink = Sink()
+    start = time.perf_counter()
+    result = labels.render_pdf(items, sink, template)  # type: ignore[arg-type]
+    return time.perf_counter() - start, result, sink.size
+
+
+def peak_mib(items: list[labels.Label], template: str) -> float:
+    tracemalloc.start()
+    try:
+        labels.render_pdf(items, Sink(), template)  # type: ignore[arg-type]
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--template", default="a4-l7651")
+    args = parser.parse_args()
+    print(f"date {date.today()}  python {platform.python_version()}  nproc {os.cpu_count()}  cpu {cpu_model()}")
+    labels.render_pdf(make_items(5), Sink(), args.template)  # type: ignore[arg-type]  # warm: font parsed once
+    items = make_items(args.count)
+    t_bare = bare(items)
+    t_pipe, result, size = pipeline(items, args.template)
+    print(f"bare segno matrices   {args.count} codes  {t_bare:7.2f} s  {args.count / t_bare:8.0f} codes/s")
+    print(f"label pipeline (PDF)  {result.labels} labels {result.pages} pages  {t_pipe:7.2f} s  "
+          f"{result.labels / t_pipe:8.0f} labels/s  {size / 2**20:.1f} MiB PDF")
+    print(f"pipeline / bare       {t_pipe / t_bare:.2f}x  (goal <= 3x)")
+    small = peak_mib(items[:1000], args.template)
+    large = peak_mib(items, args.template)
+    print(f"tracemalloc peak      1000 labels {small:.2f} MiB   {args.count} labels {large:.2f} MiB   "
+          f"ratio {large / small:.2f}")
+    print(f"process max RSS       {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

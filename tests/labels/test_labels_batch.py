@@ -1,0 +1,63 @@
+"""Volume: 10,000+ labels in one PDF, streamed page by page with flat memory."""
+
+from __future__ import annotations
+
+import subprocess
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import labels
+from contract import codes
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def _stream(count: int, sink: CountingSink, seen: dict[int, int]) -> Iterator[labels.Label]:
+    for i in range(count):
+        if i % 1000 == 0:
+            seen[i] = sink.size  # bytes already written when item i is asked for
+        yield labels.Label(str(codes.new_code("A")), f"Item {i}", org="Works")
+
+
+@pytest.mark.slow
+def test_ten_thousand_labels_stream_out(tmp_path: Path) -> None:
+    count = 10_050
+    sink = CountingSink()
+    seen: dict[int, int] = {}
+    result = labels.render_pdf(_stream(count, sink, seen), sink, "a4-l7651")  # type: ignore[arg-type]
+    assert result.labels == count and result.pages == -(-count // 65) == 155
+    # Streaming: output grows steadily while items are still being consumed, not all at the end.
+    assert 0 < seen[1000] < seen[5000] < seen[10000] < sink.size
+    assert seen[5000] > 0.4 * sink.size
+
+
+def test_memory_is_flat(tmp_path: Path) -> None:
+    """Peak traced memory for 10 pages is within a small margin of 1 page (nothing held per page)."""
+    peaks = []
+    for count in (65, 650):
+        items = [labels.Label(str(codes.new_code("A")), "Desk", org="Works") for _ in range(count)]
+        tracemalloc.start()
+        try:
+            labels.render_pdf(items, CountingSink(), "a4-l7651")  # type: ignore[arg-type]
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < peaks[0] * 1.3 + 64 * 1024, peaks
+
+
+def test_page_count_matches_pdfinfo(tmp_path: Path) -> None:
+    items = [labels.Label(str(codes.new_code("L"))) for _ in range(150)]
+    pdf = tmp_path / "many.pdf"
+    result = labels.render_pdf(items, pdf, "a4-l7160", skip=3)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert f"Pages:           {result.pages}" in info and result.pages == 8  # (3 + 150) / 21 -> 8 sheets
