@@ -175,26 +175,53 @@ def kiosk() -> None:
 @click.argument("name")
 @click.option("--mode", required=True, type=click.Choice(["gate", "storeroom"]))
 @click.option("--location", help="L- code of where the kiosk stands.")
+@click.option("--bundle", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the Pi's config bundle (default: INSTANCE/kiosks/NAME).")
 @pass_ctx
-def kiosk_enroll(ctx: Context, name: str, mode: str, location: str | None) -> None:
-    """Enrol a kiosk so that the consumer accepts its events."""
+def kiosk_enroll(ctx: Context, name: str, mode: str, location: str | None, bundle: Path | None) -> None:
+    """Enrol a kiosk: its record, broker password and ACL, and a config bundle for the Pi."""
+    from server import broker
     from server.services import kiosks
 
+    settings = ctx.settings
+    reserved = frozenset({settings.mqtt_username}) if settings.mqtt_username else frozenset()
     with ctx.session() as session:
-        kiosks.enroll(session, CLI_ACTOR, name, mode, location)
-    click.echo(f"kiosk {name} enrolled ({mode})")
+        record, password = kiosks.enroll(session, CLI_ACTOR, name, mode, location, reserved)
+        folder = bundle or settings.instance_path / "kiosks" / name
+        path = broker.kiosk_bundle(settings, record, password, folder)
+    with ctx.session() as session:
+        wrote = broker.write_files(session, settings)
+    click.echo(f"kiosk {name} enrolled ({mode}); bundle for the Pi: {path.parent}")
+    if not wrote:
+        click.echo("broker_password_file/broker_acl_file are not set: add the kiosk to the broker by hand "
+                   "(see docs/kiosk-enrolment.md)")
 
 
 @kiosk.command("revoke")
 @click.argument("name")
 @pass_ctx
 def kiosk_revoke(ctx: Context, name: str) -> None:
-    """Revoke a kiosk: its events are refused from now on."""
+    """Revoke a kiosk: its broker login and ACL go, and its events are refused from now on."""
+    from server import broker
     from server.services import kiosks
 
     with ctx.session() as session:
         kiosks.revoke(session, CLI_ACTOR, name, utcnow())
+    with ctx.session() as session:
+        broker.write_files(session, ctx.settings)
     click.echo(f"kiosk {name} revoked")
+
+
+@kiosk.command("broker-files")
+@pass_ctx
+def kiosk_broker_files(ctx: Context) -> None:
+    """Rewrite the broker's password and ACL files from the database (and SIGHUP the broker)."""
+    from server import broker
+
+    with ctx.session() as session:
+        if not broker.write_files(session, ctx.settings):
+            raise click.ClickException("set broker_password_file and broker_acl_file first")
+    click.echo("broker files written")
 
 
 @main.command()

@@ -202,6 +202,8 @@ class Kiosk(Base):
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_boot: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # last retained status
+    # Mosquitto's own hash of the kiosk's broker password (the password is shown once, at enrolment).
+    broker_password_hash: Mapped[str | None] = mapped_column(String(255))
 
     location: Mapped[Location | None] = relationship(lazy="joined")
 

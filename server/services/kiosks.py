@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from contract.messages import KioskConfig
 from contract.topics import valid_kiosk_id
-from server import audit
+from server import audit, broker
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound
 from server.models import Kiosk, KioskEvent, RejectedMessage
@@ -19,9 +19,12 @@ from server.services import directory
 MODES = ("gate", "storeroom")
 
 
-def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: str | None = None) -> Kiosk:
-    if not valid_kiosk_id(name):
-        raise Invalid("kiosk id must be 1 to 32 of a-z, 0-9 and '-'")
+def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: str | None = None,
+           reserved: frozenset[str] = frozenset()) -> tuple[Kiosk, str]:
+    """Create (or re-enrol) a kiosk with fresh broker credentials; returns it and its password,
+    which is shown once: only Mosquitto's hash of it is kept."""
+    if not valid_kiosk_id(name) or name in reserved:
+        raise Invalid("kiosk id must be 1 to 32 of a-z, 0-9 and '-', and not the server's broker user")
     if mode not in MODES:
         raise Invalid(f"kiosk mode must be one of {', '.join(MODES)}")
     existing = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
@@ -29,17 +32,20 @@ def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: 
         raise AlreadyExists(f"kiosk {name} is enrolled already")
     location = directory.location_by_code(session, location_code) if location_code else None
     kiosk = existing or Kiosk(name=name, mode=mode)
+    password = broker.new_password()
     kiosk.mode, kiosk.location, kiosk.revoked_at = mode, location, None
+    kiosk.broker_password_hash = broker.password_hash(password)
     session.add(kiosk)
     session.flush()
     audit.record(session, actor, "kiosk.enroll", "kiosk", name, None,
                  {"mode": mode, "location": location.code if location else None})
-    return kiosk
+    return kiosk, password
 
 
 def revoke(session: Session, actor: Actor, name: str, at: datetime) -> Kiosk:
     kiosk = kiosk_by_name(session, name)
     kiosk.revoked_at = at
+    kiosk.broker_password_hash = None
     audit.record(session, actor, "kiosk.revoke", "kiosk", name, {"revoked": False}, {"revoked": True})
     return kiosk
 

@@ -1,0 +1,103 @@
+"""Mosquitto credentials and ACLs, rewritten from the kiosk table on every enrolment.
+
+The files are derived data: the database is the truth (the kiosk's password hash, its
+revocation), so ``write_files`` can always rebuild them. Passwords use Mosquitto 2's own
+PBKDF2-SHA512 format (``$7$``), so no mosquitto_passwd binary is needed on the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import signal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contract.topics import SHARE_GROUP, Topics
+from server.config import Settings
+from server.models import Kiosk
+
+ITERATIONS = 101  # mosquitto_passwd's default for $7$
+
+
+def password_hash(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    salt = salt or secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def server_acl(topics: Topics, username: str) -> list[str]:
+    events = topics.all_events()
+    return [
+        f"user {username}",
+        f"topic read {events}",
+        f"topic read $share/{SHARE_GROUP}/{events}",
+        f"topic read {topics.all_status}",
+        f"topic write {topics.prefix}/kiosks/+/acks",
+        f"topic write {topics.prefix}/kiosks/+/config",
+        f"topic readwrite {topics.server_status}",
+    ]
+
+
+def render(session: Session, settings: Settings) -> tuple[str, str]:
+    """(password file, ACL file) for the server user and every active kiosk."""
+    topics = Topics(settings.topic_prefix)
+    passwords: list[str] = []
+    acl: list[str] = ["# Written by `assetgate kiosk enroll|revoke`; edits here are overwritten.", ""]
+    if settings.mqtt_username and settings.mqtt_password:
+        passwords.append(f"{settings.mqtt_username}:{password_hash(settings.mqtt_password)}")
+        acl += [*server_acl(topics, settings.mqtt_username), ""]
+    query = select(Kiosk).where(Kiosk.revoked_at.is_(None), Kiosk.broker_password_hash.is_not(None))
+    for kiosk in session.scalars(query.order_by(Kiosk.name)):
+        passwords.append(f"{kiosk.name}:{kiosk.broker_password_hash}")
+        acl += [*topics.acl_lines(kiosk.name), ""]
+    return "\n".join(passwords) + "\n", "\n".join(acl)
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)  # the broker never reads a half-written file
+
+
+def write_files(session: Session, settings: Settings) -> bool:
+    """Rewrite the broker's files when configured; SIGHUP the broker so it rereads them."""
+    if not (settings.broker_password_file and settings.broker_acl_file):
+        return False
+    passwords, acl = render(session, settings)
+    _write(settings.broker_password_file, passwords, 0o600)
+    _write(settings.broker_acl_file, acl, 0o644)
+    if settings.broker_pid_file and settings.broker_pid_file.exists():
+        os.kill(int(settings.broker_pid_file.read_text().strip()), signal.SIGHUP)
+    return True
+
+
+def kiosk_bundle(settings: Settings, kiosk: Kiosk, password: str, folder: Path) -> Path:
+    """What a Pi needs to join: kiosk.toml and the broker password in its own file (mode 600)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(folder / "broker-password", password + "\n", 0o600)
+    host = settings.broker_public_host or settings.mqtt_host
+    port = settings.broker_public_port or settings.mqtt_port
+    location = f'location = "{kiosk.location.code}"\n' if kiosk.location else ""
+    config = (
+        f'# AssetGate kiosk {kiosk.name}: copy this folder to /etc/assetgate-kiosk/ on the Pi.\n'
+        f'kiosk = "{kiosk.name}"\nmode = "{kiosk.mode}"\n{location}prefix = "{settings.topic_prefix}"\n'
+        f'outbox = "/var/lib/assetgate-kiosk/outbox.db"\n\n'
+        f'[broker]\nhost = "{host}"\nport = {port}\nusername = "{kiosk.name}"\npassword_file = "broker-password"\n'
+    )
+    if settings.mqtt_tls_ca:
+        config += '\n[broker.tls]\nca_file = "ca.crt"\n'
+    _write(folder / "kiosk.toml", config, 0o644)
+    return folder / "kiosk.toml"
