@@ -110,7 +110,8 @@ def _bad_cases(peer: KioskPeer, office: dict[str, str]) -> list[tuple[str, bytes
 
 def test_every_kind_of_bad_input_is_rejected_with_its_reason(consumer: Consumer, peer: KioskPeer,
                                                               office: dict[str, str], sessions: Any,
-                                                              app: Any, broker: Any) -> None:
+                                                              app: Any, broker: Any, client: Any,
+                                                              tokens: Any) -> None:
     ghost = KioskPeer(broker[0], broker[1], settings_of(app).topic_prefix, "ghost")
     try:
         for i, (reason, payload, topic_kiosk) in enumerate(_bad_cases(peer, office)):
@@ -125,6 +126,9 @@ def test_every_kind_of_bad_input_is_rejected_with_its_reason(consumer: Consumer,
         asset = session.scalars(select(Asset)).one()
         assert asset.location.code == office["store"]  # nothing applied
     assert _count(sessions, RejectedMessage) == len(_bad_cases(peer, office))
+    text = client.get("/api/v1/metrics", headers=tokens.headers("auditor")).get_data(as_text=True)
+    assert 'assetgate_rejected_messages_total{reason="bad_json"} 2' in text
+    assert 'assetgate_rejected_messages_total{reason="kiosk_mismatch"} 1' in text
 
 
 def test_illegal_transition_and_resend_of_a_rejected_event(consumer: Consumer, peer: KioskPeer,

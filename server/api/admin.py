@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify
-from sqlalchemy import select
+from flask import Response, g, jsonify
+from sqlalchemy import func, select
 
 from server import audit, serialize
 from server.api import bp, page_args
 from server.auth import roles
-from server.models import AuditEntry, RejectedMessage
+from server.models import AuditEntry, Kiosk, KioskEvent, RejectedMessage
 from server.services import kiosks
 
 
@@ -47,3 +47,22 @@ def rejected_log() -> Any:
     return jsonify(items=[{"at": r.received_at.isoformat(), "topic": r.topic, "kiosk": r.kiosk,
                            "event_id": r.event_id, "reason": r.reason, "detail": r.detail, "size": r.size,
                            "raw": r.raw} for r in rows])
+
+
+@bp.get("/metrics")
+@roles("auditor")
+def metrics() -> Any:
+    """Prometheus text: events stored per kiosk, rejects per reason, kiosks online."""
+    lines = ["# HELP assetgate_kiosk_events_total Kiosk events stored, per kiosk.",
+             "# TYPE assetgate_kiosk_events_total counter"]
+    for kiosk, count in g.db.execute(select(KioskEvent.kiosk, func.count()).group_by(KioskEvent.kiosk)):
+        lines.append(f'assetgate_kiosk_events_total{{kiosk="{kiosk}"}} {count}')
+    lines += ["# HELP assetgate_rejected_messages_total Messages the consumer refused, per reason.",
+              "# TYPE assetgate_rejected_messages_total counter"]
+    for reason, count in g.db.execute(select(RejectedMessage.reason, func.count()).group_by(RejectedMessage.reason)):
+        lines.append(f'assetgate_rejected_messages_total{{reason="{reason}"}} {count}')
+    online = sum(1 for k in g.db.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)))
+                 if k.status.get("state") == "online")
+    lines += ["# HELP assetgate_kiosks_online Enrolled kiosks whose last status is online.",
+              "# TYPE assetgate_kiosks_online gauge", f"assetgate_kiosks_online {online}"]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
