@@ -84,6 +84,13 @@ def paste(sample: np.ndarray, width: int, height: int, seed: int) -> np.ndarray:
     return frame
 
 
+def load_grey(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise OSError(f"cannot read {path}")
+    return to_grey(image)
+
+
 def timed(fn: Fn, grey: np.ndarray) -> tuple[list[str], float]:
     t0 = time.perf_counter()
     texts = fn(grey)
@@ -99,7 +106,7 @@ def ms(values: Sequence[float]) -> str:
 
 def rates(fns: dict[str, Fn], samples: list[Sample]) -> dict[str, set[str]]:
     folders = sorted({s.folder for s in samples}, key=lambda f: (f.split("/")[0] != "zxing", f))
-    greys = [to_grey(cv2.imread(str(s.path), cv2.IMREAD_UNCHANGED)) for s in samples]
+    greys = [load_grey(s.path) for s in samples]
     print("\n## Decode rate at native size (samples read / samples; wrong texts returned)\n")
     print(f"| decoder | {' | '.join(folders)} | total | wrong |")
     print("|---" * (len(folders) + 3) + "|")
@@ -122,7 +129,7 @@ def rates(fns: dict[str, Fn], samples: list[Sample]) -> dict[str, set[str]]:
 
 
 def timings(fns: dict[str, Fn], samples: list[Sample], best: str, empties: int) -> None:
-    greys = [to_grey(cv2.imread(str(s.path), cv2.IMREAD_UNCHANGED)) for s in samples]
+    greys = [load_grey(s.path) for s in samples]
     for width, height in SIZES:
         frames = [paste(g, width, height, seed=i) for i, g in enumerate(greys)]
         blanks = [background(width, height, seed=10_000 + i) for i in range(empties)]
@@ -155,7 +162,7 @@ BEST_READS: dict[tuple[int, int], set[str]] = {size: set() for size in SIZES}
 
 def sustained(name: str, pipeline: Fn, samples: list[Sample], seconds: float) -> None:
     print(f"\n## Sustained rate of {name}, one core, {seconds:g} s each\n")
-    greys = [to_grey(cv2.imread(str(s.path), cv2.IMREAD_UNCHANGED)) for s in samples]
+    greys = [load_grey(s.path) for s in samples]
     for width, height in SIZES:
         with_code = [paste(g, width, height, seed=i) for i, g in enumerate(greys)]
         blanks = [background(width, height, seed=20_000 + i) for i in range(20)]

@@ -13,9 +13,9 @@ from typing import Literal
 
 from contract import codes
 
-NOT_OURS = "not_ours"
-BAD_CHECK = "bad_check"
 RejectReason = Literal["not_ours", "bad_check"]
+NOT_OURS: RejectReason = "not_ours"
+BAD_CHECK: RejectReason = "bad_check"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def _make_zxing(binarizer_name: str = "LocalAverage", try_invert: bool = True, s
         import zxingcpp
     except ImportError:
         return None
-    fmt = zxingcpp.BarcodeFormat.QRCode
+    fmt = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     binarizer = getattr(zxingcpp.Binarizer, binarizer_name)
     # Plain text mode: HRI mode rewrites control characters as "<GS>" and GS1 data as
     # "(01)...", which is text the symbol does not hold.

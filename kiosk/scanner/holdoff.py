@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from kiosk.scanner.classify import Classified, Rejected, Scan, classify, hold_off_key
 
@@ -76,7 +77,7 @@ class Dispatcher:
         return reported
 
     @staticmethod
-    def _call(callbacks: list, item: Classified) -> None:  # type: ignore[type-arg]
+    def _call(callbacks: Sequence[Callable[[Any], None]], item: Classified) -> None:
         for callback in callbacks:
             try:
                 callback(item)
