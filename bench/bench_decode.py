@@ -129,35 +129,41 @@ def rates(fns: dict[str, Fn], samples: list[Sample]) -> dict[str, set[str]]:
 
 
 def timings(fns: dict[str, Fn], samples: list[Sample], best: str, empties: int) -> None:
+    """Time every decoder on every frame, interleaved frame by frame.
+
+    Interleaving matters on a shared machine: a burst of load elsewhere then slows all
+    decoders alike instead of whichever one happened to be running.
+    """
     greys = [load_grey(s.path) for s in samples]
     for width, height in SIZES:
         frames = [paste(g, width, height, seed=i) for i, g in enumerate(greys)]
         blanks = [background(width, height, seed=10_000 + i) for i in range(empties)]
+        for fn in fns.values():
+            fn(frames[0])  # warm-up: first calls allocate
+        times: dict[str, list[float]] = {n: [] for n in fns}
+        read: dict[str, set[str]] = {n: set() for n in fns}
+        per_frame: dict[str, list[float]] = {n: [] for n in fns}
+        nothing: dict[str, list[float]] = {n: [] for n in fns}
+        for sample, frame in zip(samples, frames, strict=True):
+            for name, fn in fns.items():
+                texts, t = timed(fn, frame)
+                times[name].append(t)
+                per_frame[name].append(t)
+                if sample.expected in texts:
+                    read[name].add(sample.name)
+        for frame in blanks:
+            for name, fn in fns.items():
+                nothing[name].append(timed(fn, frame)[1])
+        best_read = read[best]
         print(f"\n## {width}x{height}, one core: ms per frame, median p95\n")
         print(f"| decoder | read | all sample frames | frames it reads | frames {best} reads | frames with no code |")
         print("|---|---|---|---|---|---|")
-        for name, fn in fns.items():
-            fn(frames[0])  # warm-up: first calls allocate
-            times, mine, bests, nothing = [], [], [], []
-            read = set()
-            for sample, frame in zip(samples, frames, strict=True):
-                texts, t = timed(fn, frame)
-                times.append(t)
-                if sample.expected in texts:
-                    read.add(sample.name)
-                    mine.append(t)
-            for sample, frame in zip(samples, frames, strict=True):
-                if sample.name in BEST_READS[(width, height)]:
-                    bests.append(timed(fn, frame)[1])
-            for frame in blanks:
-                nothing.append(timed(fn, frame)[1])
-            if name == best:
-                BEST_READS[(width, height)] |= read
-                bests = mine
-            print(f"| {name} | {len(read)} | {ms(times)} | {ms(mine)} | {ms(bests)} | {ms(nothing)} |")
-
-
-BEST_READS: dict[tuple[int, int], set[str]] = {size: set() for size in SIZES}
+        for name in fns:
+            mine = [t for s, t in zip(samples, per_frame[name], strict=True) if s.name in read[name]]
+            bests = [t for s, t in zip(samples, per_frame[name], strict=True) if s.name in best_read]
+            print(
+                f"| {name} | {len(read[name])} | {ms(times[name])} | {ms(mine)} | {ms(bests)} | {ms(nothing[name])} |"
+            )
 
 
 def sustained(name: str, pipeline: Fn, samples: list[Sample], seconds: float) -> None:
@@ -203,9 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     read_by = rates(fns, samples)
     best = max((n for n in read_by if n not in (PIPELINE, THOROUGH)), key=lambda n: len(read_by[n]))
     print(f"\nbest single decoder: {best} ({len(read_by[best])}); pipeline: {len(read_by[PIPELINE])}")
-    # Time the best decoder first so the other rows can be timed on the frames it reads.
-    ordered = {best: fns[best], **{n: f for n, f in fns.items() if n != best}}
-    timings(ordered, samples, best, args.empties)
+    timings(fns, samples, best, args.empties)
     for name in (PIPELINE, THOROUGH):
         sustained(name, fns[name], samples, args.seconds)
     return 0
