@@ -79,7 +79,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--template", default="a4-l7651")
     args = parser.parse_args()
-    print(f"date {date.today()}  python {platform.python_version()}  nproc {os.cpu_count()}  cpu {cpu_model()}")
+    print(f"date {date.today()}  python {platform.python_version()}  nproc {os.cpu_count()}  cpu {cpu_model()}  "
+          f"load average {os.getloadavg()[0]:.2f}")
     labels.render_pdf(make_items(5), Sink(), args.template)  # type: ignore[arg-type]  # warm: font parsed once
     items = make_items(args.count)
     t_bare = bare(items)
@@ -92,6 +93,7 @@ def main() -> None:
     large = peak_mib(items, args.template)
     print(f"tracemalloc peak      1000 labels {small:.2f} MiB   {args.count} labels {large:.2f} MiB   "
           f"ratio {large / small:.2f}")
+    print(f"load average now      {os.getloadavg()[0]:.2f} (other work on the machine skews both timings alike)")
     print(f"process max RSS       {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

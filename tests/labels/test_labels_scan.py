@@ -17,7 +17,8 @@ NAMES = ["Dell Latitude 5440", "联想笔记本电脑 ThinkPad X1 Carbon 第十�
 def _batch(count: int, kinds: str = "ALSPV") -> list[labels.Label]:
     out = []
     for i in range(count):
-        code = str(codes.new_code(kinds[i % len(kinds)]))
+        # Every seventh code has the longest body the protocol allows: a bigger QR, a longer text line.
+        code = str(codes.new_code(kinds[i % len(kinds)], codes.MAX_BODY if i % 7 == 6 else codes.DEFAULT_BODY))
         out.append(labels.Label(code=code, name=NAMES[i % len(NAMES)], org="工务局 Public Works",
                                 category="Laptop" if i % 2 else None, year=2024 if i % 3 else None))
     return out
