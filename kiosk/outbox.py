@@ -212,8 +212,9 @@ class Outbox:
     def oldest_age(self) -> float | None:
         """Seconds since the oldest unacked event was stored; None when the outbox is empty."""
         with self._lock:
-            created = self._db.execute("SELECT min(created) FROM events").fetchone()[0]
-        return None if created is None else max(0.0, time.time() - created)
+            # The lowest seq is the oldest insert; reading it by primary key avoids a scan.
+            row = self._db.execute("SELECT created FROM events ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else max(0.0, time.time() - row[0])
 
     def last_seq(self) -> int:
         """The highest seq ever given out (0 before the first event)."""

@@ -64,16 +64,21 @@ class Responder:
         host: str = BROKER_HOST,
         port: int = BROKER_PORT,
         verdict: Callable[[Event], tuple[str, str | None]] | None = None,
+        persistent: bool = False,
     ) -> None:
         self.topics = Topics(prefix)
         self.host, self.port = host, port
         self.verdict = verdict or (lambda event: ("accepted", None))
+        self.silent = False  # True: receive and record, but answer nothing (a server that lost them)
         self.received: list[Event] = []
         self.seen: set[str] = set()
         self.lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"resp-{uuid.uuid4().hex[:12]}")
+        # persistent: like the real consumer, events published while it is away wait in the broker.
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"resp-{uuid.uuid4().hex[:12]}",
+                                  clean_session=not persistent)
         self.client.max_inflight_messages_set(1000)
+        self.client.reconnect_delay_set(1, 1)  # back at once after a broker restart, as a test wants
         self.client.on_connect = lambda c, *_: c.subscribe(self.topics.all_events(), qos=QOS)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = self._on_message
@@ -101,6 +106,10 @@ class Responder:
                 self.received.append(event)
                 duplicate = str(event.id) in self.seen
                 self.seen.add(str(event.id))
+            if self.silent:
+                with self.lock:
+                    self.seen.discard(str(event.id))  # it was never stored, so no "duplicate" later
+                return
             status, reason = ("duplicate", None) if duplicate else self.verdict(event)
             ack = Ack(id=str(event.id), status=status, reason=reason,  # type: ignore[arg-type]
                       display=display_for(status, reason))
