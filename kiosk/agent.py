@@ -131,16 +131,28 @@ class Agent(LinkListener):
                 thread.start()
                 continue
             try:
+                # Imported only when a camera or USB source is configured: it needs OpenCV/numpy.
                 scanner = importlib.import_module("kiosk.scanner")
             except ImportError as exc:
-                log.error("scanner source %s:%s needs kiosk.scanner (%s); use the screen", source.kind,
+                log.error("scanner source %s %s needs kiosk.scanner (%s); use the screen", source.kind,
                           source.device, exc)
                 continue
-            start = getattr(scanner, "start_source", None)
-            if start is None:
-                log.error("kiosk.scanner has no start_source(); source %s not started", source.kind)
+            on_scan = [lambda scan: self.handle_scan(scan.code)]
+            # A rejected read (bad check symbol, not our code) goes through the workflow too,
+            # so the screen says why it was refused.
+            on_reject = [lambda rejected: self.handle_scan(rejected.raw)]
+            try:
+                if source.kind == "camera":
+                    device: int | str = int(source.device) if source.device.isdigit() else (source.device or 0)
+                    handle = scanner.CaptureLoop(scanner.open_source(device), on_scan=on_scan, on_reject=on_reject)
+                else:
+                    dispatcher = scanner.Dispatcher(on_scan=on_scan, on_reject=on_reject)
+                    handle = scanner.open_wedge(dispatcher, source.device or None)
+                handle.start()
+            except Exception:  # a missing camera must not stop the kiosk: the screen still works
+                log.exception("scanner source %s %s did not start", source.kind, source.device)
                 continue
-            self._scanner_handles.append(start(source, on_scan=lambda scan: self.handle_scan(scan.code)))
+            self._scanner_handles.append(handle)
 
     def _read_stdin(self) -> None:
         for line in sys.stdin:
