@@ -1,0 +1,230 @@
+"""Consumer ingest benchmark: events stored per second vs a bare paho subscriber, and
+scan-to-ack latency at a steady rate. Prints its figures.
+
+    .venv/bin/python bench/bench_ingest.py [--events 20000] [--database-url URL]
+
+A private Mosquitto (persistence on, queue limits raised) holds a backlog of N events
+for two offline persistent sessions: a bare subscriber that only receives, and the
+consumer. Each drains the same backlog in turn; the ratio is the consumer's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from contract.messages import Event  # noqa: E402
+from contract.topics import Topics  # noqa: E402
+from server.audit import SYSTEM  # noqa: E402
+from server.config import load_settings  # noqa: E402
+from server.consumer import Consumer  # noqa: E402
+from server.db import make_engine, make_session_factory  # noqa: E402
+from server.migrate import upgrade  # noqa: E402
+from server.models import KioskEvent  # noqa: E402
+from server.services import assets, directory, kiosks  # noqa: E402
+from tests.brokers import PrivateBroker  # noqa: E402
+
+KIOSKS = ("bench-1", "bench-2", "bench-3")
+
+
+def fresh_database(url: str | None, folder: Path) -> str:
+    if not url:
+        return f"sqlite:///{folder / 'bench.db'}"
+    name = f"ag_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def seed(sessions, n_assets: int) -> tuple[list[str], list[str]]:
+    with sessions() as s, s.begin():
+        directory.get_or_create_category(s, SYSTEM, "Laptop")
+        store = directory.create_location(s, SYSTEM, "Store", "storeroom")
+        rooms = [directory.create_location(s, SYSTEM, f"Room {i}").code for i in range(5)]
+        tags = [assets.create_asset(s, SYSTEM, f"Laptop {i}", "Laptop", store.code).code for i in range(n_assets)]
+        for k in KIOSKS:
+            kiosks.enroll(s, SYSTEM, k, "storeroom")
+    return tags, rooms
+
+
+def make_events(n: int, tags: list[str], rooms: list[str]) -> list[tuple[str, bytes]]:
+    out, boot = [], uuid.uuid4().hex
+    for i in range(n):
+        kiosk = KIOSKS[i % len(KIOSKS)]
+        event = Event(id=uuid.uuid4(), kiosk=kiosk, seq=i // len(KIOSKS) + 1, boot=boot, at=datetime.now(UTC),
+                      synced=True, type="asset.move", actor=None,
+                      data={"tag": tags[i % len(tags)], "to": rooms[i % len(rooms)]})
+        out.append((kiosk, event.to_bytes()))
+    return out
+
+
+def client(port: int, client_id: str, clean: bool = True) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    return c
+
+
+def register_session(port: int, client_id: str, topic: str) -> None:
+    c = client(port, client_id, clean=False)
+    c.loop_start()
+    c.subscribe(topic, qos=1)
+    time.sleep(0.3)
+    c.loop_stop()
+    c.disconnect()
+
+
+def publish_all(port: int, topics: Topics, events: list[tuple[str, bytes]]) -> None:
+    pub = client(port, f"pub-{uuid.uuid4().hex[:6]}")
+    pub.loop_start()
+    infos = [pub.publish(topics.events(k), payload, qos=1) for k, payload in events]
+    for info in infos:
+        info.wait_for_publish(30)
+    pub.loop_stop()
+    pub.disconnect()
+
+
+def bare_drain(port: int, topic: str, n: int) -> float:
+    got = 0
+    done = threading.Event()
+
+    def on_message(*_a) -> None:
+        nonlocal got
+        got += 1
+        if got >= n:
+            done.set()
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bare", clean_session=False)
+    c.on_message = on_message
+    start = time.perf_counter()
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait(600)
+    elapsed = time.perf_counter() - start
+    c.loop_stop()
+    c.disconnect()
+    return elapsed
+
+
+def stored(sessions) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(KioskEvent)) or 0
+
+
+def consumer_drain(settings, sessions, n: int) -> float:
+    worker = Consumer(settings, sessions)
+    start = time.perf_counter()
+    worker.start()
+    while stored(sessions) < n:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    worker.stop()
+    return elapsed
+
+
+def latency(settings, sessions, port: int, tags: list[str], rooms: list[str], rate: float,
+            seconds: float) -> list[float]:
+    topics = Topics(settings.topic_prefix)
+    worker = Consumer(settings, sessions)
+    worker.start()
+    worker.connected.wait(10)
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"lat-{uuid.uuid4().hex[:6]}")
+
+    def on_ack(_c, _u, msg) -> None:
+        import json
+
+        ack = json.loads(msg.payload)
+        if ack["id"] in sent:
+            lat.append((time.perf_counter() - sent.pop(ack["id"])) * 1000)
+
+    c.on_message = on_ack
+    c.connect("127.0.0.1", port)
+    c.subscribe(topics.acks(KIOSKS[0]), qos=1)
+    c.loop_start()
+    time.sleep(0.3)
+    n = int(rate * seconds)
+    boot = uuid.uuid4().hex
+    for i in range(n):
+        event = Event(id=uuid.uuid4(), kiosk=KIOSKS[0], seq=10_000_000 + int(rate) * 100_000 + i, boot=boot,
+                      at=datetime.now(UTC), synced=True, type="asset.move", actor=None,
+                      data={"tag": tags[i % len(tags)], "to": rooms[i % len(rooms)]})
+        sent[str(event.id)] = time.perf_counter()
+        c.publish(topics.events(KIOSKS[0]), event.to_bytes(), qos=1)
+        time.sleep(1 / rate)
+    deadline = time.monotonic() + 10
+    while sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    c.loop_stop()
+    c.disconnect()
+    worker.stop()
+    return lat
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--assets", type=int, default=1000)
+    parser.add_argument("--database-url", help="PostgreSQL server URL (a fresh database is made); SQLite if absent")
+    parser.add_argument("--batch", type=int, default=200)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="ag-bench-"))
+    broker = PrivateBroker(folder / "broker").start()
+    url = fresh_database(args.database_url, folder)
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    settings = load_settings({"instance_path": folder, "database_url": url, "mqtt_port": broker.port,
+                              "topic_prefix": "bench/assetgate/v1", "consumer_batch": args.batch,
+                              "mqtt_client_id": "bench-consumer", "log_level": "WARNING"}, environ={})
+    topics = Topics(settings.topic_prefix)
+    tags, rooms = seed(sessions, args.assets)
+    register_session(broker.port, "bare", topics.all_events())
+    register_session(broker.port, "bench-consumer", topics.all_events())
+    register_session(broker.port, "bench-consumer", topics.all_status)
+
+    events = make_events(args.events, tags, rooms)
+    t0 = time.perf_counter()
+    publish_all(broker.port, topics, events)
+    publish_s = time.perf_counter() - t0
+    bare_s = bare_drain(broker.port, topics.all_events(), args.events)
+    consumer_s = consumer_drain(settings, sessions, args.events)
+    backend = engine.dialect.name
+    bare_rate, store_rate = args.events / bare_s, args.events / consumer_s
+    print(f"backend={backend} events={args.events} batch={args.batch}")
+    print(f"publish (QoS 1, one client): {args.events / publish_s:,.0f} ev/s")
+    print(f"bare paho receive:           {bare_rate:,.0f} ev/s ({bare_s:.2f} s)")
+    print(f"consumer stored+acked:       {store_rate:,.0f} ev/s ({consumer_s:.2f} s)")
+    print(f"consumer / bare:             {store_rate / bare_rate:.0%}")
+    for rate, seconds in ((10, 10), (100, 10)):
+        lat = latency(settings, sessions, broker.port, tags, rooms, rate, seconds)
+        print(f"scan-to-ack at {rate:>3} ev/s: n={len(lat)} median {statistics.median(lat):.1f} ms, "
+              f"p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms")
+    engine.dispose()
+    broker.stop()
+
+
+if __name__ == "__main__":
+    main()
