@@ -90,3 +90,20 @@ def test_docs_describe_every_config_key() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "kiosk.md").read_text()
     missing = [key for key, _ in describe_keys() if f"`{key}`" not in docs]
     assert not missing, f"docs/kiosk.md does not document {missing}"
+
+
+def test_publish_through_a_running_agent(config_file: Path, responder: Responder) -> None:
+    # The running agent holds the outbox and the client id; publish only writes the outbox
+    # and waits for the ack to show up in the outbox history.
+    from kiosk.agent import Agent
+    from kiosk.config import load_config
+
+    agent = Agent(load_config(config_file), screen=False)
+    agent.start()
+    try:
+        code, output = publish(config_file)
+    finally:
+        agent.stop()
+    assert code == 0, output
+    assert json.loads(output.strip().splitlines()[-1])["status"] == "accepted"
+    assert [e.seq for e in responder.received] == [1]
