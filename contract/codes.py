@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CHECK_ALPHABET = ALPHABET + "*~$=U"  # values 32..36 for the check symbol
@@ -24,12 +24,12 @@ MAX_BODY = 24
 
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _SHAPE = re.compile(
-    r"^(?P<kind>[A-Z])-(?P<body>[0-9A-Z]{%d,%d})(?P<check>[0-9A-Z*~$=])$" % (MIN_BODY, MAX_BODY)
+    rf"^(?P<kind>[A-Z])-(?P<body>[0-9A-Z]{{{MIN_BODY},{MAX_BODY}}})(?P<check>[0-9A-Z*~$=])$"
 )
 _URL_TAIL = re.compile(r"/c/(?P<code>[^/?#\s]+)/?(?:[?#].*)?$", re.IGNORECASE)
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     ASSET = "A"
     LOCATION = "L"
     SUPPLY = "S"

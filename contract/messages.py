@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -30,7 +30,7 @@ VERSION = 1
 MAX_EVENT_BYTES = 16 * 1024
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     BAD_JSON = "bad_json"
     TOO_LARGE = "too_large"
     BAD_SCHEMA = "bad_schema"
