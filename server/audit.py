@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from server.models import AuditEntry, utcnow
+from server.services import bulk
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x41554454  # "AUDT": the advisory lock id that serialises appends on PostgreSQL
@@ -36,28 +37,34 @@ class Actor:
 SYSTEM = Actor("system", "cli", "admin")
 
 
-def _canonical(entry: AuditEntry) -> bytes:
-    at = entry.at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-    body = {
-        "at": at,
-        "actor": entry.actor,
-        "source": entry.source,
-        "action": entry.action,
-        "entity": entry.entity,
-        "entity_id": entry.entity_id,
-        "before": entry.before,
-        "after": entry.after,
-    }
+HASHED = ("actor", "source", "action", "entity", "entity_id", "before", "after")
+
+
+def _canonical(row: dict[str, Any]) -> bytes:
+    body = {name: row[name] for name in HASHED}
+    body["at"] = row["at"].astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False).encode()
 
 
-def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(entry)).hexdigest()
+def compute_hash(prev_hash: str, row: dict[str, Any] | AuditEntry) -> str:
+    """SHA-256 over the previous hash and the row's canonical JSON (a dict or a stored entry)."""
+    values = row if isinstance(row, dict) else {name: getattr(row, name) for name in (*HASHED, "at")}
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(values)).hexdigest()
 
 
 def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+
+
+_HEAD = "assetgate.audit_head"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_head(session: Session, *_args: Any) -> None:
+    # The chain lock ends with the transaction, and a rollback may undo cached rows.
+    session.info.pop(_HEAD, None)
 
 
 def record(
@@ -68,27 +75,22 @@ def record(
     entity_id: Any,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append one change to the chain, in the caller's transaction."""
-    _lock_chain(session)
-    last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
-    prev_hash = last.hash if last else GENESIS
+) -> str:
+    """Append one change to the chain, in the caller's transaction; returns its hash."""
+    prev_hash = session.info.get(_HEAD)
+    if prev_hash is None:  # first append in this transaction: take the lock, read the head once
+        _lock_chain(session)
+        last = session.scalars(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+        prev_hash = last or GENESIS
     # JSON round-trip now so that what is hashed is exactly what the database gives back.
-    entry = AuditEntry(
-        at=utcnow(),
-        actor=actor.name,
-        source=actor.source,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        before=_jsonable(before),
-        after=_jsonable(after),
-        prev_hash=prev_hash,
-    )
-    entry.hash = compute_hash(prev_hash, entry)
-    session.add(entry)
-    session.flush()
-    return entry
+    values: dict[str, Any] = {
+        "at": utcnow(), "actor": actor.name, "source": actor.source, "action": action, "entity": entity,
+        "entity_id": str(entity_id), "before": _jsonable(before), "after": _jsonable(after), "prev_hash": prev_hash,
+    }
+    values["hash"] = compute_hash(prev_hash, values)
+    bulk.persist(session, AuditEntry, values)  # rows reach the database in the order made
+    session.info[_HEAD] = values["hash"]
+    return str(values["hash"])
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import click
@@ -107,10 +107,8 @@ def consume(ctx: Context) -> None:
     engine = make_engine(settings.effective_database_url)
     worker = Consumer(settings, make_session_factory(engine))
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
-    try:
+    with suppress(KeyboardInterrupt):
         worker.run_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 @main.group()

@@ -37,6 +37,7 @@ class PrivateBroker:
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {folder}/",
             "autosave_interval 1",
+            "set_tcp_nodelay true",
             "max_queued_messages 100000",
             "max_inflight_messages 0",
             "log_dest stderr",

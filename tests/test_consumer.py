@@ -66,6 +66,7 @@ def test_move_is_stored_once_and_acked(consumer: Consumer, peer: KioskPeer, offi
         moves = session.scalars(select(AssetEvent).where(AssetEvent.type == "asset.move")).all()
         assert len(moves) == 1 and moves[0].kiosk == "store-1" and moves[0].kiosk_event_id == str(event.id)
     assert _count(sessions, KioskEvent) == 1
+    assert consumer.counts["batches:safe"] == 0  # ordinary traffic never needs the slow path
 
 
 def test_malformed_payload_is_rejected_and_the_loop_goes_on(consumer: Consumer, peer: KioskPeer,
@@ -126,6 +127,7 @@ def test_every_kind_of_bad_input_is_rejected_with_its_reason(consumer: Consumer,
         asset = session.scalars(select(Asset)).one()
         assert asset.location.code == office["store"]  # nothing applied
     assert _count(sessions, RejectedMessage) == len(_bad_cases(peer, office))
+    assert client.get("/api/v1/audit/verify", headers=tokens.headers("auditor")).get_json()["ok"]
     text = client.get("/api/v1/metrics", headers=tokens.headers("auditor")).get_data(as_text=True)
     assert 'assetgate_rejected_messages_total{reason="bad_json"} 2' in text
     assert 'assetgate_rejected_messages_total{reason="kiosk_mismatch"} 1' in text

@@ -87,7 +87,7 @@ def move_asset(code: str, body: MoveIn) -> Any:
     """Move an asset to a location (L- code)."""
     outcome = assets.move(g.db, g.actor, code, body.to, reason=body.reason)
     g.db.commit()
-    return jsonify(serialize.asset(outcome.event.asset))
+    return jsonify(serialize.asset(outcome.asset))
 
 
 @bp.post("/assets/<code>/checkout")
@@ -97,7 +97,7 @@ def checkout_asset(code: str, body: CheckoutIn) -> Any:
     """Hand an asset to a person (P- code)."""
     outcome = assets.checkout(g.db, g.actor, code, body.to, body.due, reason=body.reason)
     g.db.commit()
-    return jsonify(serialize.asset(outcome.event.asset))
+    return jsonify(serialize.asset(outcome.asset))
 
 
 @bp.post("/assets/<code>/checkin")
@@ -107,4 +107,4 @@ def checkin_asset(code: str, body: CheckinIn) -> Any:
     """Return an asset to store, optionally to a given location."""
     outcome = assets.checkin(g.db, g.actor, code, body.location, reason=body.reason)
     g.db.commit()
-    return jsonify(serialize.asset(outcome.event.asset))
+    return jsonify(serialize.asset(outcome.asset))

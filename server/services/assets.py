@@ -20,8 +20,8 @@ from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound
 from server.models import Asset, AssetEvent, AssetStatus, Category, Location, Person, utcnow
+from server.services import bulk, directory, lookup
 from server.services import codes as code_service
-from server.services import directory
 
 S = AssetStatus
 ASSET_FIELDS = ("code", "name", "status", "location_id", "custodian_id", "serial", "department")
@@ -56,7 +56,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Outcome:
-    event: AssetEvent
+    asset: Asset
+    to_location: Location | None
     applied: bool  # False: recorded in history only (older than the current state)
     conflict: bool = False  # illegal now, but made offline before the state that forbids it
 
@@ -89,8 +90,9 @@ def create_asset(
                   state_at=now, created_at=now, updated_at=now)
     session.add(asset)
     session.flush()
-    session.add(AssetEvent(asset=asset, type="asset.create", at=now, actor=actor.name, source=actor.source,
-                           to_status=asset.status, to_location_id=location.id if location else None))
+    bulk.persist(session, AssetEvent, {"asset_id": asset.id, "type": "asset.create", "at": now, "actor": actor.name,
+                                       "source": actor.source, "to_status": asset.status,
+                                       "to_location_id": location.id if location else None})
     audit.record(session, actor, "asset.create", "asset", code, None, audit.snapshot(asset, ASSET_FIELDS))
     return asset
 
@@ -100,7 +102,8 @@ def asset_by_code(session: Session, code: str) -> Asset:
         normal = codes.normalize(code, codes.Kind.ASSET)
     except codes.CodeError as exc:
         raise Invalid(str(exc), code=exc.reason) from None
-    asset = session.scalars(select(Asset).where(Asset.code == normal)).first()
+    asset = lookup.cached(session, "asset", normal) or session.scalars(
+        select(Asset).where(Asset.code == normal)).first()
     if asset is None:
         raise NotFound(f"unknown asset {normal}")
     return asset
@@ -164,29 +167,29 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
         conflict = True  # made offline before the server learned what forbids it
     apply_now = allowed and not late
     before = audit.snapshot(asset, ASSET_FIELDS)
-    event = AssetEvent(
-        asset=asset, type=change.type, at=at, actor=actor.name, source=actor.source,
-        kiosk=origin.kiosk if origin else None, seq=origin.seq if origin else None,
-        kiosk_event_id=origin.event_id if origin else None, from_status=asset.status,
-        to_status=change.status.value if change.status else asset.status,
-        from_location_id=asset.location_id,
-        to_location_id=change.location.id if change.location else asset.location_id,
-        custodian_id=change.custodian.id if change.custodian else None,
-        reason=reason[:1000], applied=apply_now, data=data or {},
-    )
-    session.add(event)
+    to_location = change.location or asset.location
+    bulk.persist(session, AssetEvent, {
+        "asset_id": asset.id, "type": change.type, "at": at, "recorded_at": utcnow(), "actor": actor.name,
+        "source": actor.source, "kiosk": origin.kiosk if origin else None, "seq": origin.seq if origin else None,
+        "kiosk_event_id": origin.event_id if origin else None, "from_status": asset.status,
+        "to_status": change.status.value if change.status else asset.status,
+        "from_location_id": asset.location_id, "to_location_id": to_location.id if to_location else None,
+        "custodian_id": change.custodian.id if change.custodian else None,
+        "reason": reason[:1000], "applied": apply_now, "data": data or {},
+    })
     if apply_now:
+        # Foreign keys set with their relationships: the audit snapshot reads the ids, and
+        # no flush is needed here (the consumer flushes a whole batch at once).
         if change.status:
             asset.status = change.status.value
         if change.location:
-            asset.location = change.location
+            asset.location, asset.location_id = change.location, change.location.id
         if change.custodian:
-            asset.custodian = change.custodian
+            asset.custodian, asset.custodian_id = change.custodian, change.custodian.id
         elif change.clear_custodian:
-            asset.custodian = None
+            asset.custodian, asset.custodian_id = None, None
         asset.state_at = at
         asset.updated_at = utcnow()
-    session.flush()
     action = change.type if apply_now else f"{change.type}.{'conflict' if conflict else 'late'}"
     audit.record(session, actor, action, "asset", asset.code, before, audit.snapshot(asset, ASSET_FIELDS))
-    return Outcome(event, apply_now, conflict)
+    return Outcome(asset, to_location, apply_now, conflict)

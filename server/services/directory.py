@@ -11,6 +11,7 @@ from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound
 from server.models import Category, Location, Person
 from server.services import codes as code_service
+from server.services import lookup
 
 LOCATION_KINDS = ("storeroom", "office", "gate", "shelf", "bin", "meeting_room", "site", "other")
 LOCATION_FIELDS = ("code", "name", "kind", "parent_id")
@@ -64,7 +65,8 @@ def create_location(session: Session, actor: Actor, name: str, kind: str = "offi
 
 def location_by_code(session: Session, code: str) -> Location:
     normal = _normal(code, codes.Kind.LOCATION)
-    location = session.scalars(select(Location).where(Location.code == normal)).first()
+    location = lookup.cached(session, "location", normal) or session.scalars(
+        select(Location).where(Location.code == normal)).first()
     if location is None:
         raise NotFound(f"unknown location {normal}")
     return location
@@ -87,7 +89,8 @@ def create_person(session: Session, actor: Actor, name: str, department: str = "
 
 def person_by_code(session: Session, code: str) -> Person:
     normal = _normal(code, codes.Kind.PERSON)
-    person = session.scalars(select(Person).where(Person.code == normal)).first()
+    person = lookup.cached(session, "person", normal) or session.scalars(
+        select(Person).where(Person.code == normal)).first()
     if person is None or not person.active:
         raise NotFound(f"unknown person {normal}")
     return person

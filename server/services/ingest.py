@@ -20,8 +20,8 @@ from contract import messages as m
 from contract.messages import Display, Event, Reason
 from server.audit import Actor
 from server.errors import DomainError
-from server.models import KioskEvent, RejectedMessage, utcnow
-from server.services import assets, kiosks
+from server.models import Kiosk, KioskEvent, RejectedMessage, utcnow
+from server.services import assets, bulk, kiosks, lookup
 
 
 @dataclass
@@ -43,7 +43,7 @@ Handler = Callable[[Session, Context, Any], tuple[str, str, bool]]  # -> title, 
 
 
 def _asset_outcome(verb: str, outcome: assets.Outcome, where: str) -> tuple[str, str, bool]:
-    code = outcome.event.asset.code
+    code = outcome.asset.code
     if outcome.conflict:
         return f"Saved with a conflict: {code}", "the server knew a newer state; an admin will review", True
     if not outcome.applied:
@@ -53,7 +53,7 @@ def _asset_outcome(verb: str, outcome: assets.Outcome, where: str) -> tuple[str,
 
 def _move(session: Session, ctx: Context, data: m.AssetMove) -> tuple[str, str, bool]:
     out = assets.move(session, ctx.actor, data.tag, data.to, at=ctx.event.at, origin=ctx.origin)
-    return _asset_outcome("Moved", out, out.event.to_location.name if out.event.to_location else "")
+    return _asset_outcome("Moved", out, out.to_location.name if out.to_location else "")
 
 
 def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[str, str, bool]:
@@ -63,7 +63,7 @@ def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[st
 
 def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str, str, bool]:
     out = assets.checkin(session, ctx.actor, data.tag, data.location, at=ctx.event.at, origin=ctx.origin)
-    return _asset_outcome("Checked in", out, out.event.to_location.name if out.event.to_location else "")
+    return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
 
 
 # Types of the contract whose server side is not built yet are refused with a reason.
@@ -74,49 +74,90 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+@dataclass
+class Prefetched:
+    """What a batch of events needs from the database, read in a few queries up front."""
+
+    known_ids: set[str]
+    rejected: dict[tuple[str, str], str]  # (kiosk, event id) -> reason
+    kiosks: dict[str, Kiosk | None]
+
+
+def prefetch(session: Session, events: list[Event]) -> Prefetched:
+    ids = [str(e.id) for e in events]
+    known = set(session.scalars(select(KioskEvent.id).where(KioskEvent.id.in_(ids))))
+    rejected = {(kiosk or "", event_id or ""): reason for kiosk, event_id, reason in session.execute(
+        select(RejectedMessage.kiosk, RejectedMessage.event_id, RejectedMessage.reason)
+        .where(RejectedMessage.event_id.in_(ids)))}
+    names = {e.kiosk for e in events}
+    found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
+    by_kind: dict[str, set[str]] = {"asset": set(), "location": set(), "person": set()}
+    for event in events:
+        for value in event.data.values():
+            if isinstance(value, str) and value[:2] in _KIND_OF_PREFIX:
+                by_kind[_KIND_OF_PREFIX[value[:2]]].add(value.upper())
+    for kind, wanted in by_kind.items():
+        lookup.prefetch(session, kind, wanted)
+    return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
+
+
+_KIND_OF_PREFIX = {"A-": "asset", "L-": "location", "P-": "person", "a-": "asset", "l-": "location", "p-": "person"}
+
+
 def ingest(session: Session, event: Event, data: BaseModel, *, received_at: datetime | None = None,
-           require_enrolled: bool = True, max_skew_s: float = 300.0) -> Result:
+           require_enrolled: bool = True, max_skew_s: float = 300.0, batch: Prefetched | None = None) -> Result:
+    """Apply one event, at most once. With ``batch`` (the consumer's fast path) lookups come
+    from the prefetch and nothing is flushed or savepointed: handlers check before they
+    write, and any surprise makes the consumer redo the batch on the safe path."""
     received_at = received_at or utcnow()
-    if session.get(KioskEvent, str(event.id)) is not None:
+    event_id = str(event.id)
+    seen = event_id in batch.known_ids if batch else session.get(KioskEvent, event_id) is not None
+    if seen:
         return Result("duplicate", None, m.display_for("duplicate", None))
-    previous = _previous_rejection(session, event)
+    previous = batch.rejected.get((event.kiosk, event_id)) if batch else _previous_rejection(session, event)
     if previous is not None:
         return Result("rejected", previous, m.display_for("rejected", previous, "refused before"))
-    kiosk = kiosks.active_kiosk(session, event.kiosk)
+    kiosk = batch.kiosks.get(event.kiosk) if batch else kiosks.active_kiosk(session, event.kiosk)
     if require_enrolled and kiosk is None:
-        raise m.ContractError(Reason.UNKNOWN_KIOSK, f"kiosk {event.kiosk} is not enrolled", str(event.id))
+        raise m.ContractError(Reason.UNKNOWN_KIOSK, f"kiosk {event.kiosk} is not enrolled", event_id)
     handler = HANDLERS.get(event.type)
     if handler is None:
-        raise m.ContractError(Reason.NOT_SUPPORTED, f"{event.type} is not handled by this server yet", str(event.id))
+        raise m.ContractError(Reason.NOT_SUPPORTED, f"{event.type} is not handled by this server yet", event_id)
     # Live: the kiosk's newest event while its outbox is (nearly) empty. A backlog sent
     # after days offline is old by nature and must not be flagged as clock skew.
     live = kiosk is None or (event.seq > (kiosk.last_seq or -1) and (kiosk.status.get("outbox") or 0) <= 1)
     flags = _flags(event, received_at, max_skew_s, live)
     ctx = Context(event, Actor(event.actor or f"kiosk:{event.kiosk}", f"kiosk:{event.kiosk}"),
-                  assets.KioskOrigin(event.kiosk, event.seq, str(event.id)))
+                  assets.KioskOrigin(event.kiosk, event.seq, event_id))
+    row = {"id": event_id, "kiosk": event.kiosk, "seq": event.seq, "boot": event.boot, "type": event.type,
+           "actor": event.actor, "at": event.at, "received_at": received_at, "synced": event.synced,
+           "data": event.data, "flags": flags}
     try:
-        with session.begin_nested():
-            row = KioskEvent(id=str(event.id), kiosk=event.kiosk, seq=event.seq, boot=event.boot, type=event.type,
-                             actor=event.actor, at=event.at, received_at=received_at, synced=event.synced,
-                             data=event.data, flags=flags)
-            session.add(row)
-            session.flush()  # claims the id now: a concurrent consumer's copy fails here
+        if batch is not None:
             title, detail, conflict = handler(session, ctx, data)
-            if conflict:
-                row.flags = [*flags, "conflict"]
+            bulk.persist(session, KioskEvent, {**row, "flags": [*flags, "conflict"] if conflict else flags})
+            batch.known_ids.add(event_id)
+        else:
+            with session.begin_nested():
+                claim = KioskEvent(**row)
+                session.add(claim)
+                session.flush()  # claims the id now: a concurrent consumer's copy fails here
+                title, detail, conflict = handler(session, ctx, data)
+                if conflict:
+                    claim.flags = [*flags, "conflict"]
     except IntegrityError:
-        if session.get(KioskEvent, str(event.id)) is not None:
+        if session.get(KioskEvent, event_id) is not None:
             return Result("duplicate", None, m.display_for("duplicate", None))
         raise
     except DomainError as exc:
-        raise m.ContractError(_reason(exc), exc.message, str(event.id)) from None
+        raise m.ContractError(_reason(exc), exc.message, event_id) from None
     if kiosk is not None:
         kiosk.last_seen_at = received_at
         kiosk.last_seq = max(kiosk.last_seq or 0, event.seq)
         kiosk.last_boot = event.boot
     level = "warn" if conflict or flags else "ok"
     return Result("accepted", "conflict" if conflict else None, Display(level=level, title=title[:120],
-                  detail=detail[:500]), row.flags)
+                  detail=detail[:500]), [*flags, "conflict"] if conflict else flags)
 
 
 def _flags(event: Event, received_at: datetime, max_skew_s: float, live: bool) -> list[str]:

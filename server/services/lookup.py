@@ -1,0 +1,50 @@
+"""A per-transaction cache of rows looked up by code, filled in bulk for a batch.
+
+The consumer applies hundreds of events in one transaction; looking each asset,
+location and person up with its own query would also flush the session before
+each query and cost more than the work itself. ``prefetch`` loads them all at
+once; the services' ``*_by_code`` functions ask ``cached`` first. The cache dies
+with the transaction (commit or any rollback), so it never serves stale rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from server.models import Asset, Location, Person
+
+_KEY = "assetgate.lookup"
+MODELS: dict[str, Any] = {"asset": Asset, "location": Location, "person": Person}
+
+
+def cache(session: Session) -> dict[str, dict[str, Any]]:
+    return session.info.setdefault(_KEY, {})  # type: ignore[no-any-return]
+
+
+def cached(session: Session, kind: str, code: str) -> Any | None:
+    table = session.info.get(_KEY, {}).get(kind)
+    return table.get(code) if table else None
+
+
+def prefetch(session: Session, kind: str, codes: Iterable[str]) -> None:
+    wanted = set(codes)
+    if not wanted:
+        return
+    model = MODELS[kind]
+    table = cache(session).setdefault(kind, {})
+    for row in session.scalars(select(model).where(model.code.in_(wanted))).unique():
+        table[row.code] = row
+
+
+def clear(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, *_args: Any) -> None:
+    clear(session)
