@@ -174,3 +174,20 @@ def test_status_and_unsynced_flags(consumer: Consumer, peer: KioskPeer, office: 
     row = next(k for k in fleet if k["kiosk"] == "store-1")
     assert row["state"] == "online" and row["events"] == 1 and row["seq_gaps"] == 0
     peer.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # leave no retained junk behind
+
+
+def test_offline_event_that_conflicts_is_stored_flagged_and_acked_warn(consumer: Consumer, peer: KioskPeer,
+                                                                       office: dict[str, str],
+                                                                       sessions: Any) -> None:
+    # Made (offline) an hour before the asset's current state, and illegal in that state now.
+    stale = peer.event("asset.checkin", {"tag": office["asset"]}, at=datetime.now(UTC) - timedelta(hours=1))
+    ack = peer.roundtrip(stale)
+    assert (ack["status"], ack["reason"], ack["display"]["level"]) == ("accepted", "conflict", "warn")
+    with sessions() as session:
+        assert "conflict" in session.get(KioskEvent, str(stale.id)).flags  # type: ignore[union-attr]
+        row = session.scalars(select(AssetEvent).where(AssetEvent.kiosk_event_id == str(stale.id))).one()
+        assert row.applied is False
+        assert session.scalars(select(Asset)).one().status == "in_storage"
+    # The same, made now: a plain illegal transition.
+    fresh = peer.event("asset.checkin", {"tag": office["asset"]})
+    assert peer.roundtrip(fresh)["reason"] == "illegal_transition"
