@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 from contract import codes
 from contract.topics import KIOSK_ID
 
-VERSION = 1
+VERSION: Literal[1] = 1
 MAX_EVENT_BYTES = 16 * 1024
 
 
@@ -53,27 +53,27 @@ class Reason(StrEnum):
 class ContractError(ValueError):
     """Bytes or a message that the contract does not allow; ``reason`` goes into the ack."""
 
-    def __init__(self, reason: Reason, message: str, event_id: str | None = None) -> None:
+    def __init__(self, reason: Reason | str, message: str, event_id: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.event_id = event_id
 
 
-def _code_field(kind: codes.Kind) -> Any:
+def _code_check(kind: codes.Kind) -> Any:
     def check(value: str) -> str:
         try:
             return codes.normalize(value, kind)
         except codes.CodeError as exc:
             raise PydanticCustomError(exc.reason, str(exc)) from None
 
-    return Annotated[str, AfterValidator(check)]
+    return AfterValidator(check)
 
 
-AssetTag = _code_field(codes.Kind.ASSET)
-LocationCode = _code_field(codes.Kind.LOCATION)
-SupplyCode = _code_field(codes.Kind.SUPPLY)
-PersonCode = _code_field(codes.Kind.PERSON)
-PassCode = _code_field(codes.Kind.VISITOR)
+AssetTag = Annotated[str, _code_check(codes.Kind.ASSET)]
+LocationCode = Annotated[str, _code_check(codes.Kind.LOCATION)]
+SupplyCode = Annotated[str, _code_check(codes.Kind.SUPPLY)]
+PersonCode = Annotated[str, _code_check(codes.Kind.PERSON)]
+PassCode = Annotated[str, _code_check(codes.Kind.VISITOR)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -175,9 +175,9 @@ class Consumer:
         path (a savepoint per message); if even that fails, message by message, so that one
         poisonous message spoils only itself. The same handlers run on every path."""
         try:
-            outgoing = self.process(batch, fast=True)
+            done = self.process(batch, fast=True)
             self.counts["batches:fast"] += 1
-            return outgoing
+            return done
         except OperationalError:
             raise
         except Exception as exc:
@@ -228,7 +228,7 @@ class Consumer:
         for item in items:
             message = item.message
             if item.status:
-                self._store_status(session, item.kiosk or "", message.payload)
+                self._store_status(session, item.kiosk or "", bytes(message.payload))
                 outgoing.append(Outgoing(None, None, message.mid, message.qos))
                 continue
             ack = self._apply(session, item, received, prefetched, fast)
@@ -242,7 +242,7 @@ class Consumer:
         try:
             if kiosk is None or parsed is None or parsed.channel != "events":
                 raise m.ContractError(m.Reason.BAD_SCHEMA, f"not a kiosk events topic: {message.topic[:100]}")
-            event, data = m.decode_event(message.payload, kiosk)
+            event, data = m.decode_event(bytes(message.payload), kiosk)
             return Incoming(message, kiosk, event=event, data=data)
         except m.ContractError as exc:
             return Incoming(message, kiosk, error=exc)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session
 
 from server.models import AssetEvent, AuditEntry, KioskEvent
@@ -42,7 +42,8 @@ def rows(session: Session) -> Iterator[None]:
         pending = session.info.pop(_KEY)
         for model in ORDER:
             if pending.get(model):
-                session.execute(insert(model.__table__), pending[model])
+                table = cast(Table, model.__table__)
+                session.execute(insert(table), pending[model])
     finally:
         session.info.pop(_KEY, None)
 

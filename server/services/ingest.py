@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -155,7 +155,7 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
         kiosk.last_seen_at = received_at
         kiosk.last_seq = max(kiosk.last_seq or 0, event.seq)
         kiosk.last_boot = event.boot
-    level = "warn" if conflict or flags else "ok"
+    level: Literal["ok", "warn"] = "warn" if conflict or flags else "ok"
     return Result("accepted", "conflict" if conflict else None, Display(level=level, title=title[:120],
                   detail=detail[:500]), [*flags, "conflict"] if conflict else flags)
 
