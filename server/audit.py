@@ -93,8 +93,16 @@ def record(
     return str(values["hash"])
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if value is None else json.loads(json.dumps(value, default=str))
+    """What the JSON column will give back, so the hash is computed over exactly that."""
+    if value is None:
+        return None
+    if all(isinstance(v, _PLAIN) for v in value.values()):  # the common case: a flat snapshot
+        return dict(value)
+    return json.loads(json.dumps(value, default=str))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
