@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import cpu_model  # bench/machine.py: run as python bench/<name>.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout too
 
@@ -43,16 +44,6 @@ def one_core() -> str:
         os.sched_setaffinity(0, {cpu})
         return f"pinned to cpu {cpu}"
     return "not pinned (no sched_setaffinity)"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def background(width: int, height: int, seed: int) -> np.ndarray:

@@ -16,7 +16,8 @@ import resource
 import time
 import tracemalloc
 from datetime import date
-from pathlib import Path
+
+from machine import cpu_model  # bench/machine.py: run as python bench/<name>.py
 
 import labels
 from contract import codes
@@ -62,16 +63,6 @@ def peak_mib(items: list[labels.Label], template: str) -> float:
         return tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

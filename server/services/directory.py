@@ -49,12 +49,7 @@ def create_location(session: Session, actor: Actor, name: str, kind: str = "offi
     if kind not in LOCATION_KINDS:
         raise Invalid(f"location kind must be one of {', '.join(LOCATION_KINDS)}")
     parent = location_by_code(session, parent_code) if parent_code else None
-    if code:
-        code = code_service.register(session, codes.normalize(code, codes.Kind.LOCATION))
-        if session.scalars(select(Location.id).where(Location.code == code)).first():
-            raise AlreadyExists(f"location {code} exists already")
-    else:
-        code = code_service.issue(session, codes.Kind.LOCATION)[0]
+    code = _claim_code(session, Location, codes.Kind.LOCATION, code)
     location = Location(code=code, name=_clean_name(name, "location"), kind=kind,
                         parent_id=parent.id if parent else None)
     session.add(location)
@@ -74,12 +69,7 @@ def location_by_code(session: Session, code: str) -> Location:
 
 def create_person(session: Session, actor: Actor, name: str, department: str = "",
                   code: str | None = None) -> Person:
-    if code:
-        code = code_service.register(session, codes.normalize(code, codes.Kind.PERSON))
-        if session.scalars(select(Person.id).where(Person.code == code)).first():
-            raise AlreadyExists(f"person {code} exists already")
-    else:
-        code = code_service.issue(session, codes.Kind.PERSON)[0]
+    code = _claim_code(session, Person, codes.Kind.PERSON, code)
     person = Person(code=code, name=_clean_name(name, "person"), department=(department or "").strip()[:100])
     session.add(person)
     session.flush()
@@ -94,6 +84,16 @@ def person_by_code(session: Session, code: str) -> Person:
     if person is None or not person.active:
         raise NotFound(f"unknown person {normal}")
     return person
+
+
+def _claim_code(session: Session, model: type[Location] | type[Person], kind: codes.Kind, given: str | None) -> str:
+    """A newly issued code, or a given one (labels or badges printed before) if no row holds it."""
+    if not given:
+        return code_service.issue(session, kind)[0]
+    code = code_service.register(session, _normal(given, kind))
+    if session.scalars(select(model.id).where(model.code == code)).first():
+        raise AlreadyExists(f"{kind.name.lower()} {code} exists already")
+    return code
 
 
 def _normal(code: str, kind: codes.Kind) -> str:
