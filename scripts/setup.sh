@@ -26,7 +26,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.assetgate-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "setup: installing the Python package and its dependencies into .venv (log: .venv/pip.log)"
+  { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } \
+    > .venv/pip.log 2>&1 || { cat .venv/pip.log; exit 1; }
   touch "$stamp"
 fi
