@@ -87,6 +87,8 @@ def serve(ctx: Context, host: str, port: int, consumer: bool) -> None:
 
     app = create_app(ctx.settings)
     child = subprocess.Popen([sys.executable, "-m", "server", "consume"]) if consumer else None
+    # SIGTERM (systemd, timeout) must take the consumer down too: exit through the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         click.echo(f"AssetGate on http://{host}:{port}/")
         run_simple(host, port, app, threaded=True, use_reloader=False)

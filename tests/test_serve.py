@@ -57,7 +57,7 @@ def test_serve_runs_web_and_consumer(tmp_path: Path, database_url: str, broker: 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=5) as response:
             assert json.load(response)["info"]["title"] == "AssetGate API"
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as systemd or timeout stop it: the consumer must go too
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
