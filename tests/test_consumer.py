@@ -173,6 +173,7 @@ def test_status_and_unsynced_flags(consumer: Consumer, peer: KioskPeer, office: 
     fleet = client.get("/api/v1/kiosks", headers=tokens.headers("auditor")).get_json()["items"]
     row = next(k for k in fleet if k["kiosk"] == "store-1")
     assert row["state"] == "online" and row["events"] == 1 and row["seq_gaps"] == 0
+    assert (row["unsynced"], row["conflicts"], row["clock_skew"]) == (1, 0, 0)
     peer.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # leave no retained junk behind
 
 
@@ -191,3 +192,14 @@ def test_offline_event_that_conflicts_is_stored_flagged_and_acked_warn(consumer:
     # The same, made now: a plain illegal transition.
     fresh = peer.event("asset.checkin", {"tag": office["asset"]})
     assert peer.roundtrip(fresh)["reason"] == "illegal_transition"
+
+
+def test_fleet_counts_seq_gaps(consumer: Consumer, peer: KioskPeer, office: dict[str, str], client: Any,
+                               tokens: Any) -> None:
+    move = {"tag": office["asset"], "to": office["room"]}
+    assert peer.roundtrip(peer.event("asset.move", move))["status"] == "accepted"  # seq 1
+    peer.seq += 2  # seqs 2 and 3 never arrive (lost on the kiosk, or still in its outbox)
+    assert peer.roundtrip(peer.event("asset.move", move))["status"] == "accepted"  # seq 4
+    fleet = client.get("/api/v1/kiosks", headers=tokens.headers("auditor")).get_json()["items"]
+    row = next(k for k in fleet if k["kiosk"] == "store-1")
+    assert (row["events"], row["last_seq"], row["seq_gaps"]) == (2, 4, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from contract.messages import KioskConfig
@@ -78,6 +78,9 @@ def fleet(session: Session) -> list[dict[str, Any]]:
                    func.max(KioskEvent.seq).label("last")).group_by(KioskEvent.kiosk)
         )
     )
+    flagged = {(kiosk, flag): count for flag in ("conflict", "skew", "unsynced") for kiosk, count in session.execute(
+        select(KioskEvent.kiosk, func.count()).where(cast(KioskEvent.flags, String).like(f'%"{flag}"%'))
+        .group_by(KioskEvent.kiosk))}
     rejected: dict[str | None, int] = {
         kiosk: count for kiosk, count in session.execute(
             select(RejectedMessage.kiosk, func.count()).group_by(RejectedMessage.kiosk))}
@@ -93,5 +96,8 @@ def fleet(session: Session) -> list[dict[str, Any]]:
             "last_seq": kiosk.last_seq, "events": events, "rejected": rejected.get(kiosk.name, 0),
             # Seqs between the first and last stored that were neither accepted nor rejected.
             "seq_gaps": max(0, span - events - rejected.get(kiosk.name, 0)),
+            "conflicts": flagged.get((kiosk.name, "conflict"), 0),
+            "clock_skew": flagged.get((kiosk.name, "skew"), 0),
+            "unsynced": flagged.get((kiosk.name, "unsynced"), 0),
         })
     return rows
