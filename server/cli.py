@@ -243,11 +243,12 @@ def demo(ctx: Context, admin_password: str | None) -> None:
 @click.option("--codes", "code_list", multiple=True, help="Codes to print (repeat or comma-separate).")
 @click.option("--blank", type=int, default=0, help="Issue N new asset codes and print them unbound.")
 @click.option("--skip", type=int, default=0, help="Labels already used on the first sheet.")
+@click.option("--intake", "intake_id", type=int, help="Print the labels of every asset this intake made.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @pass_ctx
 def labels_cmd(ctx: Context, template: str | None, code_list: tuple[str, ...], blank: int, skip: int,
-               output: Path) -> None:
-    """Print labels to a PDF: given codes, or N blank asset codes."""
+               intake_id: int | None, output: Path) -> None:
+    """Print labels to a PDF: given codes, N blank asset codes, or the assets of an intake."""
     from contract.codes import Kind
     from server.services import codes as code_service
     from server.services import printing
@@ -257,10 +258,40 @@ def labels_cmd(ctx: Context, template: str | None, code_list: tuple[str, ...], b
     with ctx.session() as session:
         if blank:
             wanted += code_service.issue(session, Kind.ASSET, blank)
+        if intake_id is not None:
+            from server.services import intake
+
+            wanted += intake.codes_of(session, intake.get(session, intake_id).id)
         if not wanted:
-            raise click.UsageError("give --codes or --blank")
+            raise click.UsageError("give --codes, --blank or --intake")
         pdf = printing.render(session, CLI_ACTOR, wanted, org=settings.org_name,
                               template=template or settings.label_template, base_url=settings.label_base_url,
                               skip=skip)
     output.write_bytes(pdf)
     click.echo(f"{len(wanted)} labels written to {output}")
+
+
+@main.group()
+def plans() -> None:
+    """Approved procurement plans."""
+
+
+@plans.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even when some rows are bad.")
+@pass_ctx
+def plans_import(ctx: Context, path: Path, skip_bad: bool) -> None:
+    """Import a plan from CSV or XLSX (columns: ref, budget_year, department, category, approved_qty,
+    unit_price_cap, approved_amount, method, approval_ref). Any bad row: nothing is imported (exit 1)."""
+    from server.services import plans as plan_service
+
+    with ctx.session() as session:
+        report = plan_service.import_rows(session, CLI_ACTOR, plan_service.read_table(path.read_bytes(), path.name),
+                                          skip_bad)
+    for err in report.errors:
+        click.echo(f"row {err.row} ({err.ref or '-'}): {err.code}: {err.message}", err=True)
+    if not report.ok:
+        click.echo(f"{len(report.errors)} bad rows; nothing imported", err=True)
+        sys.exit(1)
+    click.echo(f"{len(report.imported)} plan lines imported" + (f", {len(report.errors)} bad rows skipped"
+                                                                if report.errors else ""))

@@ -40,3 +40,13 @@ class IllegalTransition(DomainError):
 class Forbidden(DomainError):
     code = "forbidden"
     status = 403
+
+
+class RuleViolation(DomainError):
+    """A purchase, intake or life-cycle action that breaks a rule of the plan or the ledger.
+
+    ``code`` names the rule (e.g. ``quantity_exceeded``); the message says by how much.
+    """
+
+    code = "rule_violation"
+    status = 422

@@ -122,9 +122,13 @@ class Asset(Base):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
     custodian_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     department: Mapped[str] = mapped_column(String(100), default="")
-    purchase_line_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    purchase_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchase_lines.id", name="fk_assets_purchase_line_id"), index=True)
+    intake_id: Mapped[int | None] = mapped_column(ForeignKey("intakes.id", name="fk_assets_intake_id"), index=True)
     price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     acquired_on: Mapped[date | None]
+    # Set by a check-out with a due time, cleared by check-in, repair and disposal: the overdue list.
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
     # Time of the newest event applied to status/location: an older event that arrives
     # late (kiosk offline) goes into history without rolling the current state back.
     state_at: Mapped[datetime | None]
@@ -165,6 +169,79 @@ class AssetEvent(Base):
     to_location: Mapped[Location | None] = relationship(foreign_keys=[to_location_id], lazy="joined")
 
     __table_args__ = (Index("ix_asset_events_order", "asset_id", "at", "kiosk", "seq"),)
+
+
+class ProcurementMethod(enum.StrEnum):
+    ONLINE_INQUIRY = "online_inquiry"
+    SELF_PURCHASE = "self_purchase"
+    FRAMEWORK_AGREEMENT = "framework_agreement"
+    PUBLIC_TENDER = "public_tender"
+    OTHER = "other"
+
+
+class PlanLine(Base):
+    """One line of an approved procurement plan. What was used of it is never stored here:
+    it is always summed from the purchase lines that point at it."""
+
+    __tablename__ = "plan_lines"
+    id: Mapped[intpk]
+    ref: Mapped[str] = mapped_column(String(40), unique=True)  # e.g. 2026-IT-01, from the approved plan
+    budget_year: Mapped[int] = mapped_column(Integer, index=True)
+    department: Mapped[str] = mapped_column(String(100))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    approved_qty: Mapped[int] = mapped_column(Integer)
+    unit_price_cap: Mapped[money]
+    approved_amount: Mapped[money]
+    method: Mapped[str] = mapped_column(String(30))
+    approval_ref: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[created]
+
+    category: Mapped[Category] = relationship(lazy="joined")
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    id: Mapped[intpk]
+    supplier: Mapped[str] = mapped_column(String(200))
+    purchased_on: Mapped[date] = mapped_column(index=True)
+    method: Mapped[str] = mapped_column(String(30))
+    reference: Mapped[str] = mapped_column(String(100))  # invoice or contract number
+    # Approval reference of a recorded exception to the plan's required method, if any.
+    method_exception_ref: Mapped[str | None] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[created]
+
+    lines: Mapped[list[PurchaseLine]] = relationship(back_populates="purchase", order_by="PurchaseLine.id")
+
+
+class PurchaseLine(Base):
+    __tablename__ = "purchase_lines"
+    id: Mapped[intpk]
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    plan_line_id: Mapped[int] = mapped_column(ForeignKey("plan_lines.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[money]
+    amount: Mapped[money]  # quantity x unit_price of this line, as invoiced (not a running total)
+
+    purchase: Mapped[Purchase] = relationship(back_populates="lines")
+    plan_line: Mapped[PlanLine] = relationship(lazy="joined")
+    category: Mapped[Category] = relationship(lazy="joined")
+
+
+class Intake(Base):
+    """One receipt of (part of) a purchase line; its request key makes a retry harmless."""
+
+    __tablename__ = "intakes"
+    id: Mapped[intpk]
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)
+    purchase_line_id: Mapped[int] = mapped_column(ForeignKey("purchase_lines.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    received_on: Mapped[date]
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[created]
 
 
 class User(Base):

@@ -44,3 +44,16 @@ def audit_entry(row: AuditEntry) -> dict[str, Any]:
         "entity": row.entity, "entity_id": row.entity_id, "before": row.before, "after": row.after,
         "hash": row.hash,
     }
+
+
+def plan_execution(row: Any) -> dict[str, Any]:
+    """A plan line with what its purchases used (``services.plans.Execution``)."""
+    line = row.line
+    return {
+        "ref": line.ref, "budget_year": line.budget_year, "department": line.department,
+        "category": line.category.name, "method": line.method, "approval_ref": line.approval_ref,
+        "approved_qty": line.approved_qty, "unit_price_cap": str(line.unit_price_cap),
+        "approved_amount": str(line.approved_amount), "used_qty": row.used_qty, "used_amount": str(row.used_amount),
+        "remaining_qty": row.remaining_qty, "remaining_amount": str(row.remaining_amount),
+        "percent_used": str(row.percent_used),
+    }
