@@ -1,0 +1,64 @@
+"""REST: receiving a purchase line into stock, and the labels of what was received."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, url_for
+from pydantic import BaseModel, ConfigDict, Field
+
+from server import settings_of
+from server.api import accepts, bp
+from server.auth import roles
+from server.models import Intake
+from server.services import intake, printing
+
+
+class IntakeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purchase_line: int = Field(ge=1)
+    request_key: str = Field(min_length=1, max_length=64)
+    location: str = Field(min_length=1, max_length=40)
+    quantity: int | None = Field(None, ge=1, le=printing.MAX_BATCH)
+    serials: list[str | None] | None = Field(None, max_length=printing.MAX_BATCH)
+    received_on: date | None = None
+    name: str | None = Field(None, max_length=200)
+
+
+def _out(row: Intake, codes: list[str], replay: bool) -> dict[str, Any]:
+    return {"id": row.id, "request_key": row.request_key, "purchase_line": row.purchase_line_id,
+            "quantity": row.quantity, "received_on": row.received_on.isoformat(), "codes": codes, "replay": replay,
+            "labels": url_for("api.intake_labels", intake_id=str(row.id))}
+
+
+@bp.post("/intakes")
+@roles("storekeeper")
+@accepts(IntakeIn)
+def receive(body: IntakeIn) -> Any:
+    """Receive a purchase line: one asset per unit, in storage; the same request_key again is a no-op."""
+    got = intake.receive(g.db, g.actor, body.purchase_line, body.request_key, body.location, body.quantity,
+                         body.serials, body.received_on, body.name)
+    g.db.commit()
+    return jsonify(_out(got.intake, got.codes, got.replay)), 200 if got.replay else 201
+
+
+@bp.get("/intakes/<intake_id>")
+@roles("storekeeper", "auditor")
+def get_intake(intake_id: str) -> Any:
+    """One intake and the codes it made."""
+    row = intake.get(g.db, intake_id)
+    return jsonify(_out(row, intake.codes_of(g.db, row.id), False))
+
+
+@bp.get("/intakes/<intake_id>/labels.pdf")
+@roles("storekeeper")
+def intake_labels(intake_id: str) -> Any:
+    """The labels of every asset an intake made, as one print-ready PDF (recorded in the audit log)."""
+    settings = settings_of(current_app)
+    row = intake.get(g.db, intake_id)
+    pdf = printing.render(g.db, g.actor, intake.codes_of(g.db, row.id), org=settings.org_name,
+                          template=settings.label_template, base_url=settings.label_base_url)
+    g.db.commit()
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="intake-{row.id}-labels.pdf"'})

@@ -1,0 +1,139 @@
+"""Intake: receiving a purchase line makes one asset per unit, in one go.
+
+Each asset gets a new A- code, the purchase link, price, date, department (the plan
+line's), an optional unique serial, a storeroom location and status ``in_storage``.
+All or nothing: any problem refuses the whole intake before anything is written. A
+request key makes it idempotent: the same key again returns the first intake's codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from contract import codes
+from server import audit
+from server.audit import Actor
+from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
+from server.models import Asset, AssetEvent, AssetStatus, Intake, PurchaseLine, utcnow
+from server.services import codes as code_service
+from server.services import directory, purchases
+
+STORE_KINDS = frozenset({"storeroom", "shelf", "bin"})
+CHUNK = 5000  # rows per IN (...) list: well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class Received:
+    intake: Intake
+    codes: list[str]
+    replay: bool  # True: this request key was received before; nothing new was made
+
+
+def received_count(session: Session, line_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Asset).where(Asset.purchase_line_id == line_id)) or 0
+
+
+def codes_of(session: Session, intake_id: int) -> list[str]:
+    return list(session.scalars(select(Asset.code).where(Asset.intake_id == intake_id).order_by(Asset.id)))
+
+
+def get(session: Session, intake_id: str | int) -> Intake:
+    try:
+        found = session.get(Intake, int(intake_id))
+    except ValueError:
+        found = None
+    if found is None:
+        raise NotFound(f"unknown intake {intake_id}", code="unknown_intake")
+    return found
+
+
+def _replay(session: Session, existing: Intake, line_id: int) -> Received:
+    if existing.purchase_line_id != line_id:
+        raise AlreadyExists(f"request key {existing.request_key!r} was used for purchase line "
+                            f"{existing.purchase_line_id}, not {line_id}")
+    return Received(existing, codes_of(session, existing.id), True)
+
+
+def _serials(serials: Sequence[str | None] | None, quantity: int, session: Session) -> list[str | None]:
+    if serials is None:
+        return [None] * quantity
+    if len(serials) != quantity:
+        raise Invalid(f"{len(serials)} serials given for {quantity} units: give one per unit (empty for none)")
+    clean = [(s or "").strip() or None for s in serials]
+    given = [s for s in clean if s]
+    if any(len(s) > 100 for s in given):
+        raise Invalid("a serial is longer than 100 characters")
+    twice = sorted({s for s in given if given.count(s) > 1}) if len(set(given)) != len(given) else []
+    if twice:
+        raise AlreadyExists(f"serials given twice: {', '.join(twice[:5])}")
+    taken: list[str] = []
+    for start in range(0, len(given), CHUNK):
+        taken += session.scalars(select(Asset.serial).where(Asset.serial.in_(given[start:start + CHUNK])))
+    if taken:
+        raise AlreadyExists(f"assets with these serials exist already: {', '.join(sorted(taken)[:5])}")
+    return clean
+
+
+def receive(session: Session, actor: Actor, purchase_line_id: str | int, request_key: str, location_code: str,
+            quantity: int | None = None, serials: Sequence[str | None] | None = None,
+            received_on: date | None = None, name: str | None = None) -> Received:
+    key = (request_key or "").strip()
+    if not 1 <= len(key) <= 64:
+        raise Invalid("request_key must be 1 to 64 characters")
+    line = purchases.line(session, purchase_line_id)
+    existing = session.scalars(select(Intake).where(Intake.request_key == key)).first()
+    if existing is not None:
+        return _replay(session, existing, line.id)
+    if session.get_bind().dialect.name == "postgresql":  # two intakes of one line must not both over-receive
+        session.execute(select(PurchaseLine.id).where(PurchaseLine.id == line.id).with_for_update()).all()
+    location = directory.location_by_code(session, location_code)
+    if location.kind not in STORE_KINDS:
+        raise RuleViolation(f"intake goes to a storeroom, shelf or bin; {location.code} is a {location.kind}",
+                            code="not_a_storeroom")
+    left = line.quantity - received_count(session, line.id)
+    quantity = left if quantity is None else quantity
+    if quantity < 1 or quantity > left:
+        raise RuleViolation(f"purchase line {line.id} has {left} of {line.quantity} units left to receive; "
+                            f"{quantity} asked" + (f", over by {quantity - left}" if quantity > left else ""),
+                            code="intake_exceeded")
+    clean = _serials(serials, quantity, session)
+    received_on = received_on or date.today()
+    intake = Intake(request_key=key, purchase_line_id=line.id, quantity=quantity, location_id=location.id,
+                    received_on=received_on, actor=actor.name)
+    try:
+        with session.begin_nested():  # a concurrent retry with the same key: the first one wins
+            session.add(intake)
+            session.flush()
+    except IntegrityError:
+        winner = session.scalars(select(Intake).where(Intake.request_key == key)).first()
+        if winner is None:
+            raise
+        return _replay(session, winner, line.id)
+    new_codes = code_service.issue(session, codes.Kind.ASSET, quantity)
+    now = utcnow()
+    title = (name or line.description or line.category.name).strip()[:200]
+    session.execute(insert(Asset), [
+        {"code": code, "name": title, "category_id": line.category_id, "serial": serial,
+         "status": AssetStatus.IN_STORAGE.value, "location_id": location.id,
+         "department": line.plan_line.department, "purchase_line_id": line.id, "intake_id": intake.id,
+         "price": line.unit_price, "acquired_on": received_on, "state_at": now, "created_at": now, "updated_at": now}
+        for code, serial in zip(new_codes, clean, strict=True)])
+    ids = session.execute(select(Asset.id).where(Asset.intake_id == intake.id).order_by(Asset.id)).scalars().all()
+    session.execute(insert(AssetEvent), [
+        {"asset_id": asset_id, "type": "asset.create", "at": now, "recorded_at": now, "actor": actor.name,
+         "source": actor.source, "to_status": AssetStatus.IN_STORAGE.value, "to_location_id": location.id,
+         "reason": f"intake {intake.id}", "applied": True,
+         "data": {"intake": intake.id, "purchase_line": line.id}} for asset_id in ids])
+    # One audit row for the whole intake, naming every code it made (10,000 rows of hash chain
+    # for one act of receiving would say nothing more).
+    audit.record(session, actor, "intake.receive", "intake", intake.id, None, {
+        "request_key": key, "purchase_line": line.id, "purchase": line.purchase_id, "quantity": quantity,
+        "location": location.code, "received_on": received_on.isoformat(), "price": str(line.unit_price),
+        "serials": sum(1 for s in clean if s), "codes": new_codes})
+    return Received(intake, new_codes, False)
