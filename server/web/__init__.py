@@ -72,3 +72,6 @@ def code_link(code: str) -> Any:
     if code.upper().startswith("A-"):
         return redirect(url_for("web.asset_page", code=code.upper()))
     abort(404)
+
+
+from server.web import labels as _labels  # noqa: E402,F401  (registers the labels page)
