@@ -23,6 +23,7 @@ def asset(row: Asset) -> dict[str, Any]:
         "price": str(row.price) if row.price is not None else None,
         "acquired_on": row.acquired_on.isoformat() if row.acquired_on else None,
         "purchase_line_id": row.purchase_line_id,
+        "due_at": row.due_at.isoformat() if row.due_at else None,
         "updated_at": row.updated_at.isoformat(),
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,8 +36,10 @@ class MoveIn(_In):
 
 class CheckoutIn(_In):
     to: str
-    due: date | None = None
+    due: date | datetime | None = None  # a date: back by the end of that day (UTC)
     reason: str = Field("", max_length=1000)
+    purpose: str = Field("", max_length=500)  # required, with approval_ref and due, for controlled items
+    approval_ref: str = Field("", max_length=100)
 
 
 class CheckinIn(_In):
@@ -95,7 +97,8 @@ def move_asset(code: str, body: MoveIn) -> Any:
 @accepts(CheckoutIn)
 def checkout_asset(code: str, body: CheckoutIn) -> Any:
     """Hand an asset to a person (P- code)."""
-    outcome = assets.checkout(g.db, g.actor, code, body.to, body.due, reason=body.reason)
+    outcome = assets.checkout(g.db, g.actor, code, body.to, body.due, reason=body.reason, purpose=body.purpose,
+                              approval_ref=body.approval_ref)
     g.db.commit()
     return jsonify(serialize.asset(outcome.asset))
 

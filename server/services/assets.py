@@ -8,7 +8,7 @@ are applied by their own time ``at``: one older than the asset's current state
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,19 +18,27 @@ from sqlalchemy.orm import Session
 from contract import codes
 from server import audit
 from server.audit import Actor
-from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound
+from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation
 from server.models import Asset, AssetEvent, AssetStatus, Category, Location, Person, utcnow
 from server.services import bulk, directory, lookup
 from server.services import codes as code_service
 
 S = AssetStatus
-ASSET_FIELDS = ("code", "name", "status", "location_id", "custodian_id", "serial", "department")
+ASSET_FIELDS = ("code", "name", "status", "location_id", "custodian_id", "serial", "department", "due_at")
 
+ALIVE = frozenset({S.IN_STORAGE, S.IN_USE, S.UNDER_REPAIR})
 # Which statuses each action may start from. Disposal is final: nothing leaves it.
+# (The actions beyond move/checkout/checkin are in ``services.lifecycle``; all go through ``_apply``.)
 ALLOWED_FROM: dict[str, frozenset[AssetStatus]] = {
     "move": frozenset({S.IN_STORAGE, S.IN_USE}),
     "checkout": frozenset({S.IN_STORAGE, S.IN_USE}),
     "checkin": frozenset({S.IN_USE}),
+    "repair": frozenset({S.IN_STORAGE, S.IN_USE}),  # -> under_repair
+    "repaired": frozenset({S.UNDER_REPAIR}),  # back from repair -> in_storage
+    "dispose": ALIVE,  # -> disposed, for good
+    "transfer": ALIVE,  # to another department
+    "custodian": ALIVE,  # who answers for it
+    "maintenance": ALIVE,  # a record only: no change of status or place
 }
 
 
@@ -52,6 +60,10 @@ class Change:
     location: Location | None = None
     custodian: Person | None = None
     clear_custodian: bool = False
+    clear_location: bool = False
+    department: str | None = None
+    due_at: datetime | None = None
+    clear_due: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,18 +152,39 @@ def move(session: Session, actor: Actor, tag: str, to_code: str, at: datetime | 
                   at, reason, origin)
 
 
+def due_time(due: date | None) -> datetime | None:
+    """A due date means "back by the end of that day" (UTC); a due time is taken as given."""
+    if due is None:
+        return None
+    if isinstance(due, datetime):
+        return due if due.tzinfo else due.replace(tzinfo=UTC)
+    return datetime.combine(due + timedelta(days=1), time.min, UTC)
+
+
 def checkout(session: Session, actor: Actor, tag: str, person_code: str, due: date | None = None,
-             at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
+             at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None, *,
+             purpose: str = "", approval_ref: str = "") -> Outcome:
     person = directory.person_by_code(session, person_code)
-    data = {"due": due.isoformat()} if due else {}
-    return _apply(session, actor, asset_by_code(session, tag), Change("asset.checkout", S.IN_USE, custodian=person),
-                  at, reason, origin, data)
+    asset = asset_by_code(session, tag)
+    purpose, approval_ref = purpose.strip()[:500], approval_ref.strip()[:100]
+    if asset.category.controlled and not (purpose and approval_ref and due):
+        lacking = [n for n, v in (("a purpose", purpose), ("an approval reference", approval_ref),
+                                  ("a due time", due)) if not v]
+        raise RuleViolation(f"{asset.code} is a controlled item ({asset.category.name}): its check-out needs "
+                            f"{', '.join(lacking)}", code="approval_required")
+    data: dict[str, Any] = {"due": due.isoformat()} if due else {}
+    if purpose:
+        data["purpose"] = purpose
+    if approval_ref:
+        data["approval_ref"] = approval_ref
+    change = Change("asset.checkout", S.IN_USE, custodian=person, due_at=due_time(due), clear_due=True)
+    return _apply(session, actor, asset, change, at, reason, origin, data)
 
 
 def checkin(session: Session, actor: Actor, tag: str, location_code: str | None = None,
             at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
     location = directory.location_by_code(session, location_code) if location_code else None
-    change = Change("asset.checkin", S.IN_STORAGE, location, clear_custodian=True)
+    change = Change("asset.checkin", S.IN_STORAGE, location, clear_custodian=True, clear_due=True)
     return _apply(session, actor, asset_by_code(session, tag), change, at, reason, origin)
 
 
@@ -167,7 +200,7 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
         conflict = True  # made offline before the server learned what forbids it
     apply_now = allowed and not late
     before = audit.snapshot(asset, ASSET_FIELDS)
-    to_location = change.location or asset.location
+    to_location = change.location or (None if change.clear_location else asset.location)
     bulk.persist(session, AssetEvent, {
         "asset_id": asset.id, "type": change.type, "at": at, "recorded_at": utcnow(), "actor": actor.name,
         "source": actor.source, "kiosk": origin.kiosk if origin else None, "seq": origin.seq if origin else None,
@@ -188,6 +221,12 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
             asset.custodian, asset.custodian_id = change.custodian, change.custodian.id
         elif change.clear_custodian:
             asset.custodian, asset.custodian_id = None, None
+        if change.clear_location:
+            asset.location, asset.location_id = None, None
+        if change.department is not None:
+            asset.department = change.department
+        if change.due_at is not None or change.clear_due:
+            asset.due_at = change.due_at
         asset.state_at = at
         asset.updated_at = utcnow()
     action = change.type if apply_now else f"{change.type}.{'conflict' if conflict else 'late'}"

@@ -1,0 +1,113 @@
+"""REST: the asset life cycle beyond move/check-out/check-in (repair, disposal, transfer,
+custodian, maintenance). Each view translates and calls ``services.lifecycle``."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from flask import g, jsonify
+from pydantic import BaseModel, ConfigDict, Field
+
+from server import serialize
+from server.api import accepts, bp
+from server.auth import roles
+from server.services import lifecycle
+from server.services.assets import Outcome
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepairIn(_In):
+    vendor: str = Field("", max_length=200)
+    location: str | None = None
+    reason: str = Field("", max_length=1000)
+
+
+class RepairedIn(_In):
+    location: str | None = None
+    reason: str = Field("", max_length=1000)
+
+
+class DisposeIn(_In):
+    reason: Literal["scrapped", "sold", "lost", "transferred_out"]
+    approval_ref: str = Field(min_length=1, max_length=100)
+    note: str = Field("", max_length=1000)
+
+
+class TransferIn(_In):
+    department: str = Field(min_length=1, max_length=100)
+    approval_ref: str = Field("", max_length=100)
+    custodian: str | None = None
+    location: str | None = None
+    reason: str = Field("", max_length=1000)
+
+
+class CustodianIn(_In):
+    person: str
+    reason: str = Field("", max_length=1000)
+
+
+class MaintenanceIn(_In):
+    date: date
+    vendor: str = Field("", max_length=200)
+    cost: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    description: str = Field(min_length=1, max_length=1000)
+
+
+def _done(outcome: Outcome) -> Any:
+    g.db.commit()
+    return jsonify(serialize.asset(outcome.asset))
+
+
+@bp.post("/assets/<code>/repair")
+@roles("storekeeper")
+@accepts(RepairIn)
+def repair_asset(code: str, body: RepairIn) -> Any:
+    """Send an asset to repair (from in_storage or in_use)."""
+    return _done(lifecycle.send_to_repair(g.db, g.actor, code, body.vendor, body.location, reason=body.reason))
+
+
+@bp.post("/assets/<code>/repaired")
+@roles("storekeeper")
+@accepts(RepairedIn)
+def repaired_asset(code: str, body: RepairedIn) -> Any:
+    """Take an asset back from repair into storage."""
+    return _done(lifecycle.back_from_repair(g.db, g.actor, code, body.location, reason=body.reason))
+
+
+@bp.post("/assets/<code>/dispose")
+@roles("storekeeper")
+@accepts(DisposeIn)
+def dispose_asset(code: str, body: DisposeIn) -> Any:
+    """Dispose of an asset (scrapped, sold, lost, transferred_out) with its approval reference."""
+    return _done(lifecycle.dispose(g.db, g.actor, code, body.reason, body.approval_ref, note=body.note))
+
+
+@bp.post("/assets/<code>/transfer")
+@roles("storekeeper")
+@accepts(TransferIn)
+def transfer_asset(code: str, body: TransferIn) -> Any:
+    """Transfer an asset to another department (optionally a new custodian and place)."""
+    return _done(lifecycle.transfer(g.db, g.actor, code, body.department, body.approval_ref, body.custodian,
+                                    body.location, body.reason))
+
+
+@bp.post("/assets/<code>/custodian")
+@roles("storekeeper")
+@accepts(CustodianIn)
+def asset_custodian(code: str, body: CustodianIn) -> Any:
+    """Change who answers for an asset (P- code)."""
+    return _done(lifecycle.change_custodian(g.db, g.actor, code, body.person, body.reason))
+
+
+@bp.post("/assets/<code>/maintenance")
+@roles("storekeeper")
+@accepts(MaintenanceIn)
+def asset_maintenance(code: str, body: MaintenanceIn) -> Any:
+    """Record maintenance done on an asset (date, vendor, cost, description)."""
+    return _done(lifecycle.record_maintenance(g.db, g.actor, code, body.date, body.vendor, body.cost,
+                                              body.description))
