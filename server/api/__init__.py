@@ -72,4 +72,4 @@ def _http(exc: HTTPException) -> Any:
     return error(code, exc.description or code, exc.code or 500)
 
 
-from server.api import admin, assets, directory, intake, labels, lifecycle, openapi, procurement  # noqa: E402,F401  (registers the routes)
+from server.api import admin, assets, directory, intake, labels, lifecycle, openapi, procurement, reports  # noqa: E402,F401  (registers the routes)
