@@ -87,11 +87,12 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
     if not 1 <= len(key) <= 64:
         raise Invalid("request_key must be 1 to 64 characters")
     line = purchases.line(session, purchase_line_id)
+    if session.get_bind().dialect.name == "postgresql":  # two intakes of one line must not both over-receive
+        session.execute(select(PurchaseLine.id).where(PurchaseLine.id == line.id).with_for_update()).all()
+    # Looked up after the lock: a concurrent first use of the key has committed by now.
     existing = session.scalars(select(Intake).where(Intake.request_key == key)).first()
     if existing is not None:
         return _replay(session, existing, line.id)
-    if session.get_bind().dialect.name == "postgresql":  # two intakes of one line must not both over-receive
-        session.execute(select(PurchaseLine.id).where(PurchaseLine.id == line.id).with_for_update()).all()
     location = directory.location_by_code(session, location_code)
     if location.kind not in STORE_KINDS:
         raise RuleViolation(f"intake goes to a storeroom, shelf or bin; {location.code} is a {location.kind}",
