@@ -43,6 +43,7 @@ class Reason(StrEnum):
     UNKNOWN_KIOSK = "unknown_kiosk"
     UNKNOWN_CODE = "unknown_code"
     ILLEGAL_TRANSITION = "illegal_transition"
+    APPROVAL_REQUIRED = "approval_required"  # a controlled item needs purpose and approval ref
     NO_EXIT_PERMIT = "no_exit_permit"
     INSUFFICIENT_STOCK = "insufficient_stock"
     ON_WATCHLIST = "on_watchlist"
