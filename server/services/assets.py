@@ -211,24 +211,23 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
         "reason": reason[:1000], "applied": apply_now, "data": data or {},
     })
     if apply_now:
-        # Foreign keys set with their relationships: the audit snapshot reads the ids, and
-        # no flush is needed here (the consumer flushes a whole batch at once).
+        # Foreign keys set with their relationships: the audit snapshot reads the ids.
+        state: dict[str, Any] = {"state_at": at, "updated_at": utcnow()}
         if change.status:
-            asset.status = change.status.value
+            state["status"] = change.status.value
         if change.location:
-            asset.location, asset.location_id = change.location, change.location.id
+            state.update(location=change.location, location_id=change.location.id)
         if change.custodian:
-            asset.custodian, asset.custodian_id = change.custodian, change.custodian.id
+            state.update(custodian=change.custodian, custodian_id=change.custodian.id)
         elif change.clear_custodian:
-            asset.custodian, asset.custodian_id = None, None
+            state.update(custodian=None, custodian_id=None)
         if change.clear_location:
-            asset.location, asset.location_id = None, None
+            state.update(location=None, location_id=None)
         if change.department is not None:
-            asset.department = change.department
+            state["department"] = change.department
         if change.due_at is not None or change.clear_due:
-            asset.due_at = change.due_at
-        asset.state_at = at
-        asset.updated_at = utcnow()
+            state["due_at"] = change.due_at
+        bulk.set_state(session, asset, state)
     action = change.type if apply_now else f"{change.type}.{'conflict' if conflict else 'late'}"
     audit.record(session, actor, action, "asset", asset.code, before, audit.snapshot(asset, ASSET_FIELDS))
     return Outcome(asset, to_location, apply_now, conflict)

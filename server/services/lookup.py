@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from server.models import Asset, Location, Person
 
@@ -36,7 +36,8 @@ def prefetch(session: Session, kind: str, codes: Iterable[str]) -> None:
         return
     model = MODELS[kind]
     table = cache(session).setdefault(kind, {})
-    for row in session.scalars(select(model).where(model.code.in_(wanted))).unique():
+    # No joined eager loads here: related rows come from the identity map when needed.
+    for row in session.scalars(select(model).where(model.code.in_(wanted)).options(lazyload("*"))).unique():
         table[row.code] = row
 
 
