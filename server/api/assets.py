@@ -7,19 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from server import serialize
-from server.api import accepts, bp, page_args
+from server.api import Body, accepts, bp, page_args
 from server.auth import READERS, roles
 from server.services import assets
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AssetIn(_In):
+class AssetIn(Body):
     name: str = Field(min_length=1, max_length=200)
     category: str = Field(min_length=1, max_length=100)
     location: str | None = None
@@ -29,12 +25,12 @@ class AssetIn(_In):
     department: str = Field("", max_length=100)
 
 
-class MoveIn(_In):
+class MoveIn(Body):
     to: str
     reason: str = Field("", max_length=1000)
 
 
-class CheckoutIn(_In):
+class CheckoutIn(Body):
     to: str
     due: date | datetime | None = None  # a date: back by the end of that day (UTC)
     reason: str = Field("", max_length=1000)
@@ -42,7 +38,7 @@ class CheckoutIn(_In):
     approval_ref: str = Field("", max_length=100)
 
 
-class CheckinIn(_In):
+class CheckinIn(Body):
     location: str | None = None
     reason: str = Field("", max_length=1000)
 

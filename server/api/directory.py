@@ -5,33 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from server import serialize
-from server.api import accepts, bp, page_args
+from server.api import Body, accepts, bp, page_args
 from server.auth import READERS, roles
 from server.models import Category, Location, Person
 from server.services import directory
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CategoryIn(_In):
+class CategoryIn(Body):
     name: str = Field(min_length=1, max_length=100)
     controlled: bool = False
 
 
-class LocationIn(_In):
+class LocationIn(Body):
     name: str = Field(min_length=1, max_length=200)
     kind: str = "office"
     parent: str | None = None
     code: str | None = None
 
 
-class PersonIn(_In):
+class PersonIn(Body):
     name: str = Field(min_length=1, max_length=200)
     department: str = ""
     code: str | None = None

@@ -6,17 +6,16 @@ from datetime import date
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, url_for
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from server import settings_of
-from server.api import accepts, bp
+from server.api import Body, accepts, bp
 from server.auth import roles
 from server.models import Intake
 from server.services import intake, printing
 
 
-class IntakeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntakeIn(Body):
     purchase_line: int = Field(ge=1)
     request_key: str = Field(min_length=1, max_length=64)
     location: str = Field(min_length=1, max_length=40)

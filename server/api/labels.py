@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, g, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from server import settings_of
-from server.api import accepts, bp
+from server.api import Body, accepts, bp
 from server.auth import roles
 from server.services import printing
 
 
-class LabelsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LabelsIn(Body):
     codes: list[str] = Field(min_length=1, max_length=printing.MAX_BATCH)
     template: str | None = None
     skip: int = Field(0, ge=0, le=1000)

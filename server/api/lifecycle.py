@@ -8,37 +8,33 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from flask import g, jsonify
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from server import serialize
-from server.api import accepts, bp
+from server.api import Body, accepts, bp
 from server.auth import roles
 from server.services import lifecycle
 from server.services.assets import Outcome
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RepairIn(_In):
+class RepairIn(Body):
     vendor: str = Field("", max_length=200)
     location: str | None = None
     reason: str = Field("", max_length=1000)
 
 
-class RepairedIn(_In):
+class RepairedIn(Body):
     location: str | None = None
     reason: str = Field("", max_length=1000)
 
 
-class DisposeIn(_In):
+class DisposeIn(Body):
     reason: Literal["scrapped", "sold", "lost", "transferred_out"]
     approval_ref: str = Field(min_length=1, max_length=100)
     note: str = Field("", max_length=1000)
 
 
-class TransferIn(_In):
+class TransferIn(Body):
     department: str = Field(min_length=1, max_length=100)
     approval_ref: str = Field("", max_length=100)
     custodian: str | None = None
@@ -46,12 +42,12 @@ class TransferIn(_In):
     reason: str = Field("", max_length=1000)
 
 
-class CustodianIn(_In):
+class CustodianIn(Body):
     person: str
     reason: str = Field("", max_length=1000)
 
 
-class MaintenanceIn(_In):
+class MaintenanceIn(Body):
     date: date
     vendor: str = Field("", max_length=200)
     cost: Decimal = Field(ge=0, max_digits=14, decimal_places=2)

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from flask import g, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from server import serialize
-from server.api import accepts, bp, error, page_args
+from server.api import Body, accepts, bp, error, page_args
 from server.auth import roles
 from server.errors import Invalid
 from server.services import plans, purchases
@@ -19,11 +19,7 @@ PLAN_READERS = ("storekeeper", "auditor")
 Method = Literal["online_inquiry", "self_purchase", "framework_agreement", "public_tender", "other"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PlanLineIn(_In):
+class PlanLineIn(Body):
     ref: str = Field(min_length=1, max_length=40)
     budget_year: int = Field(ge=2000, le=2200)
     department: str = Field(min_length=1, max_length=100)
@@ -35,7 +31,7 @@ class PlanLineIn(_In):
     approval_ref: str = Field(min_length=1, max_length=100)
 
 
-class PurchaseLineIn(_In):
+class PurchaseLineIn(Body):
     plan_line: str = Field(min_length=1, max_length=40)
     category: str = Field(min_length=1, max_length=100)
     quantity: int = Field(ge=1, le=1_000_000)
@@ -43,7 +39,7 @@ class PurchaseLineIn(_In):
     description: str = Field("", max_length=200)
 
 
-class PurchaseIn(_In):
+class PurchaseIn(Body):
     supplier: str = Field(min_length=1, max_length=200)
     purchased_on: date
     method: Method

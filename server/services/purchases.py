@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -148,25 +148,25 @@ def describe(purchase: Purchase) -> dict[str, Any]:
     }
 
 
+T = TypeVar("T")
+
+
 def get(session: Session, purchase_id: str | int) -> Purchase:
-    try:
-        key = int(purchase_id)
-    except ValueError:
-        raise NotFound(f"unknown purchase {purchase_id}", code="unknown_purchase") from None
-    purchase = session.get(Purchase, key)
-    if purchase is None:
-        raise NotFound(f"unknown purchase {purchase_id}", code="unknown_purchase")
-    return purchase
+    return _by_id(session, Purchase, purchase_id, "purchase")
 
 
 def line(session: Session, line_id: str | int) -> PurchaseLine:
+    return _by_id(session, PurchaseLine, line_id, "purchase line")
+
+
+def _by_id(session: Session, model: type[T], row_id: str | int, what: str) -> T:
+    code = f"unknown_{what.replace(' ', '_')}"
     try:
-        key = int(line_id)
+        row = session.get(model, int(row_id))
     except ValueError:
-        raise NotFound(f"unknown purchase line {line_id}", code="unknown_purchase_line") from None
-    row = session.get(PurchaseLine, key)
+        row = None
     if row is None:
-        raise NotFound(f"unknown purchase line {line_id}", code="unknown_purchase_line")
+        raise NotFound(f"unknown {what} {row_id}", code=code)
     return row
 
 
