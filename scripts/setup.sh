@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients libzbar0 poppler-utils fonts-wqy-microhei)
+APT_PACKAGES=(mosquitto mosquitto-clients libzbar0 poppler-utils fonts-wqy-microhei openssl)
 [ "${ASSETGATE_WITH_POSTGRES:-0}" = 1 ] && APT_PACKAGES+=(postgresql)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
