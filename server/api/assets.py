@@ -43,6 +43,12 @@ class CheckinIn(Body):
     reason: str = Field("", max_length=1000)
 
 
+def committed_asset(outcome: assets.Outcome) -> Any:
+    """Commit a life-cycle change and answer with the asset as it is now (every action view ends so)."""
+    g.db.commit()
+    return jsonify(serialize.asset(outcome.asset))
+
+
 @bp.get("/assets")
 @roles(*READERS)
 def list_assets() -> Any:
@@ -83,9 +89,7 @@ def asset_history(code: str) -> Any:
 @accepts(MoveIn)
 def move_asset(code: str, body: MoveIn) -> Any:
     """Move an asset to a location (L- code)."""
-    outcome = assets.move(g.db, g.actor, code, body.to, reason=body.reason)
-    g.db.commit()
-    return jsonify(serialize.asset(outcome.asset))
+    return committed_asset(assets.move(g.db, g.actor, code, body.to, reason=body.reason))
 
 
 @bp.post("/assets/<code>/checkout")
@@ -93,10 +97,8 @@ def move_asset(code: str, body: MoveIn) -> Any:
 @accepts(CheckoutIn)
 def checkout_asset(code: str, body: CheckoutIn) -> Any:
     """Hand an asset to a person (P- code)."""
-    outcome = assets.checkout(g.db, g.actor, code, body.to, body.due, reason=body.reason, purpose=body.purpose,
-                              approval_ref=body.approval_ref)
-    g.db.commit()
-    return jsonify(serialize.asset(outcome.asset))
+    return committed_asset(assets.checkout(g.db, g.actor, code, body.to, body.due, reason=body.reason,
+                                           purpose=body.purpose, approval_ref=body.approval_ref))
 
 
 @bp.post("/assets/<code>/checkin")
@@ -104,6 +106,4 @@ def checkout_asset(code: str, body: CheckoutIn) -> Any:
 @accepts(CheckinIn)
 def checkin_asset(code: str, body: CheckinIn) -> Any:
     """Return an asset to store, optionally to a given location."""
-    outcome = assets.checkin(g.db, g.actor, code, body.location, reason=body.reason)
-    g.db.commit()
-    return jsonify(serialize.asset(outcome.asset))
+    return committed_asset(assets.checkin(g.db, g.actor, code, body.location, reason=body.reason))

@@ -7,14 +7,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from flask import g, jsonify
+from flask import g
 from pydantic import Field
 
-from server import serialize
 from server.api import Body, accepts, bp
+from server.api.assets import committed_asset
 from server.auth import roles
 from server.services import lifecycle
-from server.services.assets import Outcome
 
 
 class RepairIn(Body):
@@ -54,17 +53,13 @@ class MaintenanceIn(Body):
     description: str = Field(min_length=1, max_length=1000)
 
 
-def _done(outcome: Outcome) -> Any:
-    g.db.commit()
-    return jsonify(serialize.asset(outcome.asset))
-
-
 @bp.post("/assets/<code>/repair")
 @roles("storekeeper")
 @accepts(RepairIn)
 def repair_asset(code: str, body: RepairIn) -> Any:
     """Send an asset to repair (from in_storage or in_use)."""
-    return _done(lifecycle.send_to_repair(g.db, g.actor, code, body.vendor, body.location, reason=body.reason))
+    return committed_asset(lifecycle.send_to_repair(g.db, g.actor, code, body.vendor, body.location,
+                                                    reason=body.reason))
 
 
 @bp.post("/assets/<code>/repaired")
@@ -72,7 +67,7 @@ def repair_asset(code: str, body: RepairIn) -> Any:
 @accepts(RepairedIn)
 def repaired_asset(code: str, body: RepairedIn) -> Any:
     """Take an asset back from repair into storage."""
-    return _done(lifecycle.back_from_repair(g.db, g.actor, code, body.location, reason=body.reason))
+    return committed_asset(lifecycle.back_from_repair(g.db, g.actor, code, body.location, reason=body.reason))
 
 
 @bp.post("/assets/<code>/dispose")
@@ -80,7 +75,7 @@ def repaired_asset(code: str, body: RepairedIn) -> Any:
 @accepts(DisposeIn)
 def dispose_asset(code: str, body: DisposeIn) -> Any:
     """Dispose of an asset (scrapped, sold, lost, transferred_out) with its approval reference."""
-    return _done(lifecycle.dispose(g.db, g.actor, code, body.reason, body.approval_ref, note=body.note))
+    return committed_asset(lifecycle.dispose(g.db, g.actor, code, body.reason, body.approval_ref, note=body.note))
 
 
 @bp.post("/assets/<code>/transfer")
@@ -88,7 +83,7 @@ def dispose_asset(code: str, body: DisposeIn) -> Any:
 @accepts(TransferIn)
 def transfer_asset(code: str, body: TransferIn) -> Any:
     """Transfer an asset to another department (optionally a new custodian and place)."""
-    return _done(lifecycle.transfer(g.db, g.actor, code, body.department, body.approval_ref, body.custodian,
+    return committed_asset(lifecycle.transfer(g.db, g.actor, code, body.department, body.approval_ref, body.custodian,
                                     body.location, body.reason))
 
 
@@ -97,7 +92,7 @@ def transfer_asset(code: str, body: TransferIn) -> Any:
 @accepts(CustodianIn)
 def asset_custodian(code: str, body: CustodianIn) -> Any:
     """Change who answers for an asset (P- code)."""
-    return _done(lifecycle.change_custodian(g.db, g.actor, code, body.person, body.reason))
+    return committed_asset(lifecycle.change_custodian(g.db, g.actor, code, body.person, body.reason))
 
 
 @bp.post("/assets/<code>/maintenance")
@@ -105,5 +100,5 @@ def asset_custodian(code: str, body: CustodianIn) -> Any:
 @accepts(MaintenanceIn)
 def asset_maintenance(code: str, body: MaintenanceIn) -> Any:
     """Record maintenance done on an asset (date, vendor, cost, description)."""
-    return _done(lifecycle.record_maintenance(g.db, g.actor, code, body.date, body.vendor, body.cost,
+    return committed_asset(lifecycle.record_maintenance(g.db, g.actor, code, body.date, body.vendor, body.cost,
                                               body.description))
