@@ -127,7 +127,7 @@ def stored(sessions) -> int:
 
 
 def consumer_drain(settings, sessions, n: int) -> float:
-    worker = Consumer(settings, sessions)
+    worker = Consumer(settings)
     start = time.perf_counter()
     worker.start()
     while stored(sessions) < n:
@@ -140,7 +140,7 @@ def consumer_drain(settings, sessions, n: int) -> float:
 def latency(settings, sessions, port: int, tags: list[str], rooms: list[str], rate: float,
             seconds: float) -> list[float]:
     topics = Topics(settings.topic_prefix)
-    worker = Consumer(settings, sessions)
+    worker = Consumer(settings)
     worker.start()
     worker.connected.wait(10)
     sent: dict[str, float] = {}

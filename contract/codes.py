@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CHECK_ALPHABET = ALPHABET + "*~$=U"  # values 32..36 for the check symbol
@@ -81,6 +82,9 @@ def extract(text: str) -> str:
     return match.group("code") if match else text
 
 
+# Parsing is pure and the same few thousand codes are read over and over (every event
+# names an asset and a place, every lookup normalises them again): remember the answers.
+@lru_cache(maxsize=65536)
 def parse(text: str, expect: Kind | str | None = None) -> Code:
     """Parse a bare code or ``/c/<code>`` URL, case-insensitively, and verify its check symbol.
 
@@ -105,6 +109,7 @@ def parse(text: str, expect: Kind | str | None = None) -> Code:
     return Code(kind, body)
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str, expect: Kind | str | None = None) -> str:
     """The canonical (upper-case, bare) form of a valid code."""
     return str(parse(text, expect))

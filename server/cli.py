@@ -106,8 +106,7 @@ def consume(ctx: Context) -> None:
 
     settings = ctx.settings
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = make_engine(settings.effective_database_url)
-    worker = Consumer(settings, make_session_factory(engine))
+    worker = Consumer(settings)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
     with suppress(KeyboardInterrupt):
         worker.run_forever()

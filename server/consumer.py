@@ -1,69 +1,66 @@
-"""The kiosk event consumer: its own process, a fixed client id and a persistent session.
+"""The kiosk event consumer's network side: a fixed client id and a persistent session.
 
-Flow per batch: take up to N messages off the network thread's queue, apply each in
-its own savepoint of one transaction (ingest or rejected log), commit, then publish
-the acks and only then PUBACK the broker (manual acks). A crash anywhere before the
-commit leaves the messages unacknowledged in the broker session, so they come back
-and the event id makes the second delivery a duplicate: nothing lost, nothing doubled.
+Two processes share the work. This one runs the MQTT client; a writer process
+(``server.writer``) parses and stores. paho's network thread only queues each
+delivery; the dispatcher thread hands them to the writer in batches of up to
+``consumer_batch`` (at most ``WINDOW`` batches unanswered, so the writer always has
+the next one ready and memory stays bounded); the collector thread takes the
+writer's answer for a batch, which comes only after its commit, publishes the acks
+and then PUBACKs the broker (manual acks).
+
+A crash anywhere before the commit leaves the messages unacknowledged in the broker
+session, so they come back and the event id makes the second delivery a duplicate:
+nothing lost, nothing doubled. If the writer process dies, a new one is started and
+given the unanswered batches again; if this process dies, the writer sees its pipe
+close and ends too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import queue
+import multiprocessing
 import socket
 import threading
 import time
-from collections import Counter
-from contextlib import nullcontext
-from dataclasses import dataclass
+from collections import Counter, deque
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from contract import messages as m
 from contract.topics import QOS, Topics
+from server import writer
 from server.config import Settings
-from server.models import Kiosk, RejectedMessage, utcnow
-from server.services import bulk, ingest, kiosks
+from server.models import utcnow
+from server.writer import Delivery, Reply
 
 log = logging.getLogger("assetgate.consumer")
-RAW_KEPT = 2048  # bytes of a refused message kept for the admin
-
-
-@dataclass
-class Incoming:
-    message: mqtt.MQTTMessage
-    kiosk: str | None
-    status: bool = False
-    event: m.Event | None = None
-    data: Any = None
-    error: m.ContractError | None = None
-
-
-@dataclass
-class Outgoing:
-    kiosk: str | None
-    ack: m.Ack | None
-    mid: int
-    qos: int
+WINDOW = 2  # batches handed to the writer and not yet answered
+_SPAWN = multiprocessing.get_context("spawn")  # a clean interpreter: no threads or sockets copied by fork
 
 
 class Consumer:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], client_id: str | None = None) -> None:
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
         self.settings = settings
-        self.sessions = sessions
         self.topics = Topics(settings.topic_prefix)
         self.counts: Counter[str] = Counter()
         self.connected = threading.Event()
-        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._pending: deque[Delivery] = deque()  # received, not yet handed to the writer
+        self._wake = threading.Event()
+        self._want_configs = False
+        self._window = threading.Semaphore(WINDOW)
+        self._outstanding: dict[int, list[Delivery]] = {}  # batch id -> handed to the writer, not answered
+        self._batch_ids = 0
+        self._pipe_lock = threading.Lock()  # the dispatcher and a writer restart both send on the pipe
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._online_started = False
+        self._threads: list[threading.Thread] = []
+        self._pipe: Connection | None = None
+        self._process: BaseProcess | None = None
         self.client = self._make_client(client_id or settings.mqtt_client_id)
 
     # --- MQTT wiring ---
@@ -76,7 +73,7 @@ class Consumer:
         if self.settings.mqtt_tls_ca:
             client.tls_set(ca_certs=str(self.settings.mqtt_tls_ca))
         client.will_set(self.topics.server_status, _server_status("offline"), qos=QOS, retain=True)
-        client.max_inflight_messages_set(200)
+        client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)  # unbounded: acks must never be dropped while reconnecting
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
@@ -92,7 +89,8 @@ class Consumer:
         client.subscribe(self.topics.all_events(shared=self.settings.mqtt_shared), qos=QOS)
         client.subscribe(self.topics.all_status, qos=QOS)
         client.publish(self.topics.server_status, _server_status("online"), qos=QOS, retain=True)
-        self._publish_configs()
+        self._want_configs = True  # the dispatcher asks the writer; the collector publishes them
+        self._wake.set()
         self.connected.set()
         log.info("consumer connected to %s:%s", self.settings.mqtt_host, self.settings.mqtt_port)
 
@@ -102,32 +100,37 @@ class Consumer:
             log.warning("consumer lost the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(message)  # the network thread only queues; the worker does the work
-
-    def _publish_configs(self) -> None:
-        with self.sessions() as session:
-            for kiosk in session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None))):
-                payload = kiosks.config_for(kiosk).model_dump_json().encode()
-                self.client.publish(self.topics.config(kiosk.name), payload, qos=QOS, retain=True)
+        # The network thread only queues: everything else happens elsewhere.
+        self._pending.append(Delivery(message.mid, message.qos, message.topic, bytes(message.payload)))
+        self._wake.set()
 
     # --- life cycle ---
 
     def start(self) -> None:
         self._stop.clear()
-        self._worker = threading.Thread(target=self._work, name="consumer-worker", daemon=True)
-        self._worker.start()
-        self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
-        self.client.loop_start()
+        self._closing.clear()
+        self._online_started = False
+        self._start_writer()
+        self._threads = [threading.Thread(target=self._dispatch, name="consumer-dispatch", daemon=True),
+                         threading.Thread(target=self._collect, name="consumer-collect", daemon=True)]
+        for thread in self._threads:
+            thread.start()  # the collector connects to the broker once the writer is ready
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._worker:
-            self._worker.join(timeout=10)
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()  # no new batches; what is still queued here stays unacked and comes back
+        deadline = time.monotonic() + timeout
+        while self._outstanding and time.monotonic() < deadline and self._writer_alive():
+            time.sleep(0.02)  # let the batches in the writer finish and their acks go out
+        self._closing.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._stop_writer()
         if self.connected.is_set():
             info = self.client.publish(self.topics.server_status, _server_status("offline"), qos=QOS, retain=True)
             info.wait_for_publish(timeout=2)
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self._online_started:
+            self.client.disconnect()
+            self.client.loop_stop()
 
     def request_stop(self) -> None:
         """Ask run_forever to finish (safe from a signal handler)."""
@@ -141,176 +144,124 @@ class Consumer:
         finally:
             self.stop()
 
+    # --- the writer process ---
+
+    def _start_writer(self) -> None:
+        mine, theirs = _SPAWN.Pipe()
+        process = _SPAWN.Process(target=writer.run, args=(theirs, self.settings), name="assetgate-writer",
+                                 daemon=True)
+        process.start()
+        theirs.close()  # only the writer holds that end now: its death closes our pipe
+        self._pipe, self._process = mine, process
+
+    def _writer_alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _stop_writer(self) -> None:
+        with self._pipe_lock:
+            if self._pipe is not None:
+                with contextlib.suppress(OSError):
+                    self._pipe.send(("stop",))
+        if self._process is not None:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                log.warning("the writer did not stop in time; terminating it")
+                self._process.terminate()
+                self._process.join(timeout=5)
+        if self._pipe is not None:
+            self._pipe.close()
+
+    def _restart_writer(self, backoff: float) -> None:
+        code = self._process.exitcode if self._process else None
+        log.error("the writer process ended (exit code %s); starting another and handing it the %d "
+                  "unanswered batches", code, len(self._outstanding))
+        self.counts["writer:restarts"] += 1
+        if self._closing.wait(backoff):
+            return
+        with self._pipe_lock:
+            if self._pipe is not None:
+                self._pipe.close()
+            self._start_writer()
+            assert self._pipe is not None
+            for batch_id in sorted(self._outstanding):
+                self._pipe.send(("batch", batch_id, self._outstanding[batch_id]))
+
     # --- the work ---
 
-    def _work(self) -> None:
+    def _dispatch(self) -> None:
         while not self._stop.is_set():
-            try:
-                first = self._inbox.get(timeout=0.2)
-            except queue.Empty:
+            if not self._window.acquire(timeout=0.2):
                 continue
-            batch = [first]
-            while len(batch) < self.settings.consumer_batch:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            self._process_until_stored(batch)
-
-    def _process_until_stored(self, batch: list[mqtt.MQTTMessage]) -> None:
-        delay = 0.5
-        while True:
-            try:
-                outgoing = self._process_or_split(batch)
-                break
-            except OperationalError as exc:  # database away: keep the batch, unacked, and retry
-                log.error("database unavailable (%s); retrying in %.1fs", exc.orig, delay)
-                if self._stop.wait(delay):
-                    return  # stopping: the broker will deliver these again to the next consumer
-                delay = min(delay * 2, 30)
-        self._send(outgoing)
-
-    def _process_or_split(self, batch: list[mqtt.MQTTMessage]) -> list[Outgoing]:
-        """Fast path first (one flush per batch); on any surprise redo the batch on the safe
-        path (a savepoint per message); if even that fails, message by message, so that one
-        poisonous message spoils only itself. The same handlers run on every path."""
-        try:
-            done = self.process(batch, fast=True)
-            self.counts["batches:fast"] += 1
-            return done
-        except OperationalError:
-            raise
-        except Exception as exc:
-            log.info("fast path refused a batch of %d (%s); redoing it safely", len(batch), type(exc).__name__)
-            self.counts["batches:safe"] += 1
-        try:
-            return self.process(batch, fast=False)
-        except OperationalError:
-            raise
-        except Exception:
-            log.exception("batch of %d failed; retrying message by message", len(batch))
-        outgoing: list[Outgoing] = []
-        for message in batch:
-            try:
-                outgoing += self.process([message], fast=False)
-            except OperationalError:
-                raise
-            except Exception:  # unstorable even alone: refuse it loudly rather than loop on it
-                log.exception("message on %s could not be stored; refused", message.topic[:100])
-                self.counts[f"rejected:{m.Reason.INTERNAL}"] += 1
-                parsed = self.topics.parse(message.topic)
-                ack = m.Ack(id=None, status="rejected", reason=m.Reason.INTERNAL,
-                            display=m.display_for("rejected", m.Reason.INTERNAL))
-                outgoing.append(Outgoing(parsed.kiosk if parsed else None, ack, message.mid, message.qos))
-        return outgoing
-
-    def _send(self, outgoing: list[Outgoing]) -> None:
-        for item in outgoing:
-            if item.ack is not None and item.kiosk is not None:
-                self.client.publish(self.topics.acks(item.kiosk), item.ack.to_bytes(), qos=QOS)
-            if item.qos > 0:
-                self.client.ack(item.mid, item.qos)
-
-    def process(self, batch: list[mqtt.MQTTMessage], fast: bool = False) -> list[Outgoing]:
-        """Store a batch in one transaction; returns the acks to send after the commit."""
-        received = utcnow()
-        items = [self._decode(message) for message in batch]
-        outgoing: list[Outgoing] = []
-        with self.sessions() as session, session.begin():
-            events = [item.event for item in items if item.event is not None]
-            prefetched = ingest.prefetch(session, events) if fast and events else None
-            with bulk.rows(session) if fast else nullcontext():
-                self._apply_all(session, items, received, prefetched, fast, outgoing)
-        return outgoing
-
-    def _apply_all(self, session: Session, items: list[Incoming], received: Any,
-                   prefetched: ingest.Prefetched | None, fast: bool, outgoing: list[Outgoing]) -> None:
-        for item in items:
-            message = item.message
-            if item.status:
-                self._store_status(session, item.kiosk or "", bytes(message.payload))
-                outgoing.append(Outgoing(None, None, message.mid, message.qos))
+            while not (self._pending or self._want_configs or self._stop.is_set()):
+                self._wake.wait(0.2)
+                self._wake.clear()
+            if self._want_configs:
+                self._want_configs = False
+                self._send_to_writer(("configs",))
+            if self._stop.is_set() or not self._pending:
+                self._window.release()
                 continue
-            ack = self._apply(session, item, received, prefetched, fast)
-            outgoing.append(Outgoing(item.kiosk, ack, message.mid, message.qos))
+            batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.settings.consumer_batch))]
+            with self._pipe_lock:
+                self._batch_ids += 1
+                self._outstanding[self._batch_ids] = batch
+                self._send_to_writer(("batch", self._batch_ids, batch), locked=True)
 
-    def _decode(self, message: mqtt.MQTTMessage) -> Incoming:
-        parsed = self.topics.parse(message.topic)
-        kiosk = parsed.kiosk if parsed is not None else None
-        if parsed is not None and parsed.channel == "status":
-            return Incoming(message, kiosk, status=True)
-        try:
-            if kiosk is None or parsed is None or parsed.channel != "events":
-                raise m.ContractError(m.Reason.BAD_SCHEMA, f"not a kiosk events topic: {message.topic[:100]}")
-            event, data = m.decode_event(bytes(message.payload), kiosk)
-            return Incoming(message, kiosk, event=event, data=data)
-        except m.ContractError as exc:
-            return Incoming(message, kiosk, error=exc)
+    def _send_to_writer(self, request: tuple[Any, ...], locked: bool = False) -> None:
+        with contextlib.nullcontext() if locked else self._pipe_lock:
+            try:
+                assert self._pipe is not None
+                self._pipe.send(request)
+            except OSError:
+                pass  # the writer is gone: the collector restarts it and hands it every unanswered batch
 
-    def _apply(self, session: Session, item: Incoming, received: Any, prefetched: ingest.Prefetched | None,
-               fast: bool) -> m.Ack:
-        message, kiosk = item.message, item.kiosk
-        try:
-            if item.error is not None:
-                raise item.error
-            assert item.event is not None and item.data is not None
-            result = ingest.ingest(session, item.event, item.data, received_at=received, batch=prefetched,
-                                   require_enrolled=self.settings.require_enrolled_kiosks,
-                                   max_skew_s=self.settings.max_clock_skew_s)
-            self.counts[result.status] += 1
-            return m.Ack(id=str(item.event.id), status=result.status, reason=result.reason,  # type: ignore[arg-type]
-                         display=result.display)
-        except m.ContractError as exc:
-            return self._reject(session, message, kiosk, str(exc.reason), str(exc), exc.event_id, received, fast)
-        except ValidationError as exc:  # a reply we could not build is our bug, not the kiosk's
-            if fast:
-                raise
-            log.exception("bad ack for %s", message.topic)
-            return self._reject(session, message, kiosk, m.Reason.INTERNAL, str(exc)[:300], None, received, fast)
-        except Exception as exc:  # never let one message stop the loop
-            if fast:
-                raise  # the safe path will isolate it
-            log.exception("internal error on %s", message.topic)
-            return self._reject(session, message, kiosk, m.Reason.INTERNAL, repr(exc)[:300], None, received, fast)
+    def _collect(self) -> None:
+        failures = 0
+        while not self._closing.is_set():
+            try:
+                assert self._pipe is not None
+                if not self._pipe.poll(0.2):
+                    if not self._writer_alive():
+                        raise EOFError
+                    continue
+                answer = self._pipe.recv()
+            except (EOFError, OSError):
+                if self._closing.is_set():
+                    return
+                failures += 1
+                self._restart_writer(min(0.5 * 2 ** (failures - 1), 30))
+                continue
+            if answer[0] == "done":
+                failures = 0
+                self._answered(answer[1], answer[2], answer[3])
+            elif answer[0] == "ready" and not self._online_started:
+                # Only now: "online" promises that events are stored, not merely received.
+                self._online_started = True
+                self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
+                self.client.loop_start()
+            elif answer[0] == "configs":
+                for kiosk, payload in answer[1]:
+                    self.client.publish(self.topics.config(kiosk), payload, qos=QOS, retain=True)
 
-    def _reject(self, session: Session, message: mqtt.MQTTMessage, kiosk: str | None, reason: str, detail: str,
-                event_id: str | None, received: Any, fast: bool = False) -> m.Ack:
-        self.counts[f"rejected:{reason}"] += 1
-        log.warning("rejected %s from %s: %s (%s)", event_id or "message", kiosk or message.topic[:80], reason, detail)
-        raw = message.payload[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
-        row = RejectedMessage(received_at=received, topic=_text(message.topic, 255), kiosk=kiosk,
-                              event_id=_text(event_id, 64) if event_id else None, reason=reason,
-                              detail=_text(detail, 1000), size=len(message.payload), raw=_text(raw, None))
-        if fast:
-            session.add(row)
-        else:
-            with session.begin_nested():
-                session.add(row)
-        return m.Ack(id=event_id, status="rejected", reason=reason, display=m.display_for("rejected", reason, detail))
+    def _answered(self, batch_id: int, replies: list[Reply] | None, counts: dict[str, int]) -> None:
+        self.counts.update(counts)
+        if replies is not None:
+            self._send(replies)
+        if self._outstanding.pop(batch_id, None) is not None:
+            self._window.release()
 
-    def _store_status(self, session: Session, kiosk_name: str, payload: bytes) -> None:
-        if not payload:
-            return  # a cleared retained message
-        try:
-            status = m.KioskStatus.model_validate_json(payload[: m.MAX_EVENT_BYTES])
-        except ValidationError:
-            log.warning("unreadable status from kiosk %s", kiosk_name)
-            return
-        kiosk = kiosks.active_kiosk(session, kiosk_name)
-        if kiosk is not None:
-            kiosk.status = status.model_dump(mode="json")
-            kiosk.last_seen_at = utcnow()
+    def _send(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.ack is not None and reply.kiosk is not None:
+                self.client.publish(self.topics.acks(reply.kiosk), reply.ack, qos=QOS)
+            if reply.qos > 0:
+                self.client.ack(reply.mid, reply.qos)
 
 
 def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
     # An ack is one small packet: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to it.
     with contextlib.suppress(OSError, AttributeError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _text(value: str, limit: int | None) -> str:
-    """Text safe for every backend: PostgreSQL refuses NUL characters in text columns."""
-    return value.replace("\x00", "\\x00")[:limit]
 
 
 def _server_status(state: str) -> bytes:

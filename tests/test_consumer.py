@@ -34,7 +34,7 @@ def office(sessions: Any) -> dict[str, str]:
 
 @pytest.fixture
 def consumer(app: Any, sessions: Any, broker: Any) -> Iterator[Consumer]:
-    worker = Consumer(settings_of(app), sessions)
+    worker = Consumer(settings_of(app))
     worker.start()
     assert worker.connected.wait(10), "consumer did not connect"
     yield worker

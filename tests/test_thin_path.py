@@ -28,7 +28,7 @@ pytestmark = pytest.mark.broker
 
 @pytest.fixture
 def consumer(app: Any, sessions: Any, broker: Any) -> Iterator[Consumer]:
-    worker = Consumer(settings_of(app), sessions)
+    worker = Consumer(settings_of(app))
     worker.start()
     assert worker.connected.wait(10)
     yield worker
@@ -96,7 +96,7 @@ def _person(client: Any, h: dict[str, str]) -> str:
 
 def test_server_status_is_retained_online_then_offline_on_stop(app: Any, sessions: Any, broker: Any) -> None:
     topics = Topics(settings_of(app).topic_prefix)
-    worker = Consumer(settings_of(app), sessions)
+    worker = Consumer(settings_of(app))
     worker.start()
     assert worker.connected.wait(10)
     seen: list[dict[str, Any]] = []

@@ -65,7 +65,7 @@ def test_kiosk_and_consumer_over_tls(tls_broker: dict[str, Any], settings_overri
         room = directory.create_location(session, SYSTEM, "Room 1").code
         tag = assets.create_asset(session, SYSTEM, "ThinkPad", "Laptop").code
         kiosks.enroll(session, SYSTEM, "tls-1", "storeroom")
-    consumer = Consumer(settings_of(app), sessions)
+    consumer = Consumer(settings_of(app))
     consumer.start()
     agent = Agent(parse_config({
         "kiosk": "tls-1", "mode": "storeroom", "prefix": settings_of(app).topic_prefix,
