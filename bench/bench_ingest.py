@@ -30,7 +30,7 @@ from contract.messages import Event  # noqa: E402
 from contract.topics import Topics  # noqa: E402
 from server.audit import SYSTEM  # noqa: E402
 from server.config import load_settings  # noqa: E402
-from server.consumer import Consumer  # noqa: E402
+from server.consumer import Consumer, _no_delay  # noqa: E402
 from server.db import make_engine, make_session_factory  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.models import KioskEvent  # noqa: E402
@@ -128,8 +128,9 @@ def stored(sessions) -> int:
 
 def consumer_drain(settings, sessions, n: int) -> float:
     worker = Consumer(settings)
+    worker.start()  # its writer process starts first; the consumer connects once it is ready
+    worker.connected.wait(60)
     start = time.perf_counter()
-    worker.start()
     while stored(sessions) < n:
         time.sleep(0.2)  # each poll is a transaction too: keep it light
     elapsed = time.perf_counter() - start
@@ -155,6 +156,7 @@ def latency(settings, sessions, port: int, tags: list[str], rooms: list[str], ra
             lat.append((time.perf_counter() - sent.pop(ack["id"])) * 1000)
 
     c.on_message = on_ack
+    c.on_socket_open = _no_delay  # as the kiosk agent does: an event is one small packet
     c.connect("127.0.0.1", port)
     c.subscribe(topics.acks(KIOSKS[0]), qos=1)
     c.loop_start()

@@ -192,13 +192,13 @@ class Consumer:
         while not self._stop.is_set():
             if not self._window.acquire(timeout=0.2):
                 continue
-            while not (self._pending or self._want_configs or self._stop.is_set()):
+            while not (self._worth_sending() or self._want_configs or self._stop.is_set()):
                 self._wake.wait(0.2)
                 self._wake.clear()
             if self._want_configs:
                 self._want_configs = False
                 self._send_to_writer(("configs",))
-            if self._stop.is_set() or not self._pending:
+            if self._stop.is_set() or not self._worth_sending():
                 self._window.release()
                 continue
             batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.settings.consumer_batch))]
@@ -206,6 +206,11 @@ class Consumer:
                 self._batch_ids += 1
                 self._outstanding[self._batch_ids] = batch
                 self._send_to_writer(("batch", self._batch_ids, batch), locked=True)
+
+    def _worth_sending(self) -> bool:
+        # An idle writer gets whatever is there (low latency); a busy one gets a second
+        # batch only when it is full (throughput): a small one would make the next wait.
+        return bool(self._pending) and (not self._outstanding or len(self._pending) >= self.settings.consumer_batch)
 
     def _send_to_writer(self, request: tuple[Any, ...], locked: bool = False) -> None:
         with contextlib.nullcontext() if locked else self._pipe_lock:
@@ -249,6 +254,7 @@ class Consumer:
             self._send(replies)
         if self._outstanding.pop(batch_id, None) is not None:
             self._window.release()
+            self._wake.set()  # the dispatcher may be holding back a part batch for this
 
     def _send(self, replies: list[Reply]) -> None:
         for reply in replies:

@@ -241,7 +241,9 @@ def run(conn: Connection, settings: Settings) -> None:
             except (EOFError, OSError):
                 break  # the network side is gone: whatever it held is unacked and comes back
             if request[0] == "batch":
+                started = time.perf_counter()
                 replies = writer.store(request[2], _parent_gone(os.getppid()))
+                log.debug("stored a batch of %d in %.1f ms", len(request[2]), (time.perf_counter() - started) * 1000)
                 conn.send(("done", request[1], replies, dict(writer.counts)))
                 writer.counts.clear()  # the network side adds up what each answer counted
             elif request[0] == "configs":
