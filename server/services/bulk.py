@@ -14,13 +14,14 @@ and compares what the database holds.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
+from operator import itemgetter
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import JSON, Column, Table, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
@@ -83,45 +84,40 @@ def _insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]
     for row in rows:
         by_shape.setdefault(tuple(row), []).append(row)
     for shape, same in by_shape.items():
-        sql, encoders = _insert_plan(connection.dialect, table, shape)
-        connection.exec_driver_sql(sql, [_encode(row, shape, encoders) for row in same])
+        sql, encode = _insert_plan(connection.dialect, table, shape)
+        connection.exec_driver_sql(sql, [encode(row) for row in same])
 
 
 def _update_many(connection: Connection, table: Table, rows_by_id: dict[int, dict[str, Any]]) -> None:
     by_shape: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row_id, values in rows_by_id.items():
         shape = tuple(sorted(values))
-        _, encoders = _update_plan(connection.dialect, table, shape)
-        by_shape.setdefault(shape, []).append((*_encode(values, shape, encoders), row_id))
+        encode = _update_plan(connection.dialect, table, shape)[1]
+        by_shape.setdefault(shape, []).append((*encode(values), row_id))
     for shape, params in by_shape.items():
         connection.exec_driver_sql(_update_plan(connection.dialect, table, shape)[0], params)
 
 
-Encoder = Callable[[Any], Any] | None
-
-
-def _encode(row: dict[str, Any], shape: tuple[str, ...], encoders: tuple[Encoder, ...]) -> tuple[Any, ...]:
-    pairs = zip(shape, encoders, strict=True)
-    return tuple(row[name] if encode is None else encode(row[name]) for name, encode in pairs)
+RowEncoder = Callable[[dict[str, Any]], tuple[Any, ...]]
 
 
 @cache
-def _insert_plan(dialect: Dialect, table: Table, shape: tuple[str, ...]) -> tuple[str, tuple[Encoder, ...]]:
+def _insert_plan(dialect: Dialect, table: Table, shape: tuple[str, ...]) -> tuple[str, RowEncoder]:
     missing = [c.name for c in table.columns if c.name not in shape and c.default is not None]
     if missing:  # the ORM would fill these in; a bulk row must say them itself
         raise ValueError(f"bulk rows for {table.name} lack {', '.join(missing)}")
     quote = dialect.identifier_preparer.quote
     marks = ", ".join([_placeholder(dialect)] * len(shape))
     sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in shape)}) VALUES ({marks})"
-    return sql, tuple(_encoder(dialect, table.c[name]) for name in shape)
+    return sql, _row_encoder(dialect, table, shape)
 
 
 @cache
-def _update_plan(dialect: Dialect, table: Table, shape: tuple[str, ...]) -> tuple[str, tuple[Encoder, ...]]:
+def _update_plan(dialect: Dialect, table: Table, shape: tuple[str, ...]) -> tuple[str, RowEncoder]:
     quote, mark = dialect.identifier_preparer.quote, _placeholder(dialect)
     assignments = ", ".join(f"{quote(name)} = {mark}" for name in shape)
     sql = f"UPDATE {quote(table.name)} SET {assignments} WHERE {quote('id')} = {mark}"
-    return sql, tuple(_encoder(dialect, table.c[name]) for name in shape)
+    return sql, _row_encoder(dialect, table, shape)
 
 
 def _placeholder(dialect: Dialect) -> str:
@@ -131,13 +127,31 @@ def _placeholder(dialect: Dialect) -> str:
     return marks[dialect.paramstyle]
 
 
-def _encoder(dialect: Dialect, column: Column[Any]) -> Encoder:
+def _row_encoder(dialect: Dialect, table: Table, shape: tuple[str, ...]) -> RowEncoder:
+    """dict -> the driver's parameters, in ``shape`` order, converting only the columns that need it."""
+    pick = itemgetter(*shape)
+    converted = [(i, conv) for i, name in enumerate(shape) if (conv := _converter(dialect, table.c[name]))]
+
+    def encode(row: dict[str, Any]) -> tuple[Any, ...]:
+        values = list(pick(row)) if len(shape) > 1 else [pick(row)]
+        for i, conv in converted:
+            values[i] = conv(values[i])
+        return tuple(values)
+
+    return encode
+
+
+def _converter(dialect: Dialect, column: Column[Any]) -> Callable[[Any], Any] | None:
     """The conversion the column's type would make, for the types the bulk tables use."""
     if isinstance(column.type, UTCDateTime):
         return _sqlite_time if dialect.name == "sqlite" else _naive_utc
     if isinstance(column.type, JSON):
-        return json.dumps  # None too: the JSON type stores Python None as JSON null, not SQL NULL
+        return _json  # None too: the JSON type stores Python None as JSON null, not SQL NULL
     return None
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
