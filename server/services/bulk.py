@@ -6,28 +6,26 @@ when the block ends, in the order they were made (the audit chain relies on that
 Outside such a block ``persist`` adds an ORM object as usual. Either way the same
 service code decides what the rows are; only the way they reach the database differs.
 
-The executemany goes to the driver directly, with each value converted here the way
-the column type would convert it (UTC time, JSON): SQLAlchemy's per-row parameter
-processing was most of the consumer's time. A test writes the same rows both ways
-and compares what the database holds.
+The executemany goes to the driver directly, each value converted by its column type's
+own bind processor: SQLAlchemy's per-row parameter handling around that was most of
+the consumer's time. A test writes the same rows both ways and compares what the
+database holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any, cast
 
-import orjson
-from sqlalchemy import JSON, Column, Table, event
+from sqlalchemy import Column, Table, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from server.models import AssetEvent, AuditEntry, KioskEvent, UTCDateTime
+from server.models import AssetEvent, AuditEntry, KioskEvent
 
 _KEY = "assetgate.bulk"
 ORDER = (KioskEvent, AssetEvent, AuditEntry)
@@ -142,30 +140,8 @@ def _row_encoder(dialect: Dialect, table: Table, shape: tuple[str, ...]) -> RowE
 
 
 def _converter(dialect: Dialect, column: Column[Any]) -> Callable[[Any], Any] | None:
-    """The conversion the column's type would make, for the types the bulk tables use."""
-    if isinstance(column.type, UTCDateTime):
-        return _sqlite_time if dialect.name == "sqlite" else _naive_utc
-    if isinstance(column.type, JSON):
-        return _json  # None too: the JSON type stores Python None as JSON null, not SQL NULL
-    return None
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    # SQLAlchemy's SQLite DATETIME storage format: "YYYY-MM-DD HH:MM:SS.ffffff".
-    naive = _naive_utc(value)
-    return None if naive is None else naive.isoformat(" ", "microseconds")
+    # The column type's own conversion: the driver gets what SQLAlchemy would give it.
+    return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 @event.listens_for(Session, "after_soft_rollback")
