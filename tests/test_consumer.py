@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -203,3 +205,24 @@ def test_fleet_counts_seq_gaps(consumer: Consumer, peer: KioskPeer, office: dict
     fleet = client.get("/api/v1/kiosks", headers=tokens.headers("auditor")).get_json()["items"]
     row = next(k for k in fleet if k["kiosk"] == "store-1")
     assert (row["events"], row["last_seq"], row["seq_gaps"]) == (2, 4, 2)
+
+
+def test_a_writer_that_dies_is_replaced_and_nothing_is_lost_or_doubled(consumer: Consumer, peer: KioskPeer,
+                                                                        office: dict[str, str],
+                                                                        sessions: Any) -> None:
+    move = {"tag": office["asset"], "to": office["room"]}
+    events = [peer.event("asset.move", move) for _ in range(300)]
+    first_writer = consumer._process
+    assert first_writer is not None and first_writer.pid is not None
+    for i, event in enumerate(events):
+        peer.send(event)
+        if i == 100:
+            os.kill(first_writer.pid, signal.SIGKILL)  # mid-stream: batches in its hands are unanswered
+    acks = [peer.ack(timeout=30) for _ in events]
+    assert {ack["id"] for ack in acks} == {str(e.id) for e in events}
+    assert {ack["status"] for ack in acks} <= {"accepted", "duplicate"}
+    assert consumer.counts["writer:restarts"] >= 1 and consumer._process is not first_writer
+    assert _count(sessions, KioskEvent) == 300
+    with sessions() as session:
+        ids = session.scalars(select(AssetEvent.kiosk_event_id).where(AssetEvent.type == "asset.move")).all()
+    assert sorted(ids) == sorted(str(e.id) for e in events)  # each applied once
