@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--assets", type=int, default=1000)
     parser.add_argument("--database-url", help="PostgreSQL server URL (a fresh database is made); SQLite if absent")
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="ag-bench-"))

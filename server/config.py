@@ -48,7 +48,7 @@ class Settings(BaseModel):
     require_enrolled_kiosks: bool = Field(True, description="Reject events from kiosks that are not enrolled.")
     max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
-    consumer_batch: int = Field(200, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
+    consumer_batch: int = Field(500, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")
