@@ -5,7 +5,10 @@ scan-to-ack latency at a steady rate. Prints its figures.
 
 A private Mosquitto (persistence on, queue limits raised) holds a backlog of N events
 for two offline persistent sessions: a bare subscriber that only receives, and the
-consumer. Each drains the same backlog in turn; the ratio is the consumer's cost.
+consumer (network side in this process, its writer process beside it). Each drains the
+same backlog in turn; the ratio is the consumer's cost. Then the writer alone (the same
+kind of events handed to ``Writer.process`` here, no broker) and the scan-to-ack latency
+of a kiosk-like client (TCP_NODELAY, QoS 1) at 10 and 100 events/s.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from server.db import make_engine, make_session_factory  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
 from server.models import KioskEvent  # noqa: E402
 from server.services import assets, directory, kiosks  # noqa: E402
+from server.writer import Delivery, Writer  # noqa: E402
 from tests.brokers import PrivateBroker  # noqa: E402
 
 KIOSKS = ("bench-1", "bench-2", "bench-3")
@@ -138,6 +142,18 @@ def consumer_drain(settings, sessions, n: int) -> float:
     return elapsed
 
 
+def writer_alone(settings, sessions, events: list[tuple[str, bytes]], batch: int) -> tuple[float, float]:
+    """The writer's own cost: the same kind of events handed to Writer.process, no broker,
+    no pipe. Returns (wall, CPU) seconds."""
+    topics = Topics(settings.topic_prefix)
+    deliveries = [Delivery(i % 65_000 + 1, 1, topics.events(k), p) for i, (k, p) in enumerate(events)]
+    worker = Writer(settings, sessions)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(deliveries), batch):
+        worker.process(deliveries[i:i + batch], fast=True)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def latency(settings, sessions, port: int, tags: list[str], rooms: list[str], rate: float,
             seconds: float) -> list[float]:
     topics = Topics(settings.topic_prefix)
@@ -220,6 +236,10 @@ def main() -> None:
     print(f"bare paho receive:           {bare_rate:,.0f} ev/s ({bare_s:.2f} s)")
     print(f"consumer stored+acked:       {store_rate:,.0f} ev/s ({consumer_s:.2f} s)")
     print(f"consumer / bare:             {store_rate / bare_rate:.0%}")
+    # Fresh ids, the same assets: what the writer costs by itself, in this process.
+    alone = make_events(min(args.events, 10_000), tags, rooms)
+    wall, cpu = writer_alone(settings, sessions, alone, args.batch)
+    print(f"writer alone (no broker):    {len(alone) / wall:,.0f} ev/s, {cpu / len(alone) * 1e6:.0f} us CPU per event")
     for rate, seconds in ((10, 10), (100, 10)):
         lat = latency(settings, sessions, broker.port, tags, rooms, rate, seconds)
         print(f"scan-to-ack at {rate:>3} ev/s: n={len(lat)} median {statistics.median(lat):.1f} ms, "
