@@ -1,3 +1,4 @@
 from server.cli import main
 
-main(prog_name="assetgate")
+if __name__ == "__main__":  # not when a spawned child process imports this module
+    main(prog_name="assetgate")
