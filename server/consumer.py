@@ -57,6 +57,7 @@ class Consumer:
         self._pipe_lock = threading.Lock()  # the dispatcher and a writer restart both send on the pipe
         self._stop = threading.Event()
         self._closing = threading.Event()
+        self._resend = threading.Event()  # set when a new writer needs the unanswered batches
         self._online_started = False
         self._threads: list[threading.Thread] = []
         self._pipe: Connection | None = None
@@ -182,23 +183,31 @@ class Consumer:
             if self._pipe is not None:
                 self._pipe.close()
             self._start_writer()
-            assert self._pipe is not None
-            for batch_id in sorted(self._outstanding):
-                self._pipe.send(("batch", batch_id, self._outstanding[batch_id]))
+        # The dispatcher sends them: this thread must stay free to read the answers, or a
+        # writer blocked on a large answer and this thread blocked on a large batch would wait
+        # for each other for ever.
+        self._resend.set()
+        self._wake.set()
 
     # --- the work ---
 
     def _dispatch(self) -> None:
         while not self._stop.is_set():
+            if self._resend.is_set():  # a new writer: first the batches the last one left unanswered
+                self._resend.clear()
+                self.counts["writer:resent"] += len(self._outstanding)
+                with self._pipe_lock:
+                    for batch_id in sorted(self._outstanding):
+                        self._send_to_writer(("batch", batch_id, self._outstanding[batch_id]), locked=True)
             if not self._window.acquire(timeout=0.2):
                 continue
-            while not (self._worth_sending() or self._want_configs or self._stop.is_set()):
+            while not (self._worth_sending() or self._want_configs or self._resend.is_set() or self._stop.is_set()):
                 self._wake.wait(0.2)
                 self._wake.clear()
             if self._want_configs:
                 self._want_configs = False
                 self._send_to_writer(("configs",))
-            if self._stop.is_set() or not self._worth_sending():
+            if self._stop.is_set() or self._resend.is_set() or not self._worth_sending():
                 self._window.release()
                 continue
             batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.settings.consumer_batch))]

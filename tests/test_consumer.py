@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -217,11 +218,18 @@ def test_a_writer_that_dies_is_replaced_and_nothing_is_lost_or_doubled(consumer:
     for i, event in enumerate(events):
         peer.send(event)
         if i == 100:
-            os.kill(first_writer.pid, signal.SIGKILL)  # mid-stream: batches in its hands are unanswered
+            os.kill(first_writer.pid, signal.SIGSTOP)  # frozen: what it is handed now stays unanswered
+        if i == 150:
+            deadline = time.monotonic() + 5
+            while not consumer._outstanding and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert consumer._outstanding, "no batch was in the frozen writer's hands"
+            os.kill(first_writer.pid, signal.SIGKILL)
     acks = [peer.ack(timeout=30) for _ in events]
     assert {ack["id"] for ack in acks} == {str(e.id) for e in events}
     assert {ack["status"] for ack in acks} <= {"accepted", "duplicate"}
     assert consumer.counts["writer:restarts"] >= 1 and consumer._process is not first_writer
+    assert consumer.counts["writer:resent"] >= 1  # the new writer got the old one's unanswered batches
     assert _count(sessions, KioskEvent) == 300
     with sessions() as session:
         ids = session.scalars(select(AssetEvent.kiosk_event_id).where(AssetEvent.type == "asset.move")).all()
