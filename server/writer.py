@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract import messages as m
@@ -247,13 +247,21 @@ def run(conn: Connection, settings: Settings) -> None:
                 conn.send(("done", request[1], replies, dict(writer.counts)))
                 writer.counts.clear()  # the network side adds up what each answer counted
             elif request[0] == "configs":
-                conn.send(("configs", writer.configs()))
+                conn.send(("configs", _configs_or_none(writer)))
             elif request[0] == "stop":
                 break
     except (BrokenPipeError, EOFError):
         pass
     finally:
         engine.dispose()
+
+
+def _configs_or_none(writer: Writer) -> list[tuple[str, bytes]]:
+    try:
+        return writer.configs()
+    except SQLAlchemyError as exc:  # retained configs are sent again on the next connect
+        log.error("could not read the kiosks' configs (%s); not publishing them now", exc)
+        return []
 
 
 def _parent_gone(parent: int) -> Callable[[float], bool]:
