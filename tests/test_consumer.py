@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import time
 from collections.abc import Iterator
@@ -11,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from server import settings_of
 from server.audit import SYSTEM
 from server.consumer import Consumer
 from server.models import Asset, AssetEvent, KioskEvent, RejectedMessage
 from server.services import assets, directory, kiosks
+from tests.conftest import BACKEND, PG_URL
 from tests.peers import KioskPeer
 
 pytestmark = pytest.mark.broker
@@ -234,3 +237,31 @@ def test_a_writer_that_dies_is_replaced_and_nothing_is_lost_or_doubled(consumer:
     with sessions() as session:
         ids = session.scalars(select(AssetEvent.kiosk_event_id).where(AssetEvent.type == "asset.move")).all()
     assert sorted(ids) == sorted(str(e.id) for e in events)  # each applied once
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="the database is taken away with PostgreSQL's ALLOW_CONNECTIONS")
+def test_a_database_that_goes_away_holds_the_events_until_it_is_back(consumer: Consumer, peer: KioskPeer,
+                                                                     office: dict[str, str], sessions: Any,
+                                                                     database_url: str) -> None:
+    move = {"tag": office["asset"], "to": office["room"]}
+    assert peer.roundtrip(peer.event("asset.move", move))["status"] == "accepted"
+    name = make_url(database_url).database
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:  # no new connections, and the open ones cut
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+        events = [peer.event("asset.move", move) for _ in range(20)]
+        for event in events:
+            peer.send(event)
+        with pytest.raises(queue.Empty):
+            peer.ack(timeout=3)  # nothing is acked while nothing can be stored
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    acks = [peer.ack(timeout=60) for _ in events]  # the writer retries with back-off up to 30 s
+    assert sorted(a["id"] for a in acks) == sorted(str(e.id) for e in events)
+    assert {a["status"] for a in acks} == {"accepted"}
+    assert _count(sessions, KioskEvent) == 21
