@@ -87,13 +87,12 @@ def _insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]
 
 
 def _update_many(connection: Connection, table: Table, rows_by_id: dict[int, dict[str, Any]]) -> None:
-    by_shape: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    by_shape: dict[tuple[str, ...], list[tuple[dict[str, Any], int]]] = {}
     for row_id, values in rows_by_id.items():
-        shape = tuple(sorted(values))
-        encode = _update_plan(connection.dialect, table, shape)[1]
-        by_shape.setdefault(shape, []).append((*encode(values), row_id))
-    for shape, params in by_shape.items():
-        connection.exec_driver_sql(_update_plan(connection.dialect, table, shape)[0], params)
+        by_shape.setdefault(tuple(sorted(values)), []).append((values, row_id))
+    for shape, same in by_shape.items():
+        sql, encode = _update_plan(connection.dialect, table, shape)
+        connection.exec_driver_sql(sql, [(*encode(values), row_id) for values, row_id in same])
 
 
 RowEncoder = Callable[[dict[str, Any]], tuple[Any, ...]]
