@@ -31,13 +31,21 @@ def rasterise(pdf: Path, dpi: int, out_dir: Path) -> list[np.ndarray]:
 
 
 def decode(page: np.ndarray) -> list[Found]:
-    found = []
+    found: list[Found] = []
     for result in zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormat.QRCode):
         pos = result.position
         xs = [pos.top_left.x, pos.top_right.x, pos.bottom_left.x, pos.bottom_right.x]
         ys = [pos.top_left.y, pos.top_right.y, pos.bottom_left.y, pos.bottom_right.y]
-        found.append(Found(result.text, min(xs), min(ys), max(xs), max(ys)))
+        hit = Found(result.text, min(xs), min(ys), max(xs), max(ys))
+        # zxing scans the page more than once (downscaled, inverted, rotated) and now and then
+        # reports one printed symbol twice: the same text over the same spot is one symbol.
+        if not any(other.text == hit.text and _overlap(other, hit) for other in found):
+            found.append(hit)
     return found
+
+
+def _overlap(a: Found, b: Found) -> bool:
+    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
 
 
 def px(rect: Rect, dpi: int) -> Rect:
