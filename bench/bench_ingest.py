@@ -14,6 +14,7 @@ of a kiosk-like client (TCP_NODELAY, QoS 1) at 10 and 100 events/s.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -103,7 +104,8 @@ def publish_all(port: int, topics: Topics, events: list[tuple[str, bytes]]) -> N
     pub.disconnect()
 
 
-def bare_drain(port: int, topic: str, n: int) -> float:
+def bare_drain(port: int, topic: str, n: int) -> tuple[float, float]:
+    """Seconds to receive the backlog, and this process's CPU seconds for it."""
     got = 0
     done = threading.Event()
 
@@ -115,14 +117,14 @@ def bare_drain(port: int, topic: str, n: int) -> float:
 
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bare", clean_session=False)
     c.on_message = on_message
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     c.connect("127.0.0.1", port)
     c.loop_start()
     done.wait(600)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     c.loop_stop()
     c.disconnect()
-    return elapsed
+    return elapsed, cpu
 
 
 def stored(sessions) -> int:
@@ -130,16 +132,27 @@ def stored(sessions) -> int:
         return s.scalar(select(func.count()).select_from(KioskEvent)) or 0
 
 
-def consumer_drain(settings, sessions, n: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def consumer_drain(settings, sessions, n: int, broker_pid: int) -> tuple[float, dict[str, float]]:
+    """Seconds to store the backlog, and the CPU seconds each process spent on it."""
     worker = Consumer(settings)
     worker.start()  # its writer process starts first; the consumer connects once it is ready
     worker.connected.wait(60)
+    assert worker._process is not None and worker._process.pid is not None
+    pids = {"network side": os.getpid(), "writer": worker._process.pid, "broker": broker_pid}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     start = time.perf_counter()
     while stored(sessions) < n:
         time.sleep(0.2)  # each poll is a transaction too: keep it light
     elapsed = time.perf_counter() - start
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     worker.stop()
-    return elapsed
+    return elapsed, used
 
 
 def writer_alone(settings, sessions, events: list[tuple[str, bytes]], batch: int) -> tuple[float, float]:
@@ -227,8 +240,9 @@ def main() -> None:
     t0 = time.perf_counter()
     publish_all(broker.port, topics, events)
     publish_s = time.perf_counter() - t0
-    bare_s = bare_drain(broker.port, topics.all_events(), args.events)
-    consumer_s = consumer_drain(settings, sessions, args.events)
+    bare_s, bare_cpu = bare_drain(broker.port, topics.all_events(), args.events)
+    assert broker.process is not None
+    consumer_s, cpu = consumer_drain(settings, sessions, args.events, broker.process.pid)
     backend = engine.dialect.name
     bare_rate, store_rate = args.events / bare_s, args.events / consumer_s
     print(f"backend={backend} events={args.events} batch={args.batch}")
@@ -236,6 +250,19 @@ def main() -> None:
     print(f"bare paho receive:           {bare_rate:,.0f} ev/s ({bare_s:.2f} s)")
     print(f"consumer stored+acked:       {store_rate:,.0f} ev/s ({consumer_s:.2f} s)")
     print(f"consumer / bare:             {store_rate / bare_rate:.0%}")
+    # Where the CPU went while the consumer drained (the network side's figure includes
+    # this script's light polling). Two cores share all three processes.
+    print("CPU per stored event:        " + ", ".join(f"{name} {seconds / args.events * 1e6:.0f} us"
+                                                      for name, seconds in cpu.items())
+          + f" (the bare subscriber: {bare_cpu / args.events * 1e6:.0f} us)")
+    # The network side alone, on a core of its own with a writer that cost nothing, could not
+    # go faster than this: the ceiling that receiving, acking and PUBACKing in paho sets.
+    print(f"network side's own ceiling:  {args.events / cpu['network side']:,.0f} ev/s "
+          f"({args.events / cpu['network side'] / bare_rate:.0%} of bare)")
+    cores = len(os.sched_getaffinity(0))
+    every = sum(cpu.values()) / args.events
+    print(f"all on {cores} cores' ceiling:   {cores / every:,.0f} ev/s ({cores / every / bare_rate:.0%} of bare), "
+          f"if the {every * 1e6:.0f} us of CPU per event were spread perfectly")
     # Fresh ids, the same assets: what the writer costs by itself, in this process.
     alone = make_events(min(args.events, 10_000), tags, rooms)
     wall, cpu = writer_alone(settings, sessions, alone, args.batch)
