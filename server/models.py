@@ -59,6 +59,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def to_text(value: datetime | None) -> str | None:
+            if value is not None and value.tzinfo is UTC:  # most values: cut the "+00:00" off
+                return value.isoformat(" ", "microseconds")[:26]
             naive = self.process_bind_param(value, dialect)
             return None if naive is None else naive.isoformat(" ", "microseconds")
 
