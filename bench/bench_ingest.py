@@ -42,6 +42,9 @@ from server.services import assets, directory, kiosks  # noqa: E402
 from server.writer import Delivery, Writer  # noqa: E402
 from tests.brokers import PrivateBroker  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
+
 KIOSKS = ("bench-1", "bench-2", "bench-3")
 
 
@@ -264,7 +267,7 @@ def main() -> None:
     consumer_s, cpu = consumer_drain(settings, sessions, args.events, broker.process.pid)
     backend = engine.dialect.name
     bare_rate, store_rate = args.events / bare_s, args.events / consumer_s
-    print(f"backend={backend} events={args.events} batch={args.batch}")
+    print(f"backend={backend} events={args.events} batch={args.batch}; {describe()}; {time.strftime('%Y-%m-%d')}")
     print(f"publish (QoS 1, one client): {args.events / publish_s:,.0f} ev/s")
     print(f"bare paho receive:           {bare_rate:,.0f} ev/s ({bare_s:.2f} s)")
     print(f"consumer stored+acked:       {store_rate:,.0f} ev/s ({consumer_s:.2f} s)")
