@@ -110,15 +110,38 @@ def create_asset(
 
 
 def asset_by_code(session: Session, code: str) -> Asset:
-    try:
-        normal = codes.normalize(code, codes.Kind.ASSET)
-    except codes.CodeError as exc:
-        raise Invalid(str(exc), code=exc.reason) from None
+    """The asset, to read. To change it, use ``asset_for_change``."""
+    normal = _normal_tag(code)
     asset = lookup.cached(session, "asset", normal) or session.scalars(
         select(Asset).where(Asset.code == normal)).first()
     if asset is None:
         raise NotFound(f"unknown asset {normal}")
     return asset
+
+
+def asset_for_change(session: Session, code: str) -> Asset:
+    """The asset, locked until the transaction ends and read after the lock: a change made at the
+    same time by someone else is either committed and seen here, or waits for this one. Without
+    it PostgreSQL (READ COMMITTED) let a check-out decide on the state from before a disposal
+    that committed meanwhile, and bring the disposed asset back into use. (SQLite's IMMEDIATE
+    transactions run one at a time already.) A consumer batch locked its assets when it
+    prefetched them."""
+    normal = _normal_tag(code)
+    asset = lookup.cached(session, "asset", normal) or session.scalars(
+        select(Asset).where(Asset.code == normal).with_for_update(of=Asset)
+        # Read again what an unlocked read may have loaded before; but never over a bulk
+        # block's newer state, which only the block's end writes to the database.
+        .execution_options(populate_existing=not bulk.active(session))).first()
+    if asset is None:
+        raise NotFound(f"unknown asset {normal}")
+    return asset
+
+
+def _normal_tag(code: str) -> str:
+    try:
+        return codes.normalize(code, codes.Kind.ASSET)
+    except codes.CodeError as exc:
+        raise Invalid(str(exc), code=exc.reason) from None
 
 
 def list_assets(session: Session, status: str | None = None, location_code: str | None = None,
@@ -148,7 +171,7 @@ def move(session: Session, actor: Actor, tag: str, to_code: str, at: datetime | 
     location = directory.location_by_code(session, to_code)
     # A storeroom (or a shelf/bin in one) holds stock; anywhere else the asset is in use.
     status = S.IN_STORAGE if location.kind in {"storeroom", "shelf", "bin"} else S.IN_USE
-    return _apply(session, actor, asset_by_code(session, tag), Change("asset.move", status, location),
+    return _apply(session, actor, asset_for_change(session, tag), Change("asset.move", status, location),
                   at, reason, origin)
 
 
@@ -165,7 +188,7 @@ def checkout(session: Session, actor: Actor, tag: str, person_code: str, due: da
              at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None, *,
              purpose: str = "", approval_ref: str = "") -> Outcome:
     person = directory.person_by_code(session, person_code)
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     purpose, approval_ref = purpose.strip()[:500], approval_ref.strip()[:100]
     if asset.category.controlled and not (purpose and approval_ref and due):
         lacking = [n for n, v in (("a purpose", purpose), ("an approval reference", approval_ref),
@@ -185,7 +208,7 @@ def checkin(session: Session, actor: Actor, tag: str, location_code: str | None 
             at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
     location = directory.location_by_code(session, location_code) if location_code else None
     change = Change("asset.checkin", S.IN_STORAGE, location, clear_custodian=True, clear_due=True)
-    return _apply(session, actor, asset_by_code(session, tag), change, at, reason, origin)
+    return _apply(session, actor, asset_for_change(session, tag), change, at, reason, origin)
 
 
 def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: datetime | None,

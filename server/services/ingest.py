@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contract import codes
 from contract import messages as m
 from contract.messages import Display, Event, Reason
 from server.audit import Actor
 from server.errors import DomainError
-from server.models import Kiosk, KioskEvent, RejectedMessage, utcnow
+from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
 from server.services import assets, bulk, kiosks, lookup
 
 
@@ -91,17 +92,37 @@ def prefetch(session: Session, events: list[Event]) -> Prefetched:
         .where(RejectedMessage.event_id.in_(ids)))}
     names = {e.kiosk for e in events}
     found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
-    by_kind: dict[str, set[str]] = {"asset": set(), "location": set(), "person": set()}
-    for event in events:
-        for value in event.data.values():
-            if isinstance(value, str) and value[:2] in _KIND_OF_PREFIX:
-                by_kind[_KIND_OF_PREFIX[value[:2]]].add(value.upper())
-    for kind, wanted in by_kind.items():
-        lookup.prefetch(session, kind, wanted)
+    for kind, wanted in _codes_by_kind(events).items():
+        lookup.prefetch(session, kind, wanted, for_update=kind == "asset")  # assets: see lock_assets
     return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
 
 
-_KIND_OF_PREFIX = {"A-": "asset", "L-": "location", "P-": "person", "a-": "asset", "l-": "location", "p-": "person"}
+def lock_assets(session: Session, events: list[Event]) -> None:
+    """Lock every asset a batch names, in id order, before any of its changes. Each change
+    locks its asset anyway (``assets.asset_for_change``), but one at a time, after earlier
+    changes of the batch took the audit chain's lock: a web request holding one of those
+    assets and waiting for the chain would then wait in a circle with this batch."""
+    wanted = _codes_by_kind(events)["asset"]
+    if wanted:
+        session.execute(select(Asset.id).where(Asset.code.in_(wanted)).order_by(Asset.id).with_for_update()).all()
+
+
+_KINDS = {codes.Kind.ASSET: "asset", codes.Kind.LOCATION: "location", codes.Kind.PERSON: "person"}
+
+
+def _codes_by_kind(events: list[Event]) -> dict[str, set[str]]:
+    """The codes a batch's data names, in the form the handlers will look them up by."""
+    by_kind: dict[str, set[str]] = {kind: set() for kind in _KINDS.values()}
+    for event in events:
+        for value in event.data.values():
+            if isinstance(value, str):
+                try:
+                    code = codes.parse(value)  # a URL form or lower case names the same row
+                except codes.CodeError:
+                    continue  # not a code (a date, a note); validation has said what it must
+                if code.kind in _KINDS:
+                    by_kind[_KINDS[code.kind]].add(str(code))
+    return by_kind
 
 
 def ingest(session: Session, event: Event, data: BaseModel, *, received_at: datetime | None = None,

@@ -22,7 +22,7 @@ from server.audit import Actor
 from server.errors import Invalid
 from server.models import Asset, AssetEvent, AssetStatus, Category, Person, utcnow
 from server.services import directory, plans
-from server.services.assets import Change, Outcome, _apply, asset_by_code, due_time
+from server.services.assets import Change, Outcome, _apply, asset_for_change, due_time
 
 S = AssetStatus
 DISPOSAL_REASONS = ("scrapped", "sold", "lost", "transferred_out")
@@ -39,7 +39,7 @@ def _required(value: str | None, what: str, size: int = 100) -> str:
 def send_to_repair(session: Session, actor: Actor, tag: str, vendor: str = "", location_code: str | None = None,
                    at: datetime | None = None, reason: str = "") -> Outcome:
     """in_storage or in_use -> under_repair; the custodian and any due time end here."""
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     location = directory.location_by_code(session, location_code) if location_code else None
     change = Change("asset.repair", S.UNDER_REPAIR, location, clear_custodian=True, clear_due=True)
     return _apply(session, actor, asset, change, at, reason, None, {"vendor": vendor.strip()[:200]})
@@ -48,7 +48,7 @@ def send_to_repair(session: Session, actor: Actor, tag: str, vendor: str = "", l
 def back_from_repair(session: Session, actor: Actor, tag: str, location_code: str | None = None,
                      at: datetime | None = None, reason: str = "") -> Outcome:
     """under_repair -> in_storage, into a storeroom (given, or where it was before)."""
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     location = directory.location_by_code(session, location_code) if location_code else None
     if location is not None and location.kind not in STORE_KINDS:
         raise Invalid(f"back from repair goes to a storeroom, shelf or bin; {location.code} is a {location.kind}")
@@ -61,7 +61,7 @@ def dispose(session: Session, actor: Actor, tag: str, disposal_reason: str, appr
     if disposal_reason not in DISPOSAL_REASONS:
         raise Invalid(f"disposal reason must be one of {', '.join(DISPOSAL_REASONS)}")
     approval = _required(approval_ref, "an approval reference for the disposal")
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     change = Change("asset.dispose", S.DISPOSED, clear_location=True, clear_custodian=True, clear_due=True)
     return _apply(session, actor, asset, change, at, note, None,
                   {"disposal_reason": disposal_reason, "approval_ref": approval})
@@ -71,7 +71,7 @@ def transfer(session: Session, actor: Actor, tag: str, to_department: str, appro
              custodian_code: str | None = None, location_code: str | None = None, reason: str = "") -> Outcome:
     """Hand an asset to another department (optionally with its new custodian and place)."""
     department = _required(to_department, "the department to transfer to")
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     if department == asset.department:
         raise Invalid(f"{asset.code} belongs to {department} already")
     person = directory.person_by_code(session, custodian_code) if custodian_code else None
@@ -85,7 +85,7 @@ def transfer(session: Session, actor: Actor, tag: str, to_department: str, appro
 def change_custodian(session: Session, actor: Actor, tag: str, person_code: str, reason: str = "") -> Outcome:
     """Name the person who answers for an asset, without moving it or changing its status."""
     person = directory.person_by_code(session, person_code)
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     previous = asset.custodian.code if asset.custodian else None
     return _apply(session, actor, asset, Change("asset.custodian", custodian=person), None, reason, None,
                   {"from_custodian": previous, "to_custodian": person.code})
@@ -96,7 +96,7 @@ def record_maintenance(session: Session, actor: Actor, tag: str, on: date, vendo
     """A maintenance record (date, vendor, cost, description): history only, status and place unchanged."""
     amount = plans.money(cost, "cost")
     text = _required(description, "a description", 1000)
-    asset = asset_by_code(session, tag)
+    asset = asset_for_change(session, tag)
     return _apply(session, actor, asset, Change("asset.maintenance"), None, text, None,
                   {"date": on.isoformat(), "vendor": vendor.strip()[:200], "cost": str(amount),
                    "description": text})
