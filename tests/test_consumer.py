@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from server import settings_of
 from server.audit import SYSTEM
 from server.consumer import Consumer
-from server.models import Asset, AssetEvent, KioskEvent, RejectedMessage
+from server.models import Asset, AssetEvent, Kiosk, KioskEvent, RejectedMessage
 from server.services import assets, directory, kiosks
 from tests.conftest import BACKEND, PG_URL
 from tests.peers import KioskPeer
@@ -265,3 +265,40 @@ def test_a_database_that_goes_away_holds_the_events_until_it_is_back(consumer: C
     assert sorted(a["id"] for a in acks) == sorted(str(e.id) for e in events)
     assert {a["status"] for a in acks} == {"accepted"}
     assert _count(sessions, KioskEvent) == 21
+
+
+def test_two_consumers_sharing_the_subscription_store_each_event_once(app: Any, broker: Any, peer: KioskPeer,
+                                                                     office: dict[str, str], sessions: Any) -> None:
+    """Several consumers may split the load (PROTOCOL.md section 2): each event is stored and acked
+    once, and the one asset the events all move ends where the newest event put it, however the
+    broker shared them out and in whatever order the two writers committed."""
+    settings = settings_of(app).model_copy(update={"mqtt_shared": True})
+    workers = [Consumer(settings, client_id=f"{settings.mqtt_client_id}-{n}") for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+    try:
+        assert all(worker.connected.wait(10) for worker in workers), "a consumer did not connect"
+        start = datetime.now(UTC)
+        places = [office["room"], office["store"]]
+        events = [peer.event("asset.move", {"tag": office["asset"], "to": places[i % 2]},
+                             at=start + timedelta(milliseconds=i)) for i in range(300)]
+        for event in events:
+            peer.send(event)
+        acks = [peer.ack(timeout=30) for _ in events]
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert sorted(a["id"] for a in acks) == sorted(str(e.id) for e in events)
+    assert {a["status"] for a in acks} == {"accepted"}
+    shares = [worker.counts["accepted"] for worker in workers]
+    assert sum(shares) == len(events) and min(shares) > 0, f"the broker did not share the load: {shares}"
+    assert _count(sessions, KioskEvent) == len(events)
+    with sessions() as session:
+        asset = session.scalars(select(Asset)).one()
+        assert asset.location.code == events[-1].data["to"]
+        kiosk = session.scalars(select(Kiosk).where(Kiosk.name == "store-1")).one()
+        assert kiosk.last_seq == events[-1].seq, "a writer put back an older last_seq"
+        applied = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset.id, AssetEvent.applied)
+                                  .order_by(AssetEvent.id)).all()
+        for before, after in zip(applied, applied[1:], strict=False):
+            assert after.from_location_id == before.to_location_id, "a move decided on a stale place"

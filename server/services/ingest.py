@@ -91,17 +91,23 @@ def prefetch(session: Session, events: list[Event]) -> Prefetched:
         select(RejectedMessage.kiosk, RejectedMessage.event_id, RejectedMessage.reason)
         .where(RejectedMessage.event_id.in_(ids)))}
     names = {e.kiosk for e in events}
-    found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
+    # Kiosks, then assets, each in a fixed order, locked as lock_rows says.
+    found = {k.name: k for k in session.scalars(
+        select(Kiosk).where(Kiosk.name.in_(names)).order_by(Kiosk.name).with_for_update(of=Kiosk))}
     for kind, wanted in _codes_by_kind(events).items():
-        lookup.prefetch(session, kind, wanted, for_update=kind == "asset")  # assets: see lock_assets
+        lookup.prefetch(session, kind, wanted, for_update=kind == "asset")
     return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
 
 
-def lock_assets(session: Session, events: list[Event]) -> None:
-    """Lock every asset a batch names, in id order, before any of its changes. Each change
-    locks its asset anyway (``assets.asset_for_change``), but one at a time, after earlier
-    changes of the batch took the audit chain's lock: a web request holding one of those
-    assets and waiting for the chain would then wait in a circle with this batch."""
+def lock_rows(session: Session, events: list[Event]) -> None:
+    """Lock the kiosks and then the assets a batch names, each in a fixed order, before any of
+    its changes: another consumer sharing the load (or a web request) then waits for this batch
+    instead of deciding on what it read before this one committed (a kiosk's ``last_seq``, an
+    asset's state). Each change locks its asset anyway (``assets.asset_for_change``), but one at
+    a time and after earlier changes took the audit chain's lock: a web request holding one of
+    those assets and waiting for the chain would then wait in a circle with this batch."""
+    names = sorted({event.kiosk for event in events})
+    session.execute(select(Kiosk.id).where(Kiosk.name.in_(names)).order_by(Kiosk.name).with_for_update()).all()
     wanted = _codes_by_kind(events)["asset"]
     if wanted:
         session.execute(select(Asset.id).where(Asset.code.in_(wanted)).order_by(Asset.id).with_for_update()).all()
