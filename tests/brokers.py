@@ -80,6 +80,12 @@ class PrivateBroker:
             self.process.terminate()
             self.process.wait(timeout=10)
 
+    def kill(self) -> None:
+        """A power cut: SIGKILL, nothing saved since the last autosave."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
     def restart(self) -> None:
         self.stop()
         self.start()

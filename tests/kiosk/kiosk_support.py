@@ -1,7 +1,7 @@
 """Kiosk test helpers and fixtures (re-exported by this folder's conftest).
 
 Unique topic prefixes and kiosk ids on the shared real broker, a real acking peer
-(``Responder``), and a private Mosquitto that a test may kill.
+(``Responder``). A private Mosquitto that a test may stop or kill is ``tests.brokers.PrivateBroker``.
 
 Other engineers run tests on the same broker at once, so every test gets its own prefix
 and client ids, short session expiry, and clears the retained messages it left.
@@ -10,9 +10,6 @@ and client ids, short session expiry, and clears the retained messages it left.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -30,7 +27,6 @@ from kiosk.config import AgentConfig, parse_config
 
 BROKER_HOST = os.environ.get("ASSETGATE_TEST_BROKER_HOST", "127.0.0.1")
 BROKER_PORT = int(os.environ.get("ASSETGATE_TEST_BROKER_PORT", "1883"))
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
@@ -45,17 +41,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Responder:
     """A minimal server side: acks each event per the contract (a real MQTT peer, not a mock).
 
     ``verdict(event) -> (status, reason)`` decides the answer; ids seen before get
-    ``duplicate`` like the real consumer. ``received`` keeps every arrival, in order.
+    ``duplicate`` like the real consumer. ``received`` keeps every arrival, in order;
+    ``first_sends`` leaves out what the broker delivered again after a restart (DUP flag), so
+    it is what the kiosk itself published.
     """
 
     def __init__(
@@ -71,6 +63,7 @@ class Responder:
         self.verdict = verdict or (lambda event: ("accepted", None))
         self.silent = False  # True: receive and record, but answer nothing (a server that lost them)
         self.received: list[Event] = []
+        self.first_sends: list[Event] = []  # received, less the broker's own redeliveries
         self.seen: set[str] = set()
         self.lock = threading.Lock()
         self._subscribed = threading.Event()
@@ -104,6 +97,8 @@ class Responder:
         else:
             with self.lock:
                 self.received.append(event)
+                if not message.dup:  # a broker's redelivery of a message it sent before has DUP set
+                    self.first_sends.append(event)
                 duplicate = str(event.id) in self.seen
                 self.seen.add(str(event.id))
             if self.silent:
@@ -118,46 +113,6 @@ class Responder:
     def unique_seqs(self) -> list[int]:
         with self.lock:
             return sorted({e.seq for e in self.received})
-
-
-class Mosquitto:
-    """A private broker on a free port, with persistence, that a test may stop or kill."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {workdir}/\nmax_queued_messages 100000\nmax_inflight_messages 0\n"
-            f"log_dest file {workdir}/mosquitto.log\n"
-        )
-
-    def start(self) -> Mosquitto:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-        def listening() -> bool:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-            except OSError:
-                return False
-            return True
-
-        wait_for(listening, 10)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.fixture
