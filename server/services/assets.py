@@ -127,11 +127,17 @@ def asset_for_change(session: Session, code: str) -> Asset:
     transactions run one at a time already.) A consumer batch locked its assets when it
     prefetched them."""
     normal = _normal_tag(code)
-    asset = lookup.cached(session, "asset", normal) or session.scalars(
-        select(Asset).where(Asset.code == normal).with_for_update(of=Asset)
-        # Read again what an unlocked read may have loaded before; but never over a bulk
-        # block's newer state, which only the block's end writes to the database.
-        .execution_options(populate_existing=not bulk.active(session))).first()
+    asset = lookup.cached(session, "asset", normal)
+    if asset is None:
+        # Lock, then read in a statement of its own. One statement that waits for the lock
+        # while joining the location would pair the asset's new row with the location row
+        # from before the wait (PostgreSQL re-reads only the locked row): a moved asset with
+        # no location.
+        session.execute(select(Asset.id).where(Asset.code == normal).with_for_update())
+        asset = session.scalars(select(Asset).where(Asset.code == normal)
+                                # Read again what an unlocked read may have loaded before; but never
+                                # over a bulk block's newer state, which only the block's end writes.
+                                .execution_options(populate_existing=not bulk.active(session))).first()
     if asset is None:
         raise NotFound(f"unknown asset {normal}")
     return asset
