@@ -132,9 +132,9 @@ class Writer:
         replies: list[Reply] = []
         with self.sessions() as session, session.begin():
             events = [item.event for item in items if item.event is not None]
+            if events:
+                ingest.lock_rows(session, events)
             prefetched = ingest.prefetch(session, events) if fast and events else None
-            if not fast and events:
-                ingest.lock_rows(session, events)  # the fast path's prefetch locked them
             with bulk.rows(session) if fast else nullcontext():
                 for item in items:
                     replies.append(self._apply(session, item, received, prefetched, fast))

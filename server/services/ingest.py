@@ -85,27 +85,28 @@ class Prefetched:
 
 
 def prefetch(session: Session, events: list[Event]) -> Prefetched:
+    """Read what the batch needs; after ``lock_rows``, so that what is read stays true."""
     ids = [str(e.id) for e in events]
     known = set(session.scalars(select(KioskEvent.id).where(KioskEvent.id.in_(ids))))
     rejected = {(kiosk or "", event_id or ""): reason for kiosk, event_id, reason in session.execute(
         select(RejectedMessage.kiosk, RejectedMessage.event_id, RejectedMessage.reason)
         .where(RejectedMessage.event_id.in_(ids)))}
     names = {e.kiosk for e in events}
-    # Kiosks, then assets, each in a fixed order, locked as lock_rows says.
-    found = {k.name: k for k in session.scalars(
-        select(Kiosk).where(Kiosk.name.in_(names)).order_by(Kiosk.name).with_for_update(of=Kiosk))}
+    found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
     for kind, wanted in _codes_by_kind(events).items():
-        lookup.prefetch(session, kind, wanted, for_update=kind == "asset")
+        lookup.prefetch(session, kind, wanted)
     return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
 
 
 def lock_rows(session: Session, events: list[Event]) -> None:
-    """Lock the kiosks and then the assets a batch names, each in a fixed order, before any of
-    its changes: another consumer sharing the load (or a web request) then waits for this batch
+    """Lock the kiosks and then the assets a batch names, each in a fixed order, before the batch
+    reads them: another consumer sharing the load (or a web request) then waits for this batch
     instead of deciding on what it read before this one committed (a kiosk's ``last_seq``, an
-    asset's state). Each change locks its asset anyway (``assets.asset_for_change``), but one at
-    a time and after earlier changes took the audit chain's lock: a web request holding one of
-    those assets and waiting for the chain would then wait in a circle with this batch."""
+    asset's state). Only ids are selected here; the rows are read after the locks, in
+    statements of their own (see ``assets.asset_for_change`` for why). Locking every asset up
+    front, not one per change, matters too: a change after an earlier change of the batch took
+    the audit chain's lock could wait for a web request that holds its asset and waits for
+    the chain, in a circle."""
     names = sorted({event.kiosk for event in events})
     session.execute(select(Kiosk.id).where(Kiosk.name.in_(names)).order_by(Kiosk.name).with_for_update()).all()
     wanted = _codes_by_kind(events)["asset"]

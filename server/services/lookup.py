@@ -37,9 +37,8 @@ def cached(session: Session, kind: str, code: str) -> Any | None:
     return table.get(code) if table else None
 
 
-def prefetch(session: Session, kind: str, codes: Iterable[str], for_update: bool = False) -> None:
-    """Load the rows with these codes into the cache; ``for_update`` also locks them until the
-    transaction ends, in id order, so that two batches never wait for each other in a circle."""
+def prefetch(session: Session, kind: str, codes: Iterable[str]) -> None:
+    """Load the rows with these codes into the cache (to change them, lock them first)."""
     wanted = set(codes)
     if not wanted:
         return
@@ -47,8 +46,6 @@ def prefetch(session: Session, kind: str, codes: Iterable[str], for_update: bool
     table = cache(session).setdefault(kind, {})
     # No joined eager loads here: related rows come from the identity map when needed.
     query = select(model).where(model.code.in_(wanted)).options(lazyload("*"), *_ONLY.get(kind, ()))
-    if for_update:
-        query = query.order_by(model.id).with_for_update()
     for row in session.scalars(query).unique():
         table[row.code] = row
 
