@@ -243,13 +243,20 @@ def test_kiosk_process_killed_mid_publish_and_restarted(site: Site) -> None:
     kiosk.start()
     feed = Outbox(config["outbox"], name)  # another process's view of the kiosk's outbox file
     try:
-        for i in range(6):  # 3000 events, fed while the agent sends
-            ledger.add_good(event.id for event in feed.add_many(office.moves(500, seed=i)))
-        wait_for(lambda: site.stored() >= 1000, budget.left(), "1000 events stored before the kill")
+        # Events are fed in chunks of 500 while the agent sends, until 1000 are stored; the kill
+        # follows the last chunk at once, so it always finds events unsent or unacked, however
+        # fast this machine drains them (the agent notices another process's events on its tick).
+        chunk = 0
+        while site.stored() < 1000:
+            assert chunk < 40 and budget.left() > 0, "the kiosk did not get 1000 events stored"
+            ledger.add_good(event.id for event in feed.add_many(office.moves(500, seed=chunk)))
+            chunk += 1
+            time.sleep(0.2)
+        ledger.add_good(event.id for event in feed.add_many(office.moves(500, seed=chunk)))
         kiosk.kill()  # SIGKILL: no clean stop, events half sent, the broker publishes the last will
         at_kill, pending = site.stored(), feed.depth()
         assert pending > 0, f"nothing pending at the kill (stored {at_kill})"
-        for i in range(6, 8):  # the operator goes on scanning: saved locally while the agent is down
+        for i in (chunk + 1, chunk + 2):  # the operator goes on scanning: saved locally while the agent is down
             ledger.add_good(event.id for event in feed.add_many(office.moves(250, seed=i)))
         kiosk.start()  # the same config and outbox
         wait_for(lambda: site.stored() >= len(ledger.good) and feed.depth() == 0, budget.left(),
