@@ -124,8 +124,8 @@ def asset_for_change(session: Session, code: str) -> Asset:
     same time by someone else is either committed and seen here, or waits for this one. Without
     it PostgreSQL (READ COMMITTED) let a check-out decide on the state from before a disposal
     that committed meanwhile, and bring the disposed asset back into use. (SQLite's IMMEDIATE
-    transactions run one at a time already.) A consumer batch locked its assets when it
-    prefetched them."""
+    transactions run one at a time already.) A consumer batch has locked its assets before
+    it prefetched them (``ingest.lock_rows``)."""
     normal = _normal_tag(code)
     asset = lookup.cached(session, "asset", normal)
     if asset is None:
