@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -177,6 +178,50 @@ def consumer_drain(settings, sessions, n: int, broker_pid: int) -> tuple[float, 
     return elapsed, used
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (a consumer and its writer)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def shared_drain(settings, sessions, n: int, consumers: int, broker_pid: int) -> tuple[float, dict[str, float]]:
+    """Like consumer_drain, with ``consumers`` separate ``assetgate consume`` processes sharing
+    the subscription, as a site with more cores would run them. The clock starts at the first
+    stored event (each process needs a moment to start its writer)."""
+    env = {**os.environ, "ASSETGATE_DATABASE_URL": settings.effective_database_url,
+           "ASSETGATE_INSTANCE_PATH": str(settings.instance_path), "ASSETGATE_MQTT_PORT": str(settings.mqtt_port),
+           "ASSETGATE_TOPIC_PREFIX": settings.topic_prefix, "ASSETGATE_MQTT_SHARED": "true",
+           "ASSETGATE_CONSUMER_BATCH": str(settings.consumer_batch), "ASSETGATE_LOG_LEVEL": "WARNING"}
+    procs = [subprocess.Popen([sys.executable, "-m", "server", "consume"], cwd=Path(__file__).resolve().parents[1],
+                              env={**env, "ASSETGATE_MQTT_CLIENT_ID": f"{settings.mqtt_client_id}-{i}"})
+             for i in range(1, consumers + 1)]
+    groups = {"consumers": lambda: [pid for proc in procs for pid in process_tree(proc.pid)],
+              "broker": lambda: [broker_pid]}
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        groups["PostgreSQL"] = postgres_pids
+    while stored(sessions) == 0:
+        time.sleep(0.05)
+    before = {pid: cpu_seconds(pid) for pids in groups.values() for pid in pids()}
+    start = time.perf_counter()
+    while stored(sessions) < n:
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - start
+    used = {name: sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids()) for name, pids in groups.items()}
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(30)
+    return elapsed, used
+
+
 def writer_alone(settings, sessions, events: list[tuple[str, bytes]], batch: int) -> tuple[float, float]:
     """The writer's own cost: the same kind of events handed to Writer.process, no broker,
     no pipe. Returns (wall, CPU) seconds."""
@@ -241,6 +286,8 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=1000)
     parser.add_argument("--database-url", help="PostgreSQL server URL (a fresh database is made); SQLite if absent")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--consumers", type=int, default=1,
+                        help="more than 1: that many `assetgate consume` processes sharing the subscription")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="ag-bench-"))
@@ -255,8 +302,12 @@ def main() -> None:
     topics = Topics(settings.topic_prefix)
     tags, rooms = seed(sessions, args.assets)
     register_session(broker.port, "bare", topics.all_events())
-    register_session(broker.port, "bench-consumer", topics.all_events())
-    register_session(broker.port, "bench-consumer", topics.all_status)
+    if args.consumers == 1:
+        register_session(broker.port, "bench-consumer", topics.all_events())
+        register_session(broker.port, "bench-consumer", topics.all_status)
+    else:  # each member's persistent session gets its share of the backlog
+        for i in range(1, args.consumers + 1):
+            register_session(broker.port, f"bench-consumer-{i}", topics.all_events(shared=True))
 
     events = make_events(args.events, tags, rooms)
     t0 = time.perf_counter()
@@ -264,10 +315,14 @@ def main() -> None:
     publish_s = time.perf_counter() - t0
     bare_s, bare_cpu = bare_drain(broker.port, topics.all_events(), args.events)
     assert broker.process is not None
-    consumer_s, cpu = consumer_drain(settings, sessions, args.events, broker.process.pid)
+    if args.consumers == 1:
+        consumer_s, cpu = consumer_drain(settings, sessions, args.events, broker.process.pid)
+    else:
+        consumer_s, cpu = shared_drain(settings, sessions, args.events, args.consumers, broker.process.pid)
     backend = engine.dialect.name
     bare_rate, store_rate = args.events / bare_s, args.events / consumer_s
-    print(f"backend={backend} events={args.events} batch={args.batch}; {describe()}; {time.strftime('%Y-%m-%d')}")
+    print(f"backend={backend} events={args.events} batch={args.batch} consumers={args.consumers}; {describe()}; "
+          f"{time.strftime('%Y-%m-%d')}")
     print(f"publish (QoS 1, one client): {args.events / publish_s:,.0f} ev/s")
     print(f"bare paho receive:           {bare_rate:,.0f} ev/s ({bare_s:.2f} s)")
     print(f"consumer stored+acked:       {store_rate:,.0f} ev/s ({consumer_s:.2f} s)")
@@ -279,8 +334,9 @@ def main() -> None:
           + f" (the bare subscriber: {bare_cpu / args.events * 1e6:.0f} us)")
     # The network side alone, on a core of its own with a writer that cost nothing, could not
     # go faster than this: the ceiling that receiving, acking and PUBACKing in paho sets.
-    print(f"network side's own ceiling:  {args.events / cpu['network side']:,.0f} ev/s "
-          f"({args.events / cpu['network side'] / bare_rate:.0%} of bare)")
+    if "network side" in cpu:
+        print(f"network side's own ceiling:  {args.events / cpu['network side']:,.0f} ev/s "
+              f"({args.events / cpu['network side'] / bare_rate:.0%} of bare)")
     cores = len(os.sched_getaffinity(0))
     every = sum(cpu.values()) / args.events
     print(f"all on {cores} cores' ceiling:   {cores / every:,.0f} ev/s ({cores / every / bare_rate:.0%} of bare), "
