@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.messages import Ack, ContractError, Event, decode_event, display_for
 from contract.topics import QOS, Topics
 from kiosk.config import AgentConfig, parse_config
+from tests.fault_support import toml_text  # noqa: F401 - the one TOML writer, re-exported for the kiosk tests
 
 BROKER_HOST = os.environ.get("ASSETGATE_TEST_BROKER_HOST", "127.0.0.1")
 BROKER_PORT = int(os.environ.get("ASSETGATE_TEST_BROKER_PORT", "1883"))
@@ -175,23 +176,3 @@ def _clear_retained(prefix: str, kiosk_id: str) -> Iterator[None]:
         client.publish(topic, b"", qos=QOS, retain=True).wait_for_publish(5)
     client.disconnect()
     client.loop_stop()
-
-
-def toml_text(data: dict[str, Any]) -> str:
-    """Just enough TOML for the configs above (strings, numbers, booleans, one level of tables)."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for k, v in data.items():
-        if isinstance(v, dict):
-            lines.append(f"\n[{k}]")
-            lines.extend(f"{kk} = {value(vv)}" for kk, vv in v.items())
-    return "\n".join(lines) + "\n"
-
-
