@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients libzbar0 poppler-utils fonts-wqy-microhei openssl)
+# chromium: Debian's browser, driven headless by the Playwright tests (Playwright's own download is not used).
+APT_PACKAGES=(mosquitto mosquitto-clients libzbar0 poppler-utils fonts-wqy-microhei openssl chromium)
 [ "${ASSETGATE_WITH_POSTGRES:-0}" = 1 ] && APT_PACKAGES+=(postgresql)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -35,15 +35,15 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["assetgate.sessions"] = make_session_factory(engine)
     _init_db_session(app)
 
-    from server import auth
+    from server import auth, i18n, web
     from server.api import bp as api_bp
-    from server.web import bp as web_bp
 
-    auth.init_app(app)
+    auth.init_app(app)  # first: the language of a page depends on who is signed in
+    i18n.init_app(app, settings.timezone)
     csrf = CSRFProtect(app)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: see server.auth
     app.register_blueprint(api_bp)
-    app.register_blueprint(web_bp)
+    web.register(app)
     return app
 
 

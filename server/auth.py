@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -69,6 +69,11 @@ def create_user(db: Session, actor: Actor, username: str, password: str, role: s
     return user
 
 
+def set_language(db: Session, user: User, language: str) -> None:
+    """A user's language for pages and messages (a personal setting: not audited)."""
+    user.language = language
+
+
 def check_login(db: Session, username: str, password: str) -> User | None:
     user = db.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
     if user is None:
@@ -116,7 +121,10 @@ def _identify(db: Session, is_api: bool) -> Actor | None:
         return Actor(f"token:{token.name}", "api", token.role)
     user_id = session.get("user_id")
     user = db.get(User, user_id) if user_id else None
-    return Actor(user.username, "web", user.role) if user and user.active else None
+    if user is None or not user.active:
+        return None
+    g.user_language = user.language
+    return Actor(user.username, "web", user.role)
 
 
 def _refuse(is_api: bool, status: int, message: str) -> Any:
@@ -124,8 +132,8 @@ def _refuse(is_api: bool, status: int, message: str) -> Any:
         code = "unauthorized" if status == 401 else "forbidden"
         return jsonify(error={"code": code, "message": message}), status
     if status == 401:
-        return redirect(url_for("web.login", next=request.path))
-    return message, status
+        return redirect(url_for("session.login", next=request.full_path.rstrip("?")))
+    abort(status)
 
 
 def enforce() -> Any:

@@ -49,6 +49,7 @@ class Settings(BaseModel):
     max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     consumer_batch: int = Field(500, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
+    timezone: str = Field("Asia/Shanghai", description="Time zone in which pages show dates and times.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")
@@ -58,6 +59,17 @@ class Settings(BaseModel):
     def _known_engine(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
         return value
 
     @property

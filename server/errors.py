@@ -1,20 +1,36 @@
 """Errors of the domain services. Each carries a stable code (the same codes as the
 kiosk acks' reasons) and the HTTP status the REST API answers with; the web, the
 API and the MQTT consumer all translate these, none invents its own.
+
+A message is an English template marked for the catalogue, with its values apart:
+``RuleViolation(N_("unit price %(price)s is above the cap %(cap)s"), price=..., cap=...)``.
+``message`` is the English text (logs, the consumer's rejected log); ``localized()`` is
+the text in the reader's language, for the web and the API.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class DomainError(Exception):
     code = "invalid"
     status = 400
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, code: str | None = None, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        self.message = message % params if params else message
+        super().__init__(self.message)
         if code:
             self.code = code
+
+    def localized(self) -> str:
+        """The message in the current request's language (English outside a request)."""
+        from flask_babel import gettext
+
+        text = gettext(self.template)
+        return text % self.params if self.params else text
 
 
 class NotFound(DomainError):

@@ -25,7 +25,7 @@ def test_every_route_declares_roles(app: Any) -> None:
     undeclared = [(m, u) for m, u, roles in _routes(app) if roles is None]
     assert undeclared == []
     public = sorted(u for _, u, roles in _routes(app) if roles == PUBLIC)
-    assert public == ["/api/v1/openapi.json", "/login", "/login"]
+    assert public == ["/api/v1/openapi.json", "/language", "/login", "/login", "/static/A-000010*"]
 
 
 def test_unauthenticated_requests_are_refused(app: Any, client: Any) -> None:
@@ -131,5 +131,15 @@ def test_wrong_password_and_open_redirect(client: Any, sessions: Any) -> None:
         auth.create_user(session, SYSTEM, "boss", "correct horse battery", "admin")
     assert client.post("/login", data={"username": "boss", "password": "nope"}).status_code == 401
     assert client.post("/login", data={"username": "ghost", "password": "nope"}).status_code == 401
-    r = client.post("/login?next=//evil.example/x", data={"username": "boss", "password": "correct horse battery"})
-    assert r.headers["Location"] == "/"
+    for target in ("//evil.example/x", "/%09/evil.example/", "/\\evil.example/", "https://evil.example/",
+                   "/%0d%0a//evil.example", "javascript:alert(1)"):
+        with client.session_transaction() as s:
+            s.clear()
+        r = client.post("/login", query_string={"next": target},
+                        data={"username": "boss", "password": "correct horse battery"})
+        assert r.headers["Location"] == "/", target
+    with client.session_transaction() as s:
+        s.clear()
+    r = client.post("/login", query_string={"next": "/assets/A-1?x=1"},
+                    data={"username": "boss", "password": "correct horse battery"})
+    assert r.headers["Location"] == "/assets/A-1?x=1"

@@ -28,7 +28,7 @@ def test_labels_form_gives_a_pdf_that_scans(client: Any, sessions: Any, tmp_path
         made = [assets.create_asset(session, SYSTEM, f"HP {i}", "Printer").code for i in range(3)]
     _login(client, sessions, "storekeeper")
     page = client.get(f"/assets/{made[0]}").get_data(as_text=True)
-    assert "Print label" in page
+    assert "打印二维码标签" in page  # Chinese by default
     response = client.post("/labels", data={"codes": "\n".join(made), "template": "thermal-50x30", "skip": "0"})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     (tmp_path / "l.pdf").write_bytes(response.data)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
 
 from server.errors import DomainError
 
@@ -61,21 +60,13 @@ def page_args() -> tuple[int, int]:
 
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError) -> Any:
-    return error(exc.code, exc.message, exc.status)
+    return error(exc.code, exc.localized(), exc.status)
 
 
 @bp.errorhandler(IntegrityError)
 def _integrity(exc: IntegrityError) -> Any:
     return error("conflict", "the change conflicts with existing data", 409)
 
-
-@bp.app_errorhandler(HTTPException)
-def _http(exc: HTTPException) -> Any:
-    # App-wide so that unknown /api/ paths (no blueprint matched) answer JSON too.
-    if not request.path.startswith(bp.url_prefix or "/api"):
-        return exc
-    code = (exc.name or "error").lower().replace(" ", "_")
-    return error(code, exc.description or code, exc.code or 500)
 
 
 from server.api import admin, assets, directory, intake, labels, lifecycle, openapi, procurement, reports  # noqa: E402,F401  (registers the routes)

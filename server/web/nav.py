@@ -1,0 +1,55 @@
+"""The main menu and breadcrumbs.
+
+Entries are declared by each area module (``MENU``); whether a person sees one is decided by the
+roles its view declares, so the menu and the server's refusals never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, g, request, url_for
+from flask_babel import gettext
+
+from server.auth import allowed_roles
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    endpoint: str
+    label: str  # English, marked with N_; translated when shown
+
+
+def add(app: Flask, items: Iterable[MenuItem]) -> None:
+    app.extensions.setdefault("assetgate.menu", []).extend(items)
+
+
+def visible_menu() -> list[dict[str, Any]]:
+    actor = getattr(g, "actor", None)
+    if actor is None:
+        return []
+    entries = []
+    for item in current_app.extensions.get("assetgate.menu", []):
+        allowed = allowed_roles(current_app.view_functions[item.endpoint]) or frozenset()
+        if actor.role in allowed:
+            entries.append({"url": url_for(item.endpoint), "label": gettext(item.label),
+                            "active": request.endpoint is not None
+                            and request.endpoint.split(".")[0] == item.endpoint.split(".")[0]})
+    return entries
+
+
+def url_with(**changes: Any) -> str:
+    """This page's URL with some query arguments changed (None removes one): sorting, filters, pages."""
+    args = request.args.to_dict()
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return url_for(request.endpoint or "dashboard.index", **(request.view_args or {}), **args)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(menu=visible_menu, url_with=url_with)
