@@ -61,6 +61,17 @@ class PoDomain(Domain):
         return catalogue(locale.language)
 
 
+class PoBabel(Babel):
+    """Flask-Babel whose default domain reads the .po files (every lookup, even in an early refusal)."""
+
+    @property
+    def domain_instance(self) -> Domain:
+        return _PO_DOMAIN
+
+
+_PO_DOMAIN = PoDomain()
+
+
 def current_language() -> str:
     """The language of this request: the user's setting, then the session's choice, then Accept-Language."""
     chosen = getattr(g, "user_language", None) or session.get("language")
@@ -96,12 +107,7 @@ def fmt_number(value: Decimal | float | int | None) -> str:
 def init_app(app: Flask, timezone: str) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = LANGUAGES[DEFAULT_LANGUAGE]
     app.config["BABEL_DEFAULT_TIMEZONE"] = timezone
-    domain = PoDomain()
-    Babel(app, locale_selector=select_locale)
-
-    @app.before_request
-    def _use_po_domain() -> None:
-        domain.as_default()
+    PoBabel(app, locale_selector=select_locale)
 
     from server import names
 

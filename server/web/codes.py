@@ -40,6 +40,7 @@ def open_code(code: str) -> Any:
         fail(404, _("Codes of this kind (%(kind)s-) have no page yet.", kind=parsed.kind.value))
     endpoint, argument = target
     try:
-        return redirect(url_for(endpoint, **{argument: str(parsed)}))
+        values: dict[str, Any] = {argument: str(parsed)}
+        return redirect(url_for(endpoint, **values))
     except BuildError:
         fail(404, _("Codes of this kind (%(kind)s-) have no page yet.", kind=parsed.kind.value))

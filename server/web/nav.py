@@ -48,7 +48,8 @@ def url_with(**changes: Any) -> str:
             args.pop(key, None)
         else:
             args[key] = value
-    return url_for(request.endpoint or "dashboard.index", **(request.view_args or {}), **args)
+    values: dict[str, Any] = {**(request.view_args or {}), **args}
+    return url_for(request.endpoint or "dashboard.index", **values)
 
 
 def init_app(app: Flask) -> None:
