@@ -82,9 +82,9 @@ def extract(text: str) -> str:
     return match.group("code") if match else text
 
 
-# Parsing is pure and the same few thousand codes are read over and over (every event
-# names an asset and a place, every lookup normalises them again): remember the answers.
-@lru_cache(maxsize=65536)
+MAX_CODE = 2 + MAX_BODY + 1  # "A-" + body + check
+
+
 def parse(text: str, expect: Kind | str | None = None) -> Code:
     """Parse a bare code or ``/c/<code>`` URL, case-insensitively, and verify its check symbol.
 
@@ -92,9 +92,20 @@ def parse(text: str, expect: Kind | str | None = None) -> Code:
     symbol wrong) or ``wrong_kind`` (a valid code of another kind than ``expect``).
     """
     raw = extract(text).upper()
+    if len(raw) > MAX_CODE:  # too long to be a code: refused before it can reach the cache
+        raise CodeError("bad_code", f"not an AssetGate code: {text[:64]!r}")
+    return _parse_code(raw, None if expect is None else Kind(expect))
+
+
+# Parsing is pure and the same few thousand codes are read over and over (every event
+# names an asset and a place, every lookup normalises them again): remember the answers.
+# The key is the extracted code, at most MAX_CODE characters, never the text as sent, so
+# the cache cannot grow with what a caller chooses to send (65,536 entries of < 100 bytes).
+@lru_cache(maxsize=65536)
+def _parse_code(raw: str, expect: Kind | None) -> Code:
     match = _SHAPE.match(raw)
     if not match:
-        raise CodeError("bad_code", f"not an AssetGate code: {text[:64]!r}")
+        raise CodeError("bad_code", f"not an AssetGate code: {raw[:64]!r}")
     kind_letter, body, check = match.group("kind", "body", "check")
     try:
         kind = Kind(kind_letter)
@@ -104,12 +115,11 @@ def parse(text: str, expect: Kind | str | None = None) -> Code:
         raise CodeError("bad_code", f"{raw!r} has a character outside Crockford base32 (I, L, O, U)")
     if check_symbol(body) != check:
         raise CodeError("bad_check", f"check symbol of {raw!r} is wrong")
-    if expect is not None and kind != Kind(expect):
-        raise CodeError("wrong_kind", f"{raw} is a {kind.name.lower()} code, expected {Kind(expect).name.lower()}")
+    if expect is not None and kind != expect:
+        raise CodeError("wrong_kind", f"{raw} is a {kind.name.lower()} code, expected {expect.name.lower()}")
     return Code(kind, body)
 
 
-@lru_cache(maxsize=65536)
 def normalize(text: str, expect: Kind | str | None = None) -> str:
     """The canonical (upper-case, bare) form of a valid code."""
     return str(parse(text, expect))

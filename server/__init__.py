@@ -35,9 +35,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["assetgate.sessions"] = make_session_factory(engine)
     _init_db_session(app)
 
-    from server import auth, i18n, web
+    from server import auth, i18n, security, web
     from server.api import bp as api_bp
 
+    security.init_app(app)
     auth.init_app(app)  # first: the language of a page depends on who is signed in
     i18n.init_app(app, settings.timezone)
     csrf = CSRFProtect(app)

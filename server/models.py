@@ -281,6 +281,16 @@ class User(Base):
     created_at: Mapped[created]
 
 
+class SignInFailure(Base):
+    """A failed sign-in, counted to hold an account or address that keeps guessing (services/signin)."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(45), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ApiToken(Base):
     """Bearer tokens; only a SHA-256 of the secret is kept."""
 

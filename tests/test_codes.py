@@ -87,3 +87,19 @@ def test_new_codes_are_valid_and_distinct() -> None:
 def test_label_text() -> None:
     assert codes.label_text("A-000010*", None) == "A-000010*"
     assert codes.label_text("A-000010*", "https://x.gov/") == "https://x.gov/c/A-000010*"
+
+
+def test_the_parse_cache_does_not_grow_with_junk() -> None:
+    """Issue 15: 1,500 requests with 60 kB junk added ~100 MB; the cache key is now the bounded code."""
+    import tracemalloc
+
+    code = str(codes.new_code("A"))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(1500):
+        junk = f"https://x.example/c/{code}?{i}{'j' * 60_000}"
+        codes.normalize(junk)  # a valid code inside a huge URL
+        assert not codes.is_valid(f"A-{'0' * 60_000}{i}")
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 2_000_000, grown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -11,7 +12,8 @@ from flask_babel import gettext as _
 from server import auth
 from server.auth import READERS, public, roles
 from server.i18n import LANGUAGES
-from server.models import User
+from server.models import User, utcnow
+from server.services import signin
 
 bp = Blueprint("session", __name__)
 
@@ -39,10 +41,20 @@ def safe_next(target: str | None) -> str:
 def login() -> Any:
     """Sign in with a username and password."""
     if request.method == "POST":
-        user = auth.check_login(g.db, request.form.get("username", ""), request.form.get("password", ""))
+        username, address = request.form.get("username", ""), request.remote_addr or "?"
+        until = signin.held_until(g.db, username, address)
+        if until is not None:
+            minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
+            flash(_("Too many failed sign-ins. Try again in %(minutes)s minutes.", minutes=minutes), "error")
+            return render_template("login.html"), 429
+        user = auth.check_login(g.db, username, request.form.get("password", ""))
         if user is None:
+            signin.record_failure(g.db, username, address)
+            g.db.commit()
             flash(_("Wrong username or password."), "error")
             return render_template("login.html"), 401
+        signin.record_success(g.db, username)
+        g.db.commit()
         language = session.get("language")
         session.clear()
         session["user_id"] = user.id

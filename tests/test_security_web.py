@@ -1,0 +1,93 @@
+"""Issue 15, web side: sign-in throttling and equal timing, security headers, the Secure cookie."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+from typing import Any
+
+from server import auth
+from server.audit import SYSTEM
+from server.services import signin
+
+PASSWORD = "correct horse battery"
+
+
+def _user(sessions: Any, name: str = "boss", role: str = "admin") -> None:
+    with sessions() as session, session.begin():
+        auth.create_user(session, SYSTEM, name, PASSWORD, role)
+
+
+def _try(client: Any, username: str, password: str, address: str = "10.0.0.1") -> Any:
+    return client.post("/login", data={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_an_account_is_held_after_five_failures_even_with_the_right_password(client: Any, sessions: Any) -> None:
+    _user(sessions)
+    for _ in range(signin.ACCOUNT_FREE):
+        assert _try(client, "boss", "wrong").status_code == 401
+    held = _try(client, "boss", PASSWORD, address="10.0.0.2")  # another address: the account is held
+    assert held.status_code == 429
+    assert "登录失败次数过多" in held.get_data(as_text=True)
+    assert _try(client, "someone-else", "wrong", address="10.0.0.2").status_code == 401  # others are not held
+
+
+def test_the_wait_grows_and_a_success_clears_it(sessions: Any) -> None:
+    from server.models import utcnow
+
+    now = utcnow()
+    with sessions() as session, session.begin():
+        for _ in range(signin.ACCOUNT_FREE):
+            signin.record_failure(session, "Boss ", "10.0.0.1")
+        first = signin.held_until(session, "boss", "10.9.9.9", now)
+        signin.record_failure(session, "boss", "10.0.0.1")
+        second = signin.held_until(session, "boss", "10.9.9.9", now)
+        assert first is not None and second is not None and second - first > timedelta(seconds=50)
+        assert signin.held_until(session, "boss", "10.9.9.9", now + timedelta(hours=2)) is None
+        signin.record_success(session, "boss")
+        assert signin.held_until(session, "boss", "10.9.9.9", now) is None
+
+
+def test_an_address_guessing_many_usernames_is_held(client: Any, sessions: Any) -> None:
+    _user(sessions)
+    for i in range(signin.ADDRESS_FREE):
+        _try(client, f"guess-{i}", "wrong", address="10.6.6.6")
+    assert _try(client, "boss", PASSWORD, address="10.6.6.6").status_code == 429
+    assert _try(client, "boss", PASSWORD, address="10.0.0.7").status_code == 302
+
+
+def test_unknown_and_known_usernames_take_the_same_time(sessions: Any) -> None:
+    _user(sessions)
+    with sessions() as session:
+        auth.check_login(session, "nobody", "x")
+
+        runs: dict[str, list[float]] = {"boss": [], "nobody": []}
+        for _ in range(9):  # interleaved, so a busy moment of the machine hits both alike
+            for name, times in runs.items():
+                start = time.perf_counter()
+                auth.check_login(session, name, "wrong password")
+                times.append(time.perf_counter() - start)
+    known, unknown = statistics.median(runs["boss"]), statistics.median(runs["nobody"])
+    assert 0.7 < unknown / known < 1.4, (known, unknown)  # was 2x: a second hash for unknown names
+
+
+def test_every_response_has_the_security_headers(client: Any, tokens: Any) -> None:
+    for path, headers in (("/login", {}), ("/api/v1/assets", tokens.headers("auditor")), ("/no/such/page", {}),
+                          ("/static/app.css", {})):
+        response = client.get(path, headers=headers)
+        response.close()  # a static file is streamed: close it
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_session_cookie_is_secure_over_tls_only(client: Any, sessions: Any) -> None:
+    _user(sessions)
+    plain = client.post("/login", data={"username": "boss", "password": PASSWORD})
+    assert "Secure" not in plain.headers["Set-Cookie"]
+    tls = client.post("/login", data={"username": "boss", "password": PASSWORD}, base_url="https://localhost")
+    assert "Secure" in tls.headers["Set-Cookie"] and "HttpOnly" in tls.headers["Set-Cookie"]
