@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from contract.messages import Event, KioskConfig, ServerStatus
+from kiosk import acktext
 from kiosk.config import AgentConfig
+from kiosk.i18n import translations
 from kiosk.link import Link, LinkListener
 from kiosk.outbox import AckRecord, Outbox
 from kiosk.screen import Screen
@@ -79,8 +81,11 @@ class Agent(LinkListener):
         self.kiosk = config.kiosk
         self.outbox = Outbox(config.outbox, config.kiosk)
         self.link = Link(config, self.outbox, self)
+        self.tr = translations(config.language)
+        self._ = self.tr.gettext
         self.workflow = make_workflow(
-            config.mode, self.record, location=config.location, timeout=config.workflow_timeout
+            config.mode, self.record, location=config.location, timeout=config.workflow_timeout,
+            language=config.language,
         )
         self._want_screen = config.screen.enabled if screen is None else screen
         self._want_scanners = scanners
@@ -100,7 +105,7 @@ class Agent(LinkListener):
         self._file_lock.acquire()
         self.link.start()
         if self._want_screen:
-            self.screen = Screen(self, self.config.screen.host, self.config.screen.port)
+            self.screen = Screen(self, self.config.screen.host, self.config.screen.port, self.config.language)
             self.screen.start()
         if self._want_scanners:
             self._start_scanners()
@@ -202,7 +207,7 @@ class Agent(LinkListener):
                 outcome: Outcome = step()
             except Exception as exc:  # e.g. disk full: say so, never pretend it was saved
                 log.exception("input failed")
-                outcome = Outcome("error", "Not saved: kiosk error", str(exc)[:200])
+                outcome = Outcome("error", self._("Not saved: kiosk error"), str(exc)[:200])
             self.last = {**outcome.as_dict(), "acks": {}}
             return outcome
 
@@ -217,17 +222,19 @@ class Agent(LinkListener):
         with self._acked:
             self._acked.notify_all()
 
-    @staticmethod
-    def _merge_acks(last: dict[str, Any]) -> None:
+    def _merge_acks(self, last: dict[str, Any]) -> None:
         acks: dict[str, AckRecord] = last["acks"]
         if len(acks) < len(last["events"]):
-            last["detail"] = f"saved locally; {len(acks)} of {len(last['events'])} confirmed"
+            last["detail"] = self._("Saved locally; {done} of {total} confirmed").format(
+                done=len(acks), total=len(last["events"]))
             return
         worst = max(acks.values(), key=lambda a: LEVEL_RANK.get(a.level, 3))
-        if len(acks) == 1 or worst.level != "ok":
-            last.update(level=worst.level, title=worst.title, detail=worst.detail)
+        verdict = acktext.verdict(worst, self.tr)
+        if verdict.known and verdict.final_ok:
+            # The operator's own result stays the title; the server's verdict goes under it.
+            last.update(level=worst.level, detail=verdict.title)
         else:
-            last.update(level="ok", detail="confirmed by the server")
+            last.update(level=worst.level, title=verdict.title, detail=verdict.detail)
 
     def on_connection(self, connected: bool, reason: str) -> None:
         self.link_reason = reason
@@ -250,25 +257,28 @@ class Agent(LinkListener):
     def offline(self) -> str | None:
         """The banner text, or None when the server is reachable."""
         if not self.link.connected:
-            return "broker unreachable: saving locally"
+            return self._("Offline, saved locally: the broker is unreachable")
         if self.server_status is not None and self.server_status.state == "offline":
-            return "server offline, saving locally"
+            return self._("The server is offline; saved locally")
         return None
 
     def screen_state(self) -> dict[str, Any]:
         with self._lock:
             if self.workflow.tick():
-                self.last = {"level": "info", "title": "Timed out", "detail": "", "events": [], "acks": {}}
+                self.last = {"level": "info", "title": self._("Timed out; back to the start"), "detail": "",
+                             "events": [], "acks": {}}
             view = self.workflow.view()
             last = None if self.last is None else {k: v for k, v in self.last.items() if k != "acks"}
         oldest = self.outbox.oldest_age()
+        depth = self.outbox.depth()
         return {
             "kiosk": self.kiosk,
             "view": view,
             "last": last,
             "offline": self.offline(),
             "connected": self.link.connected,
-            "outbox": {"depth": self.outbox.depth(), "oldest_s": None if oldest is None else round(oldest, 1)},
+            "outbox": {"depth": depth, "oldest_s": None if oldest is None else round(oldest, 1)},
+            "outbox_label": self._("Waiting to send: {n}").format(n=depth),
         }
 
     def screen_input(self, action: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contract import codes
 from contract.topics import DEFAULT_PREFIX, KIOSK_ID
+from kiosk.i18n import DEFAULT_LANGUAGE, Language
 
 PASSWORD_ENV = "ASSETGATE_KIOSK_PASSWORD"
 
@@ -86,6 +87,9 @@ class AgentConfig(_Section):
     outbox: Path = Field(Path("/var/lib/assetgate-kiosk/outbox.db"), description="SQLite outbox file.")
     workflow_timeout: Annotated[float, Field(gt=0)] = Field(
         60.0, description="Seconds of no input before a half-done workflow goes back to idle."
+    )
+    language: Language = Field(
+        DEFAULT_LANGUAGE, description="Language of the screen: zh (Simplified Chinese) or en (English)."
     )
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="[broker] section.")  # type: ignore[arg-type]
     screen: ScreenConfig = Field(default_factory=ScreenConfig, description="[screen] section.")  # type: ignore[arg-type]

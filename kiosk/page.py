@@ -1,46 +1,107 @@
 """The kiosk screen's page, script and style, kept in Python so the wheel always carries them.
 
-No external assets (fonts, CDNs): the page must work with the network down.
+No external assets (fonts, CDNs): the page must work with the network down. Every text a person
+reads is translated here, in Python (``render``): the page's own labels are filled in, and the few
+the script needs come in a JSON data block (not run as script, so the Content-Security-Policy
+holds). Texts that change with the state (prompt, buttons, results) arrive in ``/state.json``,
+already translated. The script itself holds no words.
 """
 
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from html import escape
+
+from kiosk.i18n import HTML_LANG, N_, translations
+from kiosk.workflows import ACTION_LABELS, VISITOR_FIELDS
+
+# Texts the script needs: the banner when the agent does not answer, and the keypad's keys.
+SCRIPT_TEXTS = {
+    "not_responding": N_("The kiosk agent is not responding"),
+    "clear": N_("Clear"),
+    "ok": N_("OK"),
+}
+PAGE_TEXTS = {
+    "title": N_("AssetGate kiosk"),
+    "starting": N_("Starting…"),
+    "type_code": N_("Type a code"),
+    "enter": N_("Enter"),
+}
+# The visitor form: (contract field, what the field takes, HTML attributes).
+VISITOR_FORM = (
+    ("name", "", 'required maxlength="200"'),
+    ("organisation", "", 'maxlength="200"'),
+    ("host", "P-…", "required"),
+    ("pass", "V-…", ""),
+    ("purpose", "", 'maxlength="200"'),
+    ("id_last4", "", 'maxlength="4"'),
+    ("plate", "", 'maxlength="16"'),
+)
+
 HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="kiosk-token" content="{token}">
-<title>AssetGate kiosk {kiosk}</title>
-<link rel="stylesheet" href="/app.css"></head>
+<title>{title} {kiosk}</title>
+<link rel="stylesheet" href="/app.css">
+<script type="application/json" id="texts">{texts}</script></head>
 <body>
 <div id="banner" class="banner" hidden></div>
 <header><span id="kiosk">{kiosk}</span> <span id="mode"></span> <span id="operator"></span>
   <span id="outbox" class="outbox"></span></header>
 <main>
-  <h1 id="prompt">Starting…</h1>
+  <h1 id="prompt">{starting}</h1>
   <section id="result" class="result info"><div id="title"></div><div id="detail"></div></section>
   <section id="quantity" hidden>
     <input id="qty" inputmode="numeric" pattern="[0-9]*" autocomplete="off">
     <div class="keys"></div>
   </section>
   <form id="visitor" hidden>
-    <label>Name <input name="name" required maxlength="200"></label>
-    <label>Organisation <input name="organisation" maxlength="200"></label>
-    <label>Host badge (P-…) <input name="host" required></label>
-    <label>Pass (V-…) <input name="pass"></label>
-    <label>Purpose <input name="purpose" maxlength="200"></label>
-    <label>ID last 4 <input name="id_last4" maxlength="4"></label>
-    <label>Plate <input name="plate" maxlength="16"></label>
-    <button type="submit" class="big">Sign in</button>
+{fields}
+    <button type="submit" class="big">{sign_in}</button>
   </form>
   <div id="actions" class="actions"></div>
-  <form id="typed" class="typed"><input id="code" placeholder="Type a code" autocomplete="off">
-    <button type="submit">Enter</button></form>
+  <form id="typed" class="typed"><input id="code" placeholder="{type_code}" autocomplete="off">
+    <button type="submit">{enter}</button></form>
 </main>
 <script src="/app.js"></script>
 </body></html>
 """
 
+
+def render(token: str, kiosk: str, language: str) -> str:
+    """The page in a language of ``kiosk.i18n.LANGUAGES``, every text escaped for HTML."""
+    _ = translations(language).gettext
+    texts = {key: _(text) for key, text in SCRIPT_TEXTS.items()}
+    return HTML.format(
+        lang=HTML_LANG[language],
+        token=escape(token),
+        kiosk=escape(kiosk),
+        texts=_json_for_html(texts),
+        fields="\n".join(_field(name, hint, attrs, _) for name, hint, attrs in VISITOR_FORM),
+        sign_in=escape(_(ACTION_LABELS["visitor"])),
+        **{key: escape(_(text)) for key, text in PAGE_TEXTS.items()},
+    )
+
+
+def _field(name: str, hint: str, attrs: str, _: Callable[[str], str]) -> str:
+    label = _(VISITOR_FIELDS[name])
+    if hint:
+        label = _("{field} ({hint})").format(field=label, hint=hint)
+    return f'    <label>{escape(label)} <input name="{name}"{" " + attrs if attrs else ""}></label>'
+
+
+def _json_for_html(obj: object) -> str:
+    # Inside <script> only "</" could end the element early; escaping <, > and & rules it out.
+    text = json.dumps(obj, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 CSS = """
 * { box-sizing: border-box; }
-body { margin: 0; font: 28px/1.3 system-ui, sans-serif; background: #f4f4f4; color: #111; }
+body { margin: 0; font: 28px/1.3 system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif;
+  background: #f4f4f4; color: #111; }
 header { display: flex; gap: 1em; padding: .4em .8em; background: #223; color: #fff; font-size: 22px; }
 .outbox { margin-left: auto; }
 .banner { background: #b00; color: #fff; padding: .5em; text-align: center; font-weight: bold; }
@@ -59,12 +120,12 @@ label { display: block; margin: .2em 0; }
 .typed { display: flex; gap: .5em; margin-top: 1em; } .typed input { flex: 1; }
 """
 
+# No words in here: labels come from the page's texts block and from /state.json.
 JS = """
 'use strict';
 const token = document.querySelector('meta[name=kiosk-token]').content;
 const $ = (id) => document.getElementById(id);
-const LABELS = {finish: 'Finish', cancel: 'Cancel', login: 'Operator login', logout: 'Log out',
-  signin: 'Sign in visitor', quantity: null, visitor: null};
+const texts = JSON.parse($('texts').textContent);
 
 async function send(action, data) {
   const r = await fetch('/input', {method: 'POST', headers: {'Content-Type': 'application/json',
@@ -74,10 +135,10 @@ async function send(action, data) {
 
 function render(s) {
   if (!s.view) return;
-  $('mode').textContent = s.view.mode;
-  $('operator').textContent = s.view.operator ? 'operator ' + s.view.operator : '';
+  $('mode').textContent = s.view.mode_label;
+  $('operator').textContent = s.view.operator_label;
   $('prompt').textContent = s.view.prompt;
-  $('outbox').textContent = 'outbox ' + s.outbox.depth;
+  $('outbox').textContent = s.outbox_label;
   const b = $('banner');
   b.hidden = !s.offline; b.textContent = s.offline || '';
   const last = s.last || {level: 'info', title: '', detail: ''};
@@ -86,25 +147,24 @@ function render(s) {
   $('quantity').hidden = s.view.step !== 'quantity';
   $('visitor').hidden = s.view.step !== 'signin';
   const acts = $('actions'); acts.replaceChildren();
-  for (const a of s.view.actions) {
-    if (!LABELS[a]) continue;
-    const btn = document.createElement('button'); btn.textContent = LABELS[a];
-    btn.onclick = () => send(a); acts.appendChild(btn);
+  for (const button of s.view.buttons) {
+    const btn = document.createElement('button'); btn.textContent = button.label;
+    btn.onclick = () => send(button.action); acts.appendChild(btn);
   }
 }
 
 async function poll() {
   try { render(await (await fetch('/state.json', {cache: 'no-store'})).json()); }
-  catch (e) { $('banner').hidden = false; $('banner').textContent = 'kiosk agent not responding'; }
+  catch (e) { $('banner').hidden = false; $('banner').textContent = texts.not_responding; }
   setTimeout(poll, 500);
 }
 
 const keys = document.querySelector('.keys');
-for (const k of ['1','2','3','4','5','6','7','8','9','C','0','OK']) {
-  const btn = document.createElement('button'); btn.textContent = k; btn.type = 'button';
+for (const k of ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'ok']) {
+  const btn = document.createElement('button'); btn.textContent = texts[k] || k; btn.type = 'button';
   btn.onclick = () => {
     const q = $('qty');
-    if (k === 'C') q.value = ''; else if (k === 'OK') { send('quantity', {qty: q.value}); q.value = ''; }
+    if (k === 'clear') q.value = ''; else if (k === 'ok') { send('quantity', {qty: q.value}); q.value = ''; }
     else q.value += k;
   };
   keys.appendChild(btn);

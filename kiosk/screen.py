@@ -6,6 +6,7 @@ localhost, so a POST must carry the per-process token that is embedded in our pa
 foreign page cannot read it), be ``application/json`` (a plain HTML form cannot send
 that), and come with an Origin, if any, of this server. Every request must name this
 server in Host, which defeats DNS-rebinding pages that would otherwise read the state.
+The page is rendered once, in the kiosk's language (``kiosk.page.render``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from kiosk import page
+from kiosk.i18n import DEFAULT_LANGUAGE
 
 log = logging.getLogger("kiosk.screen")
 
@@ -35,9 +37,12 @@ class Backend(Protocol):
 
 
 class Screen:
-    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 8080,
+                 language: str = DEFAULT_LANGUAGE) -> None:
         self.backend = backend
         self.token = secrets.token_urlsafe(32)
+        # Rendered once: token, kiosk and language do not change while the agent runs.
+        self.html = page.render(self.token, backend.kiosk, language).encode()
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         address = self._server.server_address
@@ -153,8 +158,7 @@ def _handler_class(screen: Screen) -> type[BaseHTTPRequestHandler]:
             self._send(status, json.dumps(obj, default=str).encode(), "application/json")
 
         def page(self) -> None:
-            html = page.HTML.format(token=screen.token, kiosk=_escape(screen.backend.kiosk))
-            self._send(200, html.encode(), "text/html; charset=utf-8")
+            self._send(200, screen.html, "text/html; charset=utf-8")
 
         def state(self) -> None:
             self._json(200, screen.backend.screen_state())
@@ -173,6 +177,3 @@ def _handler_class(screen: Screen) -> type[BaseHTTPRequestHandler]:
     }
     return Handler
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -7,7 +7,8 @@ same way by (step, action). Any step but idle returns to idle after ``timeout`` 
 without input, dropping what was half done (nothing was sent for it yet).
 
 Events go out through ``record(type, actor, data)`` (the agent's outbox); the workflow
-never touches MQTT.
+never touches MQTT. Every text it returns for the screen is in the kiosk's language
+(``kiosk.i18n``): tables hold ``N_`` marked English ids, translated when shown.
 """
 
 from __future__ import annotations
@@ -22,19 +23,60 @@ from pydantic import ValidationError
 from contract import codes
 from contract.codes import Kind
 from contract.messages import Event, KioskConfig, VisitorSignin
+from kiosk.i18n import DEFAULT_LANGUAGE, N_, translations
 
 Record = Callable[[str, "str | None", dict[str, Any]], Event]
 
 IDLE = "idle"
 PROMPTS = {
-    "idle": "Scan a badge, asset or location",
-    "login": "Scan the operator's badge",
-    "person": "Scan assets to check out, or a supply item",
-    "checkout": "Scan more assets, then press Finish",
-    "move": "Scan assets to move here; Finish when done",
-    "quantity": "Enter the quantity taken",
-    "gate_idle": "Scan a visitor pass (sign-out) or an asset (exit check)",
-    "signin": "Scan the visitor's pass or fill in the form",
+    "idle": N_("Scan the QR label of a person, an asset or a location"),
+    "login": N_("Scan your own QR label to log in"),
+    "person": N_("Scan the assets to check out, or a supply item"),
+    "checkout": N_("Scan more assets, then press Finish"),
+    "move": N_("Scan the assets to move here; press Finish when done"),
+    "quantity": N_("Enter the quantity taken"),
+    "gate_idle": N_("Scan a visitor pass (sign out) or an asset (exit permit check)"),
+    "signin": N_("Scan the visitor pass or fill in the visitor's details"),
+}
+# What the person at the kiosk calls each kind of code.
+KIND_NAMES = {
+    Kind.ASSET: N_("asset"),
+    Kind.LOCATION: N_("location"),
+    Kind.SUPPLY: N_("supply item"),
+    Kind.PERSON: N_("person"),
+    Kind.VISITOR: N_("visitor pass"),
+}
+# Screen actions; those in BUTTONS are buttons, the others are forms with their own submit.
+ACTION_LABELS = {
+    "finish": N_("Finish"),
+    "cancel": N_("Cancel"),
+    "login": N_("Log in"),
+    "logout": N_("Log out"),
+    "signin": N_("Sign in a visitor"),
+    "quantity": N_("Quantity"),
+    "visitor": N_("Sign in"),
+}
+BUTTONS = ("finish", "cancel", "login", "logout", "signin")
+# The visitor form's fields (contract names), as the form and its error messages call them.
+VISITOR_FIELDS = {
+    "name": N_("Name"),
+    "organisation": N_("Organisation"),
+    "host": N_("Host"),
+    "pass": N_("Visitor pass"),
+    "purpose": N_("Purpose"),
+    "id_last4": N_("ID number, last 4"),
+    "plate": N_("Plate"),
+}
+# Why a field was refused, by pydantic error type or code reason; any other type is "invalid".
+PROBLEMS = {
+    "invalid": N_("invalid"),
+    "missing": N_("required"),
+    "string_too_short": N_("required"),
+    "string_too_long": N_("too long"),
+    "string_pattern_mismatch": N_("wrong format"),
+    "bad_check": N_("check symbol wrong"),
+    "bad_code": N_("not an AssetGate code"),
+    "wrong_kind": N_("wrong kind of code"),
 }
 
 
@@ -63,6 +105,8 @@ class Workflow:
     """Shared machinery; subclasses fill ``scans`` and ``inputs`` tables in ``_tables``."""
 
     mode = ""
+    mode_name = ""  # what the screen calls the mode
+    operator_role = ""  # who logs in at this kind of kiosk
     idle_step = IDLE
 
     def __init__(
@@ -72,7 +116,10 @@ class Workflow:
         location: str | None = None,
         timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
+        self.tr = translations(language)
+        self._ = self.tr.gettext
         self._record = record
         self.location = location
         self.timeout = timeout
@@ -99,15 +146,19 @@ class Workflow:
     def scan(self, text: str) -> Outcome:
         """One scanned (or typed) text."""
         self.tick()
+        _ = self._
         try:
             code = codes.parse(text)
         except codes.CodeError as exc:
-            title = "Check symbol wrong: scan again" if exc.reason == "bad_check" else "Not an AssetGate code"
-            return refused(title, str(exc))
+            title = _("Check symbol wrong: scan again") if exc.reason == "bad_check" else _("Not an AssetGate code")
+            return refused(title, _("Scanned: {text}").format(text=text.strip()[:64]))
         handler = self.scans.get((self.step, code.kind))
         if handler is None:
-            wanted = ", ".join(k.name.lower() for k in self.expects()) or "no scan"
-            return refused(f"A {code.kind.name.lower()} code is not expected here", f"Expected: {wanted}")
+            title = _("Not expected here: {kind}").format(kind=_(KIND_NAMES[code.kind]))
+            wanted = self.expects()
+            if not wanted:
+                return refused(title, _("No scan is expected now"))
+            return refused(title, _("Scan: {kinds}").format(kinds=self._list(_(KIND_NAMES[k]) for k in wanted)))
         self._touched = self._clock()
         return handler(str(code))
 
@@ -119,10 +170,11 @@ class Workflow:
             return self.scan(str(data.get("code", "")))
         if action == "cancel":
             self.reset()
-            return Outcome("info", "Cancelled")
+            return Outcome("info", self._("Cancelled"))
         handler = self.inputs.get((self.step, action))
         if handler is None:
-            return refused(f"'{action}' is not possible now")
+            label = self._(ACTION_LABELS[action]) if action in ACTION_LABELS else action[:40]
+            return refused(self._("“{action}” is not possible now").format(action=label))
         self._touched = self._clock()
         return handler(data)
 
@@ -146,14 +198,20 @@ class Workflow:
         return acts + (["cancel"] if self.step != self.idle_step else [])
 
     def view(self) -> dict[str, Any]:
+        """The step as data (codes) and as the screen shows it (``*_label``, ``prompt``, ``buttons``)."""
+        _ = self._
+        actions = self.actions()
         return {
             "mode": self.mode,
+            "mode_label": _(self.mode_name) if self.mode_name else self.mode,  # _("") is the catalogue header
             "step": self.step,
-            "prompt": PROMPTS.get(self.step, self.step),
+            "prompt": _(PROMPTS[self.step]) if self.step in PROMPTS else self.step,
             "expects": [k.name.lower() for k in self.expects()],
-            "actions": self.actions(),
+            "actions": actions,
+            "buttons": [{"action": a, "label": _(ACTION_LABELS[a])} for a in actions if a in BUTTONS],
             "context": dict(self.ctx),
             "operator": self.actor,
+            "operator_label": f"{_(self.operator_role)} {self._name(self.actor)}" if self.actor else "",
         }
 
     # -- helpers ------------------------------------------------------------------------
@@ -167,30 +225,41 @@ class Workflow:
 
     def _saved(self, title: str, ids: list[str], detail: str = "") -> Outcome:
         # "Saved locally" until the server's ack replaces it on the screen.
-        return Outcome("pending", title, detail or "saved locally", ids)
+        return Outcome("pending", title, detail or self._("Saved locally; waiting for the server"), ids)
 
     def _name(self, code: str) -> str:
         names = self.server_config.display_names if self.server_config else {}
-        return f"{names[code]} ({code})" if code in names else code
+        return self._("{name} ({code})").format(name=names[code], code=code) if code in names else code
+
+    def _list(self, items: Any) -> str:
+        return self._(", ").join(items)
+
+    def _problem(self, field_name: str, error_type: str) -> str:
+        label = self._(VISITOR_FIELDS[field_name]) if field_name in VISITOR_FIELDS else field_name
+        problem = self._(PROBLEMS.get(error_type, PROBLEMS["invalid"]))
+        return self._("{field}: {problem}").format(field=label, problem=problem)
 
     # -- operator login (both modes) ----------------------------------------------------
 
     def _start_login(self, data: dict[str, Any]) -> Outcome:
         self._go("login")
-        return Outcome("info", "Scan your badge to log in")
+        return Outcome("info", self._("Scan your own QR label to log in"))
 
     def _login_badge(self, code: str) -> Outcome:
         self.actor = code
         self.reset()
-        return Outcome("ok", f"Operator {self._name(code)} logged in")
+        role = self._(self.operator_role)
+        return Outcome("ok", self._("{role} {name} logged in").format(role=role, name=self._name(code)))
 
     def _logout(self, data: dict[str, Any]) -> Outcome:
         self.actor = None
-        return Outcome("info", "Operator logged out")
+        return Outcome("info", self._("Logged out"))
 
 
 class StoreroomWorkflow(Workflow):
     mode = "storeroom"
+    mode_name = N_("Storeroom")
+    operator_role = N_("Storekeeper")
 
     def _tables(self) -> tuple[dict[tuple[str, Kind], ScanHandler], dict[tuple[str, str], InputHandler]]:
         scans: dict[tuple[str, Kind], ScanHandler] = {
@@ -214,61 +283,71 @@ class StoreroomWorkflow(Workflow):
 
     def _person(self, code: str) -> Outcome:
         self._go("person", person=code)
-        return Outcome("info", f"For {self._name(code)}", "Scan assets to check out, or a supply item")
+        return Outcome("info", self._("For {name}").format(name=self._name(code)),
+                       self._(PROMPTS["person"]))
 
     def _checkout_add(self, code: str) -> Outcome:
         assets: list[str] = self.ctx.setdefault("assets", [])
         if code in assets:
-            return Outcome("warn", f"{code} is already on the list")
+            return Outcome("warn", self._("{code} is already on the list").format(code=code))
         assets.append(code)
         self.step = "checkout"
-        return Outcome("info", f"{len(assets)} asset(s) to check out", ", ".join(assets))
+        title = self.tr.ngettext("{n} asset to check out", "{n} assets to check out", len(assets))
+        return Outcome("info", title.format(n=len(assets)), self._list(assets))
 
     def _checkout_finish(self, data: dict[str, Any]) -> Outcome:
         person, assets = self.ctx["person"], self.ctx.get("assets", [])
         ids = [self._emit("asset.checkout", {"tag": tag, "to": person}) for tag in assets]
         self.reset()
-        return self._saved(f"{len(ids)} asset(s) checked out to {self._name(person)}", ids)
+        title = self.tr.ngettext("{n} asset checked out to {name}", "{n} assets checked out to {name}", len(ids))
+        return self._saved(title.format(n=len(ids), name=self._name(person)), ids)
 
     def _checkin(self, code: str) -> Outcome:
         data = {"tag": code} | ({"location": self.location} if self.location else {})
-        return self._saved(f"{self._name(code)} checked in", [self._emit("asset.checkin", data)])
+        title = self._("{name} checked in").format(name=self._name(code))
+        return self._saved(title, [self._emit("asset.checkin", data)])
 
     def _move_to(self, code: str) -> Outcome:
         self._go("move", location=code, moved=self.ctx.get("moved", 0) if self.step == "move" else 0)
-        return Outcome("info", f"Moving assets to {self._name(code)}")
+        return Outcome("info", self._("Moving assets to {location}").format(location=self._name(code)))
 
     def _move_asset(self, code: str) -> Outcome:
         event = self._emit("asset.move", {"tag": code, "to": self.ctx["location"]})
         self.ctx["moved"] = self.ctx.get("moved", 0) + 1
-        return self._saved(f"{self._name(code)} moved to {self._name(self.ctx['location'])}", [event])
+        title = self._("{name} moved to {location}").format(name=self._name(code),
+                                                             location=self._name(self.ctx["location"]))
+        return self._saved(title, [event])
 
     def _finish_idle(self, data: dict[str, Any]) -> Outcome:
         self.reset()
-        return Outcome("info", "Done")
+        return Outcome("info", self._("Done"))
 
     def _supply(self, code: str) -> Outcome:
         self._go("quantity", person=self.ctx["person"], item=code)
-        return Outcome("info", f"How many of {self._name(code)}?")
+        return Outcome("info", self._("How many of {name}?").format(name=self._name(code)))
 
     def _quantity(self, data: dict[str, Any]) -> Outcome:
         try:
             qty = int(data.get("qty", ""))
         except (TypeError, ValueError):
-            return refused("Enter a whole number")
+            return refused(self._("Enter a whole number"))
         if not 1 <= qty <= 100_000:
-            return refused("Quantity must be between 1 and 100000")
+            return refused(self._("The quantity must be between 1 and 100000"))
         item, person = self.ctx["item"], self.ctx["person"]
         payload = {"item": item, "qty": qty, "taker": person}
         if data.get("purpose"):
             payload["purpose"] = str(data["purpose"])[:200]
         event = self._emit("supply.pickup", payload)
         self.reset()
-        return self._saved(f"{qty} × {self._name(item)} taken by {self._name(person)}", [event])
+        title = self._("{qty} × {item} taken by {person}").format(qty=qty, item=self._name(item),
+                                                                  person=self._name(person))
+        return self._saved(title, [event])
 
 
 class GateWorkflow(Workflow):
     mode = "gate"
+    mode_name = N_("Gate")
+    operator_role = N_("Guard")
     idle_step = "gate_idle"
 
     def _tables(self) -> tuple[dict[tuple[str, Kind], ScanHandler], dict[tuple[str, str], InputHandler]]:
@@ -285,22 +364,28 @@ class GateWorkflow(Workflow):
         return scans, inputs
 
     def _signout(self, code: str) -> Outcome:
-        return self._saved(f"Visitor {self._name(code)} signed out", [self._emit("visitor.signout", {"pass": code})])
+        title = self._("Visitor {name} signed out").format(name=self._name(code))
+        return self._saved(title, [self._emit("visitor.signout", {"pass": code})])
 
     def _exit(self, code: str) -> Outcome:
         # The server decides (exit permit); until its ack the guard sees "saved locally".
-        return self._saved(f"Exit check for {self._name(code)}", [self._emit("asset.exit", {"tag": code})])
+        title = self._("Checking the exit permit for {name}").format(name=self._name(code))
+        return self._saved(title, [self._emit("asset.exit", {"tag": code})])
 
     def _start_signin(self, data: dict[str, Any]) -> Outcome:
         self._go("signin")
-        return Outcome("info", "Visitor sign-in", "Scan the pass, then fill in the form")
+        return Outcome("info", self._("Visitor sign-in"), self._("Scan the visitor pass, then fill in the form"))
+
+    def _refused_pass(self, code: str) -> Outcome:
+        return refused(self._("Visitor pass {code} is revoked").format(code=code),
+                       self._("Issue another visitor pass"))
 
     def _revoked(self, code: str) -> bool:
         return bool(self.server_config and code in self.server_config.revoked_passes)
 
     def _signin_pass(self, code: str) -> Outcome:
         if self._revoked(code):
-            return refused(f"Pass {code} is revoked", "Issue another pass")
+            return self._refused_pass(code)
         # KioskConfig allows extra keys; "expected_visitors" (pass -> signin data without "pass")
         # is read here when the server sends it, so this kiosk needs no newer contract.
         expected_all = getattr(self.server_config, "expected_visitors", None) or {}
@@ -309,11 +394,12 @@ class GateWorkflow(Workflow):
             # A pre-registered pass: the server sent its details, so one scan signs the visitor in.
             return self._signin({**expected, "pass": code})
         self.ctx["pass"] = code
-        return Outcome("info", f"Pass {code}", "Fill in the visitor's details")
+        return Outcome("info", self._("Visitor pass {code}").format(code=code),
+                       self._("Fill in the visitor's details"))
 
     def _signin_host(self, code: str) -> Outcome:
         self.ctx["host"] = code
-        return Outcome("info", f"Host {self._name(code)}")
+        return Outcome("info", self._("Host {name}").format(name=self._name(code)))
 
     def _signin_form(self, data: dict[str, Any]) -> Outcome:
         form = {k: v for k, v in data.items() if v not in (None, "")}
@@ -323,20 +409,21 @@ class GateWorkflow(Workflow):
                 try:
                     form[key] = codes.normalize(str(form[key]), Kind.VISITOR if key == "pass" else Kind.PERSON)
                 except codes.CodeError as exc:
-                    return refused(f"{key}: {exc}")
+                    return refused(self._problem(key, exc.reason), str(form[key])[:64])
         if "pass" in form and self._revoked(form["pass"]):
-            return refused(f"Pass {form['pass']} is revoked", "Issue another pass")
+            return self._refused_pass(form["pass"])
         return self._signin(form)
 
     def _signin(self, form: dict[str, Any]) -> Outcome:
         try:
             VisitorSignin.model_validate(form)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
-            return refused("Visitor details incomplete", problems)
+            # Named by the form's labels, not pydantic's English messages.
+            problems = [self._problem(str(e["loc"][0]) if e["loc"] else "", e["type"]) for e in exc.errors()[:3]]
+            return refused(self._("Visitor details incomplete"), self._("; ").join(problems))
         event = self._emit("visitor.signin", form)
         self.reset()
-        return self._saved(f"Visitor {form['name']} signed in", [event])
+        return self._saved(self._("Visitor {name} signed in").format(name=form["name"]), [event])
 
 
 WORKFLOWS: dict[str, type[Workflow]] = {"storeroom": StoreroomWorkflow, "gate": GateWorkflow}

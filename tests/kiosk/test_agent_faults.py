@@ -65,7 +65,7 @@ def test_broker_down_keeps_events_and_resends_in_seq_order(broker: PrivateBroker
     wait_for(lambda: len(peer.received) == 5)
     broker.stop()  # saves the sessions, as a broker restart with persistence does
     wait_for(lambda: not agent.link.connected)
-    assert agent.offline() == "broker unreachable: saving locally"
+    assert agent.offline() == "离线，已本地保存：连不上消息服务器"
     more = agent.record_many([checkin() for _ in range(5)])  # recorded while offline
     assert agent.depth() == 10
     broker.start()
@@ -90,7 +90,7 @@ def test_refused_connect_is_never_connected(tmp_path: Path, agent_on: Callable[.
         wait_for(lambda: seen, timeout=10)
         time.sleep(0.5)
         assert not agent.link.connected and True not in seen
-        assert agent.depth() == 1 and agent.offline() == "broker unreachable: saving locally"
+        assert agent.depth() == 1 and agent.offline() == "离线，已本地保存：连不上消息服务器"
     finally:
         closed.kill()
 

@@ -150,9 +150,9 @@ def test_server_status_and_config_reach_the_agent(start_agent: Callable[..., Age
                                                              display_names=name_of).model_dump_json().encode(),
                         retain=True)
         agent = start_agent()
-        wait_for(lambda: agent.offline() == "server offline, saving locally")
+        wait_for(lambda: agent.offline() == "服务器离线，已本地保存")
         wait_for(lambda: agent.server_config is not None)
-        assert agent.handle_scan("P-0000000").title == "For Guard Ann (P-0000000)"
+        assert agent.handle_scan("P-0000000").title == "领用人：Guard Ann（P-0000000）"
         watcher.publish(topics.server_status, ServerStatus(state="online").model_dump_json().encode(), retain=True)
         wait_for(lambda: agent.offline() is None)
     finally:
@@ -166,11 +166,38 @@ def test_screen_result_turns_from_saved_locally_to_the_ack(start_agent: Callable
         agent = start_agent()
         wait_for(lambda: agent.link.connected)
         outcome = agent.handle_scan(str(new_code(Kind.ASSET)))
-        assert outcome.level == "pending" and outcome.detail == "saved locally"
+        assert outcome.level == "pending" and outcome.detail == "已本地保存，等待服务器确认"
         wait_for(lambda: agent.screen_state()["last"]["level"] == "error")
-        assert agent.screen_state()["last"]["title"] == "Refused: no exit permit"
+        # The kiosk words the refusal from the reason code; the server's English text is not shown.
+        last = agent.screen_state()["last"]
+        assert (last["title"], last["detail"]) == ("已拒绝：无物品放行条", "资产不得带出，请出示物品放行条")
     finally:
         exit_denied.stop()
+
+
+def test_screen_words_every_ack_itself_but_an_unknown_reason(start_agent: Callable[..., Agent],
+                                                             prefix: str) -> None:
+    tags: dict[str, str] = {}  # tag -> verdict the peer gives its event
+    peer = Responder(prefix, verdict=lambda e: (("accepted", None) if tags[e.data["tag"]] == "ok"
+                                                else ("rejected", "frobnicated"))).start()
+    try:
+        agent = start_agent(language="en")
+        wait_for(lambda: agent.link.connected)
+        person, first, second = str(new_code(Kind.PERSON)), str(new_code(Kind.ASSET)), str(new_code(Kind.ASSET))
+        tags.update({first: "ok", second: "ok"})
+        for code in (person, first, second):
+            agent.handle_scan(code)
+        assert agent.handle_input("finish").title == f"2 assets checked out to {person}"
+        wait_for(lambda: agent.screen_state()["last"]["detail"] == "Accepted")
+        assert agent.screen_state()["last"]["title"] == f"2 assets checked out to {person}"
+        # A reason this kiosk does not know: the server's own words are all there is to show.
+        odd = str(new_code(Kind.ASSET))
+        tags[odd] = "odd"
+        agent.handle_scan(odd)
+        wait_for(lambda: agent.screen_state()["last"]["level"] == "error")
+        assert agent.screen_state()["last"]["title"] == "Refused: frobnicated"  # contract.display_for's text
+    finally:
+        peer.stop()
 
 
 def test_one_agent_per_outbox(start_agent: Callable[..., Agent], make_config: Callable[..., AgentConfig]) -> None:

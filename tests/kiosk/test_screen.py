@@ -6,12 +6,14 @@ import http.client
 import json
 import re
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from kiosk_support import Responder, wait_for
 
 from contract.codes import Kind, new_code
+from kiosk import page
 from kiosk.agent import Agent
 from kiosk.config import AgentConfig
 
@@ -76,9 +78,11 @@ def test_post_with_token_drives_the_workflow(agent: Agent, responder: Responder)
     assert body["view"]["step"] == "quantity"
     status, body = request(agent, "POST", "/input", {"action": "quantity", "data": {"qty": "2"}},
                            good_headers(agent))
-    assert body["outcome"]["level"] == "pending" and body["last"]["detail"] == "saved locally"
-    wait_for(lambda: request(agent, "GET", "/state.json")[1]["last"]["level"] == "ok")
+    assert body["outcome"]["level"] == "pending" and body["last"]["detail"] == "已本地保存，等待服务器确认"
+    last = wait_for(lambda: (s := request(agent, "GET", "/state.json")[1])["last"]["level"] == "ok" and s["last"])
     assert responder.received[0].data == {"item": item, "qty": 2, "taker": person}
+    # What the operator did stays the title; the server's verdict, in the kiosk's words, goes under it.
+    assert (last["title"], last["detail"]) == (f"{person} 领用 {item} × 2", "已记录")
 
 
 @pytest.mark.parametrize(
@@ -104,3 +108,89 @@ def test_bad_bodies_are_400(agent: Agent) -> None:
     assert request(agent, "POST", "/input", {"action": 3}, good_headers(agent))[0] == 400
     assert request(agent, "GET", "/nothing")[0] == 404
     assert request(agent, "GET", "/state.json", headers={"Host": "rebind.example:8080"})[0] == 403
+
+
+# -- language -----------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class VisibleText(HTMLParser):
+    """The texts of a page a person reads: text outside script and style, and placeholders."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skip += tag in ("script", "style")
+        shown = ("placeholder", "title", "alt", "aria-label")
+        self.texts += [value for name, value in attrs if name in shown and value]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skip -= tag in ("script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.texts.append(data.strip())
+
+
+def visible_texts(html: str) -> list[str]:
+    parser = VisibleText()
+    parser.feed(html)
+    return parser.texts
+
+
+def script_texts(html: str) -> dict[str, str]:
+    match = re.search(r'<script type="application/json" id="texts">(.*?)</script>', html, re.S)
+    assert match, "the page carries the script's texts"
+    return json.loads(match.group(1))
+
+
+def test_screen_speaks_chinese_by_default(agent: Agent) -> None:
+    html = request(agent, "GET", "/")[1]
+    assert '<html lang="zh-CN">' in html
+    texts = [t.replace(agent.kiosk, "").replace("AssetGate", "") for t in visible_texts(html)]
+    assert not [t for t in texts if re.search(r"[A-Za-z]{2,}", t)], f"English on the Chinese page: {texts}"
+    assert {"姓名", "被访人（P-…）", "登记入场", "确定", "正在启动…"} <= set(texts)
+    assert 'placeholder="手动输入编号"' in html
+    assert script_texts(html) == {"not_responding": "自助终端程序无响应", "clear": "清除", "ok": "确定"}
+    state = request(agent, "GET", "/state.json")[1]
+    view = state["view"]
+    assert (view["mode_label"], view["prompt"]) == ("库房", "请扫描人员、资产或存放地点的二维码标签")
+    assert [b["label"] for b in view["buttons"]] == ["登录", "退出登录"]
+    assert state["outbox_label"] == "待发送：0"
+    request(agent, "POST", "/input", {"action": "login", "data": {}}, good_headers(agent))
+    body = request(agent, "POST", "/input", {"action": "code", "data": {"code": "P-0000000"}}, good_headers(agent))[1]
+    assert body["view"]["operator_label"] == "库管员 P-0000000"
+    assert body["last"]["title"] == "库管员 P-0000000 已登录"
+
+
+def test_screen_speaks_english_by_choice(make_config: Callable[..., AgentConfig]) -> None:
+    agent = Agent(make_config(screen={"enabled": True, "port": 0}, mode="gate", language="en"))
+    agent.start()
+    try:
+        html = request(agent, "GET", "/")[1]
+        assert '<html lang="en">' in html and not CJK.search(html)
+        assert {"Name", "Host (P-…)", "Sign in", "Enter", "Starting…"} <= set(visible_texts(html))
+        assert script_texts(html)["not_responding"] == "The kiosk agent is not responding"
+        state = request(agent, "GET", "/state.json")[1]
+        assert state["view"]["mode_label"] == "Gate" and state["outbox_label"] == "Waiting to send: 0"
+        assert state["view"]["prompt"] == "Scan a visitor pass (sign out) or an asset (exit permit check)"
+        assert "Sign in a visitor" in [b["label"] for b in state["view"]["buttons"]]
+    finally:
+        agent.stop()
+
+
+def test_the_script_holds_no_words() -> None:
+    # Every text a person reads comes from the page's texts block or /state.json, translated in
+    # Python. A string literal in the script is an id, a route, a header or a key, never a word:
+    # a new literal must be one of these, or the text belongs in kiosk/page.py's tables.
+    technical = {"use strict", "meta[name=kiosk-token]", "texts", "/input", "POST", "Content-Type",
+                 "application/json", "X-Kiosk-Token", "mode", "operator", "prompt", "outbox", "banner", "info",
+                 "", "result", "result ", "title", "detail", "quantity", "signin", "visitor", "actions", "button",
+                 "/state.json", "no-store", ".keys", "clear", "ok", "qty", "typed", "code",
+                 "1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}
+    literals = set(re.findall(r"'([^']*)'", page.JS))
+    assert literals - technical == set(), "words in the script: translate them in Python"

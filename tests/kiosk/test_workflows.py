@@ -127,15 +127,15 @@ def test_wrong_kind_is_refused_on_the_spot(store: StoreroomWorkflow, box: Outbox
         store.scan(code(kind))
     step = store.step
     outcome = store.scan(code(wrong))
-    assert outcome.level == "error" and "not expected" in outcome.title
+    assert outcome.level == "error" and outcome.title.startswith("此处不能扫描")  # the default language: zh
     assert store.step == step, "a refused scan does not change the step"
     assert box.depth() == 0
 
 
 def test_bad_check_symbol_refused_before_anything_is_sent(store: StoreroomWorkflow, box: Outbox) -> None:
     outcome = store.scan(bad_check(code(Kind.ASSET)))
-    assert outcome.level == "error" and "Check symbol" in outcome.title
-    assert store.scan("hello").title == "Not an AssetGate code"
+    assert outcome.level == "error" and outcome.title == "校验位错误，请重新扫描"
+    assert store.scan("hello").title == "不是本系统的编号"
     assert box.depth() == 0
 
 
@@ -175,7 +175,8 @@ def test_gate_signin_by_form(gate: GateWorkflow, box: Outbox) -> None:
     visitor_pass, host = code(Kind.VISITOR), code(Kind.PERSON)
     gate.input("signin")
     gate.scan(visitor_pass)
-    assert gate.input("visitor", {"name": "Ada"}).title == "Visitor details incomplete"  # no host
+    incomplete = gate.input("visitor", {"name": "Ada"})  # no host
+    assert (incomplete.title, incomplete.detail) == ("来访人员信息不完整", "被访人：必填")
     assert gate.input("visitor", {"name": "Ada", "host": bad_check(host)}).level == "error"
     assert box.depth() == 0
     outcome = gate.input("visitor", {"name": "Ada", "organisation": "ACME", "host": host.lower(),
@@ -193,7 +194,7 @@ def test_gate_pre_registered_pass_signs_in_with_one_scan(gate: GateWorkflow, box
         "expected_visitors": {visitor_pass: {"name": "Bo", "host": host}},
     })
     gate.input("signin")
-    assert gate.scan(revoked).title.endswith("is revoked")
+    assert gate.scan(revoked).title.endswith("已作废")
     assert gate.scan(visitor_pass).level == "pending"
     assert events(box) == [("visitor.signin", None, {"pass": visitor_pass, "name": "Bo", "host": host,
                                                      "organisation": "", "purpose": ""})]
