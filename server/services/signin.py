@@ -65,4 +65,4 @@ def record_success(session: Session, username: str) -> None:
 def forget_old(session: Session, now: datetime | None = None) -> int:
     """Drop failures older than the window (they no longer count); returns how many."""
     result = session.execute(delete(SignInFailure).where(SignInFailure.at < (now or utcnow()) - WINDOW))
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
