@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server import audit, auth
 from server.audit import Actor
-from server.config import ConfigError, Settings, load_settings
+from server.config import ConfigError, Settings, ensure_instance, load_settings
 from server.db import make_engine, make_session_factory
 from server.errors import DomainError
 from server.migrate import upgrade
@@ -66,7 +66,7 @@ def main() -> None:
 def init(ctx: Context) -> None:
     """Create the database or migrate it to the latest schema."""
     settings = ctx.settings
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    ensure_instance(settings)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     engine.dispose()

@@ -108,14 +108,28 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     return settings
 
 
+def ensure_instance(settings: Settings) -> Path:
+    """The instance folder, made (or narrowed) to 0700: it holds the secret key, kiosk passwords and the
+    SQLite database, which no other user on the machine may read."""
+    path = settings.instance_path
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except PermissionError:  # not ours (a shared mount): say so rather than fail
+            import logging
+
+            logging.getLogger(__name__).warning("cannot make %s private (mode 0700): not its owner", path)
+    return path
+
+
 def secret_key_for(settings: Settings) -> str:
     """The configured key, or one generated once and kept (mode 600) in the instance folder."""
     if settings.secret_key:
         return settings.secret_key
-    path = settings.instance_path / "secret_key"
+    path = ensure_instance(settings) / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -91,3 +91,24 @@ def test_the_session_cookie_is_secure_over_tls_only(client: Any, sessions: Any) 
     assert "Secure" not in plain.headers["Set-Cookie"]
     tls = client.post("/login", data={"username": "boss", "password": PASSWORD}, base_url="https://localhost")
     assert "Secure" in tls.headers["Set-Cookie"] and "HttpOnly" in tls.headers["Set-Cookie"]
+
+
+def test_instance_folder_and_sqlite_files_are_private(tmp_path: Any) -> None:
+    import stat
+
+    from server import create_app
+
+    instance = tmp_path / "inst"
+    instance.mkdir(mode=0o755)
+    app = create_app({"instance_path": instance, "secret_key": "", "testing": True})
+    from server.migrate import upgrade
+
+    upgrade(app.extensions["assetgate.engine"])
+    with app.extensions["assetgate.sessions"]() as session, session.begin():
+        auth.create_user(session, SYSTEM, "boss", PASSWORD, "admin")  # a write: the WAL exists now
+        files = sorted(p.name for p in instance.iterdir())
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in instance.iterdir()}
+    app.extensions["assetgate.engine"].dispose()
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert {"assetgate.db", "assetgate.db-wal", "secret_key"} <= set(files)
+    assert all(mode == 0o600 for mode in modes.values()), modes
