@@ -9,6 +9,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +50,8 @@ class Settings(BaseModel):
     max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     consumer_batch: int = Field(500, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
+    principal_approval_above: Decimal = Field(
+        Decimal("10000.00"), ge=0, description="Requests above this amount (CNY) also need the principal leader.")
     timezone: str = Field("Asia/Shanghai", description="Time zone in which pages show dates and times.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")

@@ -13,6 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class Term(str):
+    """A message parameter that is itself a word to translate (a field's name): ``Term(N_("reason"))``."""
+
+
 class DomainError(Exception):
     code = "invalid"
     status = 400
@@ -30,7 +34,9 @@ class DomainError(Exception):
         from flask_babel import gettext
 
         text = gettext(self.template)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        return text % {k: gettext(v) if isinstance(v, Term) else v for k, v in self.params.items()}
 
 
 class NotFound(DomainError):

@@ -278,6 +278,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))  # None: follow the browser
+    department: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[created]
 
 
@@ -373,3 +374,99 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
+
+
+class ApprovalLevel(enum.StrEnum):
+    LEADER = "leader"  # 分管领导, the leader in charge of the department
+    PRINCIPAL = "principal"  # 主要领导, above the office's threshold
+
+
+class ApprovalState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class ApproverGrant(Base):
+    """A user may approve at one level, for one department or (department "") for all."""
+
+    __tablename__ = "approver_grants"
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[created]
+
+    user: Mapped[User] = relationship(lazy="joined")
+    __table_args__ = (UniqueConstraint("user_id", "level", "department", name="uq_approver_grant"),)
+
+
+class Approval(Base):
+    """The approval chain of one request (a purchase request, a requisition, a booking...): the levels
+    it needs, in order, where it stands, and what was approved. Decisions are rows of their own."""
+
+    __tablename__ = "approvals"
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(30))
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    requester: Mapped[str] = mapped_column(String(100), index=True)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    quantity: Mapped[int | None] = mapped_column(Integer)  # what was asked for
+    approved_quantity: Mapped[int | None] = mapped_column(Integer)  # after partial approvals
+    levels: Mapped[str] = mapped_column(String(60))  # comma-separated ApprovalLevel values, in order
+    step: Mapped[int] = mapped_column(Integer, default=0)  # index into levels of the next decision
+    state: Mapped[str] = mapped_column(String(20), default=ApprovalState.PENDING.value, index=True)
+    created_at: Mapped[created]
+    decided_at: Mapped[datetime | None]
+
+    decisions: Mapped[list[ApprovalDecision]] = relationship(
+        back_populates="approval", order_by="ApprovalDecision.id", lazy="selectin")
+
+    @property
+    def level_list(self) -> list[str]:
+        return self.levels.split(",") if self.levels else []
+
+    @property
+    def current_level(self) -> str | None:
+        levels = self.level_list
+        return levels[self.step] if self.state == ApprovalState.PENDING and self.step < len(levels) else None
+
+
+class ApprovalDecision(Base):
+    __tablename__ = "approval_decisions"
+    id: Mapped[intpk]
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(20))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(20))  # approve, reject
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[created]
+
+    approval: Mapped[Approval] = relationship(back_populates="decisions")
+
+
+class PurchaseRequest(Base):
+    """申购: a department asks for equipment or supplies before anything is bought."""
+
+    __tablename__ = "purchase_requests"
+    id: Mapped[intpk]
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    requester: Mapped[str] = mapped_column(String(100))
+    item: Mapped[str] = mapped_column(String(200))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    estimated_unit_price: Mapped[money]
+    reason: Mapped[str] = mapped_column(Text)
+    replaces_asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"))
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), unique=True)
+    plan_line_id: Mapped[int | None] = mapped_column(ForeignKey("plan_lines.id"))
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    created_at: Mapped[created]
+
+    category: Mapped[Category] = relationship(lazy="joined")
+    approval: Mapped[Approval] = relationship(lazy="joined")
+    replaces: Mapped[Asset | None] = relationship(lazy="joined")
+    plan_line: Mapped[PlanLine | None] = relationship(lazy="joined")

@@ -59,6 +59,23 @@ KIOSK_MODES = {
     "gate": N_("Gate"),
 }
 
+APPROVAL_STATES = {
+    "pending": N_("Awaiting approval"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+}
+
+APPROVAL_LEVELS = {
+    "leader": N_("Leader in charge"),
+    "principal": N_("Principal leader"),
+}
+
+DECISIONS = {
+    "approve": N_("Approved"),
+    "reject": N_("Rejected"),
+}
+
 
 def _name(table: dict[str, str], code: object) -> str:
     key = str(code)
@@ -83,3 +100,15 @@ def role(code: object) -> str:
 
 def kiosk_mode(code: object) -> str:
     return _name(KIOSK_MODES, code)
+
+
+def approval_state(code: object) -> str:
+    return _name(APPROVAL_STATES, code)
+
+
+def approval_level(code: object) -> str:
+    return _name(APPROVAL_LEVELS, code)
+
+
+def decision(code: object) -> str:
+    return _name(DECISIONS, code)

@@ -58,3 +58,26 @@ def plan_execution(row: Any) -> dict[str, Any]:
         "remaining_qty": row.remaining_qty, "remaining_amount": str(row.remaining_amount),
         "percent_used": str(row.percent_used),
     }
+
+
+def approval(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "department": row.department, "requester": row.requester,
+        "amount": str(row.amount) if row.amount is not None else None, "quantity": row.quantity,
+        "approved_quantity": row.approved_quantity, "levels": row.level_list, "step": row.step,
+        "next_level": row.current_level, "state": row.state,
+        "created_at": row.created_at.isoformat(), "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "decisions": [{"step": d.step, "level": d.level, "by": d.decided_by, "decision": d.decision,
+                       "quantity": d.quantity, "reason": d.reason, "at": d.at.isoformat()} for d in row.decisions],
+    }
+
+
+def purchase_request(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "department": row.department, "requester": row.requester, "item": row.item,
+        "category": row.category.name, "quantity": row.quantity,
+        "estimated_unit_price": str(row.estimated_unit_price),
+        "replaces": row.replaces.code if row.replaces else None, "reason": row.reason,
+        "plan_line": row.plan_line.ref if row.plan_line else None, "purchase_id": row.purchase_id,
+        "approval": approval(row.approval), "created_at": row.created_at.isoformat(),
+    }

@@ -15,7 +15,7 @@ from server.auth import ALL_ROLES, PUBLIC, allowed_roles
 def _routes(app: Any) -> list[tuple[str, str, frozenset[str] | None]]:
     out = []
     for rule in app.url_map.iter_rules():
-        url = re.sub(r"<(?:\w+:)?\w+>", "A-000010*", rule.rule)
+        url = re.sub(r"<(?:\w+:)?\w+>", "A-000010*", re.sub(r"<int:\w+>", "1", rule.rule))
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             out.append((method, url, allowed_roles(app.view_functions[rule.endpoint])))
     return out

@@ -69,4 +69,15 @@ def _integrity(exc: IntegrityError) -> Any:
 
 
 
-from server.api import admin, assets, directory, intake, labels, lifecycle, openapi, procurement, reports  # noqa: E402,F401  (registers the routes)
+from server.api import (  # noqa: E402,F401  (registers the routes)
+    admin,
+    assets,
+    directory,
+    intake,
+    labels,
+    lifecycle,
+    openapi,
+    procurement,
+    reports,
+    requests,
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -75,7 +76,7 @@ def decode_cursor(cursor: str | None, width: int) -> tuple[Any, ...] | None:
     return values
 
 
-def keyset_page(session: Any, stmt: Select[Any], keys: list[ColumnElement[Any]], cursor: str | None,
+def keyset_page(session: Any, stmt: Select[Any], keys: Sequence[ColumnElement[Any] | Any], cursor: str | None,
                 descending: bool, limit: int) -> Page[Any]:
     """Run ``stmt`` (which selects one entity) ordered by ``keys`` (the last one unique, e.g. the id),
     starting after ``cursor``; ``limit`` rows and the cursor of the next page."""

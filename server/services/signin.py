@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from server.models import SignInFailure, utcnow
@@ -38,19 +38,16 @@ def held_until(session: Session, username: str, address: str, now: datetime | No
     """When the account or address may try again, or None if it may try now."""
     now = now or utcnow()
     since = now - WINDOW
-    rows = session.execute(
-        select(SignInFailure.username == _key(username), func.count(), func.max(SignInFailure.at))
-        .where(SignInFailure.at >= since,
-               or_(SignInFailure.username == _key(username), SignInFailure.address == address[:45]))
-        .group_by(SignInFailure.username == _key(username))).all()
-    account = sum(count for is_account, count, _ in rows if is_account)
-    by_address = sum(count for _, count, _ in rows)
-    last = max((latest for _, _, latest in rows), default=None)
-    wait = max(_wait(account, ACCOUNT_FREE), _wait(by_address, ADDRESS_FREE))
-    if last is None or not wait:
-        return None
-    until: datetime = last + wait
-    return until if until > now else None
+    holds = []
+    for column, value, free in ((SignInFailure.username, _key(username), ACCOUNT_FREE),
+                                (SignInFailure.address, address[:45], ADDRESS_FREE)):
+        count, last = session.execute(select(func.count(), func.max(SignInFailure.at))
+                                      .where(column == value, SignInFailure.at >= since)).one()
+        wait = _wait(int(count), free)
+        if last is not None and wait:
+            holds.append(last + wait)
+    until = max(holds, default=None)
+    return until if until is not None and until > now else None
 
 
 def record_failure(session: Session, username: str, address: str) -> None:
