@@ -12,6 +12,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from server import audit, auth
@@ -19,7 +20,7 @@ from server.audit import Actor
 from server.config import ConfigError, Settings, ensure_instance, load_settings
 from server.db import make_engine, make_session_factory
 from server.errors import DomainError
-from server.migrate import upgrade
+from server.migrate import missing_sqlite_file, not_ready_reason, upgrade
 from server.models import utcnow
 
 CLI_ACTOR = Actor("cli", "cli", "admin")
@@ -38,10 +39,27 @@ class Context:
                 raise click.ClickException(str(exc)) from None
         return self._settings
 
+    def ready_engine(self) -> Engine:
+        """An engine on the configured database, or one clear error line if it cannot be used yet."""
+        url = self.settings.effective_database_url
+        if url.startswith("sqlite") and not self.settings.database_url and not self.settings.instance_path.is_dir():
+            raise click.ClickException(
+                f"no instance folder at {self.settings.instance_path.resolve()}: run `assetgate init` there, "
+                "or set ASSETGATE_INSTANCE_PATH (or ASSETGATE_DATABASE_URL)")
+        missing = missing_sqlite_file(url)
+        if missing:
+            raise click.ClickException(missing)
+        engine = make_engine(url)
+        reason = not_ready_reason(url, engine)
+        if reason:
+            engine.dispose()
+            raise click.ClickException(reason)
+        return engine
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction on the configured database; domain errors become clean CLI errors."""
-        engine = make_engine(self.settings.effective_database_url)
+        engine = self.ready_engine()
         try:
             with make_session_factory(engine)() as session, session.begin():
                 yield session
@@ -85,6 +103,7 @@ def serve(ctx: Context, host: str, port: int, consumer: bool) -> None:
 
     from server import create_app
 
+    ctx.ready_engine().dispose()  # a missing or old database: one clear line, before anything starts
     app = create_app(ctx.settings)
     child = subprocess.Popen([sys.executable, "-m", "server", "consume"]) if consumer else None
     # SIGTERM (systemd, timeout) must take the consumer down too: exit through the finally below.
@@ -105,6 +124,7 @@ def consume(ctx: Context) -> None:
     from server.consumer import Consumer
 
     settings = ctx.settings
+    ctx.ready_engine().dispose()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = Consumer(settings)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
@@ -233,6 +253,10 @@ def demo(ctx: Context, admin_password: str | None) -> None:
     password = admin_password or secrets.token_urlsafe(12)
     with ctx.session() as session:
         summary = seed(session, password)
+    if summary is None:  # seeded before: its admin password is the one that works; print no new one
+        click.echo("demo data is there already; nothing added "
+                   "(a new admin password: assetgate user reset-password admin)")
+        return
     click.echo(summary)
     click.echo(f"sign in at the web UI as: admin / {password}")
 

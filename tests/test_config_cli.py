@@ -70,8 +70,9 @@ def _run(args: list[str], env: dict[str, str]) -> Any:
 def test_cli_init_demo_user_token(env: dict[str, str], tmp_path: Path) -> None:
     assert "database ready" in _run(["init"], env).output
     demo = _run(["demo", "--admin-password", "a-long-password"], env)
-    assert demo.exit_code == 0 and "16 assets" in demo.output and "admin / a-long-password" in demo.output
-    assert "nothing added" in _run(["demo"], env).output  # idempotent
+    assert demo.exit_code == 0 and "22 assets" in demo.output and "admin / a-long-password" in demo.output
+    again = _run(["demo"], env)
+    assert "nothing added" in again.output and "admin /" not in again.output  # prints no password that fails
     user = _run(["user", "create", "guard1", "--role", "guard"], env)
     assert user.exit_code == 0 and "password:" in user.output
     again = _run(["user", "create", "guard1", "--role", "guard"], env)
@@ -100,3 +101,29 @@ def test_cli_errors_on_bad_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["init"], env={"ASSETGATE_MQTT_PORT": "nope",
                                                      "ASSETGATE_INSTANCE_PATH": str(tmp_path)})
     assert result.exit_code == 1 and "mqtt_port" in result.output
+
+
+def test_commands_without_an_instance_say_so_in_one_line(tmp_path: Path) -> None:
+    env = {"ASSETGATE_INSTANCE_PATH": str(tmp_path / "nowhere")}
+    for args in (["demo"], ["user", "create", "x", "--role", "guard"], ["audit", "verify"], ["consume"]):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 1, (args, result.output)
+        assert "no instance folder at" in result.output and "nowhere" in result.output
+        assert "ASSETGATE_INSTANCE_PATH" in result.output and "Traceback" not in result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["demo"], env={"ASSETGATE_INSTANCE_PATH": str(tmp_path / "empty")})
+    assert result.exit_code == 1 and "no AssetGate database at" in result.output and "assetgate init" in result.output
+
+
+def test_the_demo_office_gives_every_report_data(env: dict[str, str]) -> None:
+    from server.db import make_engine, make_session_factory
+    from server.services import purchase_requests, reports
+
+    _run(["init"], env)
+    assert _run(["demo", "--admin-password", "a-long-password"], env).exit_code == 0
+    engine = make_engine(env["ASSETGATE_DATABASE_URL"])
+    with make_session_factory(engine)() as session:
+        for name in ("spend", "spend-by-method", "plan-execution", "assets", "bought-per-year", "usage-log"):
+            assert reports.build(session, name, {}).rows, name
+        assert {r["state"] for r in purchase_requests.counts_by(session)} == {"pending", "approved", "rejected"}
+    engine.dispose()
