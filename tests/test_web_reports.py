@@ -252,7 +252,8 @@ def test_bad_requests_elsewhere(client: Any, sessions: Any, tokens: Any) -> None
     _login(client, sessions, language="en")
     missing = client.get("/reports/no-such-report")
     assert missing.status_code == 404 and "There is no report no-such-report." in missing.get_data(as_text=True)
-    assert client.get("/reports/spend/download.pdf").status_code == 404
+    pdf = client.get("/reports/spend/download.pdf")
+    assert pdf.status_code == 404 and "Reports can be downloaded as CSV or XLSX." in pdf.get_data(as_text=True)
     h = tokens.headers("auditor")
     for query, code in (("spend?format=pdf", "bad_filter"), ("spend?period=week", "bad_filter"),
                         ("spend?year=20x6", "bad_filter"), ("nope", "unknown_report")):

@@ -7,29 +7,26 @@ report does not take is refused by the service; the page shows why beside the fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_user_timezone
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 
-from server import exports, names
+from server import exports
 from server.auth import roles
 from server.i18n import N_
 from server.services import reports
-from server.web import report_charts
+from server.web import report_charts, report_tables
 from server.web.errors import fail
 from server.web.forms import show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("reports", __name__)
 MENU = [MenuItem("reports.index", N_("Reports"))]
-SUMMED = ("count", "money")  # column kinds that get a total under the table
 
 
 class FilterForm(FlaskForm):
@@ -63,59 +60,20 @@ FILTERS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class Table:
-    """A report as a person reads it: headers and code values in their language, times in the office's zone."""
-
-    labels: list[str]
-    kinds: list[str]
-    rows: list[list[Any]]  # raw values (numbers stay numbers), datetimes parsed; codes named in cells()
-    totals: list[Any] | None
-
-    def cells(self) -> list[list[Any]]:
-        """Rows for the files: codes named, yes/no in words, local times without a zone (for XLSX)."""
-        return [[_file_value(kind, value) for kind, value in zip(self.kinds, row, strict=True)] for row in self.rows]
-
-
-def _file_value(kind: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if kind == "status":
-        return names.status(value)
-    if kind == "method":
-        return names.method(value)
-    if kind == "bool":
-        return _("Yes") if value else _("No")
-    if kind == "datetime":
-        return to_user_timezone(value).replace(tzinfo=None)
-    return value
-
-
-def _parse(kind: str, value: Any) -> Any:
-    return datetime.fromisoformat(value) if kind == "datetime" and isinstance(value, str) else value
-
-
-def table(report: reports.Report) -> Table:
-    columns = [report.column(key) for key in report.columns]
-    kinds = [c.kind for c in columns]
-    rows = [[_parse(c.kind, row.get(key)) for key, c in zip(report.columns, columns, strict=True)]
-            for row in report.rows]
-    totals = None
-    if rows and any(k in SUMMED for k in kinds):
-        totals = [sum(row[i] or 0 for row in rows) if kind in SUMMED else None for i, kind in enumerate(kinds)]
-    return Table([_(c.label) for c in columns], kinds, rows, totals)
-
-
 def _known(name: str) -> None:
     if name not in reports.REPORTS:
         fail(404, _("There is no report %(name)s.", name=name[:40]))
 
 
+@cache
+def _form_class(name: str) -> type[FilterForm]:
+    return type(f"Filters_{name.replace('-', '_')}", (FilterForm,), dict(FILTERS.get(name, {})))
+
+
 def _filters(name: str) -> tuple[FilterForm, dict[str, str]]:
     """The report's filter form filled from the query string, and the arguments it passes on."""
-    fields = FILTERS.get(name, {})
-    form = type("Filters", (FilterForm,), dict(fields))(formdata=request.args)
-    return form, {key: request.args[key] for key in fields if key in request.args}
+    form = _form_class(name)(formdata=request.args)
+    return form, {key: request.args[key] for key in FILTERS.get(name, {}) if key in request.args}
 
 
 @bp.get("/reports")
@@ -141,22 +99,24 @@ def page(name: str) -> Any:
         return render_template("reports/page.html", **context), 422
     values: dict[str, Any] = {"name": name, **args}
     downloads = {fmt: url_for("reports.download", fmt=fmt, **values) for fmt in ("csv", "xlsx")}
-    return render_template("reports/page.html", **context, table=table(report),
+    return render_template("reports/page.html", **context, table=report_tables.table(report),
                            chart=report_charts.draw(name, report), downloads=downloads,
                            chart_capped=report_charts.capped(name, report))
 
 
-@bp.get("/reports/<name>/download.<any(csv, xlsx):fmt>")
+@bp.get("/reports/<name>/download.<fmt>")
 @roles(*reports.READERS)
 def download(name: str, fmt: str) -> Any:
     """The report as CSV or XLSX: the table's columns, headers in the reader's language."""
     _known(name)
+    if fmt not in ("csv", "xlsx"):
+        fail(404, _("Reports can be downloaded as CSV or XLSX."))
     _form, args = _filters(name)
     try:
         report = reports.build(g.db, name, args)
     except reports.BadFilter as exc:
         fail(422, exc.localized())
-    data = table(report)
+    data = report_tables.table(report)
     if fmt == "csv":
         body, mimetype = exports.to_csv(data.labels, data.cells()), exports.CSV_MIMETYPE
     else:
