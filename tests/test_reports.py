@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from server import exports
 from server.errors import Invalid
 from server.services import assets, intake, lifecycle, reports
 from tests.procurement_support import ACTOR, buy, office, plan_line
@@ -81,7 +82,8 @@ def test_assets_by_each_dimension(ledger: Any, engine_sessions: Any) -> None:
 def test_bought_per_year_and_csv(ledger: Any) -> None:
     report = reports.bought_per_year(ledger)
     assert report.rows == [{"year": 2026, "count": 2, "value": Decimal("10000.00")}]
-    parsed = list(csv.DictReader(io.StringIO(report.as_csv())))
+    rows = [[row[k] for k in report.columns] for row in report.rows]
+    parsed = list(csv.DictReader(io.StringIO(exports.to_csv(report.columns, rows).decode("utf-8-sig"))))
     assert parsed == [{"year": "2026", "count": "2", "value": "10000.00"}]
 
 

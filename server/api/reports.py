@@ -1,4 +1,8 @@
-"""REST: decision reports as JSON, or CSV with ?format=csv (queries in docs/reports.md)."""
+"""REST: decision reports as JSON, or as a file with ?format=csv or ?format=xlsx (queries in docs/reports.md).
+
+The files have the same columns and rows as the JSON: column keys as headers and codes as they are
+(the web's downloads name them in the reader's language instead).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
+from server import exports
 from server.api import bp
 from server.auth import roles
 from server.services import reports
 
-REPORT_READERS = ("storekeeper", "auditor")
+REPORT_READERS = reports.READERS
+FORMATS = ("json", "csv", "xlsx")
 
 
 @bp.get("/reports")
@@ -24,9 +30,17 @@ def list_reports() -> Any:
 @roles(*REPORT_READERS)
 def get_report(name: str) -> Any:
     """One report (spend ?period=&year=, spend-by-method, plan-execution, assets ?by=, bought-per-year,
-    overdue ?controlled=1, usage-log); ?format=csv for CSV."""
-    report = reports.build(g.db, name, dict(request.args))
-    if request.args.get("format") == "csv":
-        return Response(report.as_csv(), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{report.name}.csv"'})
-    return jsonify(report.as_json())
+    overdue ?controlled=1, usage-log); ?format=csv or ?format=xlsx for a file."""
+    fmt = request.args.get("format") or "json"
+    reports.check_choice("format", fmt, FORMATS)
+    report = reports.build(g.db, name, request.args.to_dict())
+    if fmt == "json":
+        return jsonify(report.as_json())
+    rows = [[row.get(key) for key in report.columns] for row in report.rows]
+    if fmt == "csv":
+        body, mimetype = exports.to_csv(report.columns, rows), exports.CSV_MIMETYPE
+    else:
+        kinds = [report.column(key).kind for key in report.columns]
+        body, mimetype = exports.to_xlsx(report.name, report.columns, rows, kinds), exports.XLSX_MIMETYPE
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{report.name}.{fmt}"'})

@@ -1,12 +1,13 @@
 """Decision reports. Each is one documented query over the ledger (docs/reports.md) and gives
-column names and rows, which the API sends as JSON or CSV. Money is summed by the database
-and returned as Decimal to the cent.
+column keys and rows, which the API sends as JSON, CSV or XLSX and the web shows as a table
+and a chart. Money is summed by the database and returned as Decimal to the cent.
+
+``COLUMNS`` names every column for a person (English, marked for the catalogue) and says what
+kind of value it holds, so the web table, the chart and the files all show it the same way.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,12 +17,25 @@ from sqlalchemy import Integer, case, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from server.errors import Invalid
+from server.i18n import N_
 from server.models import Asset, Category, Location, PlanLine, Purchase, PurchaseLine
 from server.services import lifecycle, plans
 
 CENT = Decimal("0.01")
 PERIODS = ("month", "quarter", "year")
 ASSET_DIMENSIONS = ("status", "category", "location", "department")
+READERS = ("storekeeper", "auditor")  # and admin: who may read reports, on the web and the API
+YEARS = (1900, 2999)
+
+
+class BadFilter(Invalid):
+    """A report argument with a value the report does not take; the ``field`` parameter names it."""
+
+    code = "bad_filter"
+
+    def __init__(self, message: str, *, field: str, **params: Any) -> None:
+        super().__init__(message, field=field, **params)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -34,13 +48,9 @@ class Report:
         return {"report": self.name, "columns": self.columns,
                 "rows": [{k: _plain(v) for k, v in row.items()} for row in self.rows]}
 
-    def as_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, self.columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({k: "" if v is None else _plain(v) for k, v in row.items()})
-        return out.getvalue()
+    def column(self, key: str) -> Column:
+        """What column ``key`` of this report is called and holds."""
+        return COLUMN_OVERRIDES.get((self.name, key)) or COLUMNS.get(key) or Column(key)
 
 
 def _plain(value: Any) -> Any:
@@ -57,8 +67,7 @@ def _year_filter(query: Any, column: Any, year: int | None) -> Any:
 
 def spend(session: Session, period: str = "month", year: int | None = None) -> Report:
     """Spend per period (month, quarter or year) and category, from the purchase lines."""
-    if period not in PERIODS:
-        raise Invalid(f"period must be one of {', '.join(PERIODS)}")
+    check_choice("period", period, PERIODS)
     y = cast(extract("year", Purchase.purchased_on), Integer)
     m = cast(extract("month", Purchase.purchased_on), Integer)
     part: Any = {"month": m, "quarter": (m + 2) // 3, "year": y}[period]
@@ -107,8 +116,7 @@ def plan_execution(session: Session, year: int | None = None) -> Report:
 
 def assets_by(session: Session, by: str = "status") -> Report:
     """How many assets and their value (sum of prices) per status, category, location or department."""
-    if by not in ASSET_DIMENSIONS:
-        raise Invalid(f"by must be one of {', '.join(ASSET_DIMENSIONS)}")
+    check_choice("by", by, ASSET_DIMENSIONS)
     key: Any = {"status": Asset.status, "category": Category.name, "location": Location.code,
                 "department": Asset.department}[by]
     query = (select(key, func.count(Asset.id), func.sum(Asset.price)).select_from(Asset)
@@ -148,28 +156,119 @@ def usage_log(session: Session) -> Report:
 
 
 def build(session: Session, name: str, args: dict[str, str]) -> Report:
-    """A report by its name and its query-string arguments."""
+    """A report by its name and its query-string arguments (others are ignored)."""
     maker = REPORTS.get(name)
     if maker is None:
-        raise Invalid(f"no report {name!r}; reports: {', '.join(REPORTS)}", code="unknown_report")
+        raise Invalid(N_("There is no report %(name)s; the reports are: %(names)s."), code="unknown_report",
+                      name=name[:40], names=", ".join(REPORTS))
     return maker(session, args)
 
 
+def check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise BadFilter(N_("%(field)s must be one of %(choices)s, not %(value)s."), field=field,
+                        choices=", ".join(choices), value=repr(value[:40]))
+
+
 def _year(args: dict[str, str]) -> int | None:
-    raw = args.get("year")
-    if raw is None or raw == "":
+    raw = args.get("year", "").strip()
+    if raw == "":
         return None
-    if not raw.isdigit():
-        raise Invalid("year must be a number")
+    if not (raw.isascii() and raw.isdigit() and YEARS[0] <= int(raw) <= YEARS[1]):
+        raise BadFilter(N_("The year must be a whole number from %(low)s to %(high)s, not %(value)s."),
+                        field="year", low=YEARS[0], high=YEARS[1], value=repr(raw[:40]))
     return int(raw)
 
 
+FLAGS = {"": False, "0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+
+
+def _flag(args: dict[str, str], field: str) -> bool:
+    raw = args.get(field, "").strip().lower()
+    if raw not in FLAGS:
+        raise BadFilter(N_("%(field)s must be 1 or 0 (yes or no), not %(value)s."), field=field,
+                        value=repr(raw[:40]))
+    return FLAGS[raw]
+
+
 REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
-    "spend": lambda s, a: spend(s, a.get("period", "month"), _year(a)),
+    "spend": lambda s, a: spend(s, a.get("period") or "month", _year(a)),
     "spend-by-method": lambda s, a: spend_by_method(s, _year(a)),
     "plan-execution": lambda s, a: plan_execution(s, _year(a)),
-    "assets": lambda s, a: assets_by(s, a.get("by", "status")),
+    "assets": lambda s, a: assets_by(s, a.get("by") or "status"),
     "bought-per-year": lambda s, a: bought_per_year(s),
-    "overdue": lambda s, a: overdue(s, a.get("controlled", "") in {"1", "true", "yes"}),
+    "overdue": lambda s, a: overdue(s, _flag(a, "controlled")),
     "usage-log": lambda s, a: usage_log(s),
 }
+
+TITLES = {
+    "spend": N_("Spend by period and category"),
+    "spend-by-method": N_("Spend by procurement method"),
+    "plan-execution": N_("Procurement plan execution"),
+    "assets": N_("Assets by status, category, location or department"),
+    "bought-per-year": N_("Assets acquired per year"),
+    "overdue": N_("Overdue check-outs"),
+    "usage-log": N_("Usage log of controlled items"),
+}
+DESCRIPTIONS = {
+    "spend": N_("What was spent in each month, quarter or year, per procurement category."),
+    "spend-by-method": N_("Spend per procurement method, and how much of it was an approved exception."),
+    "plan-execution": N_("Per plan line: approved, used, remaining and received, and the execution rate."),
+    "assets": N_("How many assets there are and what they cost, grouped the way you choose."),
+    "bought-per-year": N_("Assets acquired each year and their value, disposed ones included."),
+    "overdue": N_("Checked-out assets past their due time, oldest first."),
+    "usage-log": N_("Every check-out of a controlled item: who, why, approval, due, back, late."),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str  # English, marked with N_; translated where it is shown
+    kind: str = "text"  # text, count, money, number, percent, year, datetime, bool, status, method
+
+
+COLUMNS: dict[str, Column] = {
+    "period": Column(N_("Period")),
+    "category": Column(N_("Procurement category")),
+    "quantity": Column(N_("Quantity"), "count"),
+    "amount": Column(N_("Amount"), "money"),
+    "method": Column(N_("Procurement method"), "method"),
+    "purchases": Column(N_("Purchases"), "count"),
+    "amount_by_exception": Column(N_("Of which by approved exception"), "money"),
+    "ref": Column(N_("Plan line")),
+    "budget_year": Column(N_("Budget year"), "year"),
+    "department": Column(N_("Department")),
+    "approved_qty": Column(N_("Approved quantity"), "count"),
+    "used_qty": Column(N_("Quantity used"), "count"),
+    "remaining_qty": Column(N_("Quantity remaining"), "count"),
+    "received_qty": Column(N_("Quantity received"), "count"),
+    "approved_amount": Column(N_("Approved amount"), "money"),
+    "used_amount": Column(N_("Amount used"), "money"),
+    "remaining_amount": Column(N_("Amount remaining"), "money"),
+    "percent_used": Column(N_("Execution rate (%)"), "percent"),
+    "status": Column(N_("Status"), "status"),
+    "location": Column(N_("Location code")),
+    "name": Column(N_("Name")),
+    "count": Column(N_("Number of assets"), "count"),
+    "value": Column(N_("Value"), "money"),
+    "year": Column(N_("Year"), "year"),
+    "asset": Column(N_("Asset code")),
+    "controlled": Column(N_("Controlled item"), "bool"),
+    "custodian": Column(N_("Custodian code")),
+    "custodian_name": Column(N_("Custodian")),
+    "due_at": Column(N_("Due at"), "datetime"),
+    "late_by_hours": Column(N_("Hours late"), "number"),
+    "out_at": Column(N_("Checked out at"), "datetime"),
+    "person": Column(N_("Checked out to (code)")),
+    "person_name": Column(N_("Checked out to")),
+    "purpose": Column(N_("Purpose")),
+    "approval_ref": Column(N_("Approval reference")),
+    "returned_at": Column(N_("Returned at"), "datetime"),
+    "late": Column(N_("Late"), "bool"),
+    "actor": Column(N_("Recorded by")),
+    "source": Column(N_("Via")),
+}
+# The same key named otherwise in one report: asset categories are not procurement categories.
+COLUMN_OVERRIDES: dict[tuple[str, str], Column] = {
+    (report, "category"): Column(N_("Asset category")) for report in ("assets-by-category", "overdue", "usage-log")
+} | {("assets-by-location", "name"): Column(N_("Location"))}

@@ -11,9 +11,29 @@ from types import ModuleType
 
 from flask import Flask
 
-from server.web import assets, codes, dashboard, errors, labels, nav, requests, session_pages, static
+from server.web import (
+    assets,
+    codes,
+    dashboard,
+    errors,
+    labels,
+    nav,
+    reports,
+    requests,
+    session_pages,
+    static,
+)
 
-AREAS: tuple[ModuleType, ...] = (session_pages, dashboard, assets, requests, labels, codes)
+# In menu order.
+AREAS: tuple[ModuleType, ...] = (
+    session_pages,
+    dashboard,
+    assets,
+    requests,
+    labels,
+    reports,
+    codes,
+)
 
 
 def register(app: Flask) -> None:

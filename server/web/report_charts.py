@@ -1,0 +1,156 @@
+"""Charts of the reports, drawn on the server by pygal as SVG and inlined in the page.
+
+No script at all: pygal's CDN script is switched off (``js=[]``) and its inline config script is
+taken out of the tree, so a chart needs nothing from the network and works without JavaScript
+(the table beside it carries the exact figures). Text is in the reader's language and drawn in
+the page's CJK-capable font stack. pygal escapes every label it writes, so names from the
+ledger cannot inject markup.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pygal
+from flask_babel import gettext as _
+from markupsafe import Markup
+from pygal.style import Style
+
+from server import names
+from server.i18n import fmt_number
+from server.services.reports import Report
+
+# The stack of server/static/app.css: the SVG is inline, so the browser's own CJK fonts apply.
+FONT_STACK = 'system-ui,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif'
+STYLE = Style(font_family=FONT_STACK, background="transparent", plot_background="#ffffff",
+              foreground="#1d2430", foreground_strong="#1d2430", foreground_subtle="#5b6472",
+              colors=("#2a6fdb", "#e07a1f", "#1e7b34", "#b3261e", "#6b4fbb", "#0f8b8d", "#9a6700", "#8a8f98"),
+              title_font_size=18, label_font_size=13, major_label_font_size=13, legend_font_size=14,
+              value_font_size=13, no_data_font_size=32)
+MAX_BARS = 30  # one bar per row only for the first rows; more would be unreadable
+
+
+def _strip_scripts(root: Any) -> Any:
+    """pygal's xml filter: drop its <script> elements and comments; say the SVG is an image."""
+    doomed = [(parent, child) for parent in root.iter() for child in parent
+              if not isinstance(child.tag, str) or child.tag.rsplit("}", 1)[-1] == "script"]
+    for parent, child in doomed:
+        parent.remove(child)
+    root.set("role", "img")
+    return root
+
+
+def _chart(kind: type[pygal.graph.graph.Graph], title: str, labels: list[str], **options: Any) -> Any:
+    chart = kind(style=STYLE, js=[], disable_xml_declaration=True, title=title, no_data_text=_("No data"),
+                 width=900, height=420, legend_at_bottom=True, truncate_legend=-1, truncate_label=30,
+                 x_label_rotation=30 if len(labels) > 8 else 0, value_formatter=fmt_number, **options)
+    chart.x_labels = labels
+    chart.add_xml_filter(_strip_scripts)
+    return chart
+
+
+def _f(value: Decimal | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _by(rows: list[dict[str, Any]], key: str, value: str) -> tuple[list[Any], dict[Any, float]]:
+    """Distinct ``key``s in row order and the sum of ``value`` per key."""
+    sums: dict[Any, float] = defaultdict(float)
+    for row in rows:
+        sums[row[key]] += float(row[value] or 0)
+    return list(sums), sums
+
+
+def spend(report: Report) -> Any:
+    periods = list(dict.fromkeys(r["period"] for r in report.rows))
+    chart = _chart(pygal.StackedBar, _("Spend per period and category"), periods, y_title=_("Yuan"))
+    amounts = {(r["period"], r["category"]): r["amount"] for r in report.rows}
+    for category in sorted({r["category"] for r in report.rows}):
+        chart.add(category, [_f(amounts.get((p, category))) for p in periods])
+    return chart
+
+
+def spend_by_method(report: Report) -> Any:
+    chart = _chart(pygal.Bar, _("Spend per procurement method"), [names.method(r["method"]) for r in report.rows],
+                   y_title=_("Yuan"))
+    chart.add(_("Amount"), [_f(r["amount"]) for r in report.rows])
+    chart.add(_("Of which by approved exception"), [_f(r["amount_by_exception"]) for r in report.rows])
+    return chart
+
+
+def plan_execution(report: Report) -> Any:
+    # Per category rather than per line: a plan has many lines, and a category's total is what is decided on.
+    categories, used = _by(report.rows, "category", "used_amount")
+    remaining = _by(report.rows, "category", "remaining_amount")[1]
+    chart = _chart(pygal.HorizontalStackedBar, _("Plan amount used and remaining per category"), categories,
+                   x_title=_("Yuan"))  # horizontal: the values run along x
+    chart.add(_("Amount used"), [used[c] for c in categories])
+    chart.add(_("Amount remaining"), [max(remaining[c], 0.0) for c in categories])
+    return chart
+
+
+def _group_label(by: str, row: dict[str, Any]) -> str:
+    value = row[by]
+    if by == "status":
+        return names.status(value)
+    if by == "location":
+        return row.get("name") or value or _("No location")
+    return value or _("None")
+
+
+def assets(report: Report) -> Any:
+    by = report.columns[0]
+    labels = [_group_label(by, r) for r in report.rows]
+    title = {"status": _("Assets by status"), "category": _("Assets by category"),
+             "location": _("Assets by location"), "department": _("Assets by department")}[by]
+    if by == "status":
+        chart = _chart(pygal.Pie, title, [], inner_radius=0.45, print_values=True)  # no tooltips without JS
+        for label, row in zip(labels, report.rows, strict=True):
+            chart.add(label, [row["count"]])
+        return chart
+    chart = _chart(pygal.HorizontalBar, title, labels, show_legend=False)
+    chart.add(_("Number of assets"), [r["count"] for r in report.rows])
+    return chart
+
+
+def bought_per_year(report: Report) -> Any:
+    chart = _chart(pygal.Bar, _("Assets acquired per year"), [str(r["year"]) for r in report.rows],
+                   y_title=_("Yuan"), show_legend=False)
+    chart.add(_("Value"), [_f(r["value"]) for r in report.rows])
+    return chart
+
+
+def overdue(report: Report) -> Any:
+    rows = report.rows[:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Hours late per asset"), [r["asset"] for r in rows], show_legend=False)
+    chart.add(_("Hours late"), [r["late_by_hours"] for r in rows])
+    return chart
+
+
+def usage_log(report: Report) -> Any:
+    categories = list(dict.fromkeys(r["category"] for r in report.rows))
+    chart = _chart(pygal.Bar, _("Check-outs of controlled items per category"), categories)
+    chart.add(_("Check-outs"), [sum(1 for r in report.rows if r["category"] == c) for c in categories])
+    chart.add(_("Of which late"), [sum(1 for r in report.rows if r["category"] == c and r["late"])
+                                   for c in categories])
+    return chart
+
+
+CHARTS: dict[str, Callable[[Report], Any]] = {
+    "spend": spend, "spend-by-method": spend_by_method, "plan-execution": plan_execution, "assets": assets,
+    "bought-per-year": bought_per_year, "overdue": overdue, "usage-log": usage_log,
+}
+
+
+def capped(name: str, report: Report) -> int | None:
+    """How many rows the chart shows when it does not show them all (overdue only draws one bar a row)."""
+    return MAX_BARS if name == "overdue" and len(report.rows) > MAX_BARS else None
+
+
+def draw(name: str, report: Report) -> Markup:
+    """The chart of report ``name`` (a key of services.reports.REPORTS) as inline SVG markup."""
+    svg = CHARTS[name](report).render(is_unicode=True)
+    return Markup(svg)  # pygal's own serialised XML: every label in it is escaped
