@@ -376,6 +376,17 @@ class AuditEntry(Base):
     __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
 
 
+class Department(Base):
+    """A department as the admin keeps it: its staff count (for per-head figures)."""
+
+    __tablename__ = "departments"
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    staff_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[created]
+    updated_at: Mapped[created]
+
+
 class ApprovalLevel(enum.StrEnum):
     LEADER = "leader"  # 分管领导, the leader in charge of the department
     PRINCIPAL = "principal"  # 主要领导, above the office's threshold

@@ -33,7 +33,8 @@ def get_report(name: str) -> Any:
     overdue ?controlled=1, usage-log); ?format=csv or ?format=xlsx for a file."""
     fmt = request.args.get("format") or "json"
     reports.check_choice("format", fmt, FORMATS)
-    report = reports.build(g.db, name, request.args.to_dict())
+    args = {k: v for k, v in request.args.items() if k != "format"}
+    report = reports.build(g.db, name, args)
     if fmt == "json":
         return jsonify(report.as_json())
     rows = [[row.get(key) for key in report.columns] for row in report.rows]

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, extract, func, select
 from sqlalchemy.orm import Session
 
-from server.errors import Invalid
+from server.errors import DomainError, Invalid
 from server.i18n import N_
 from server.models import Asset, Category, Location, PlanLine, Purchase, PurchaseLine
-from server.services import lifecycle, plans
+from server.services import indicators, lifecycle, plans
 
 CENT = Decimal("0.01")
 PERIODS = ("month", "quarter", "year")
@@ -65,7 +66,14 @@ def _year_filter(query: Any, column: Any, year: int | None) -> Any:
     return query if year is None else query.where(cast(extract("year", column), Integer) == year)
 
 
-def spend(session: Session, period: str = "month", year: int | None = None) -> Report:
+def _within(query: Any, column: Any, start: date | None, end: date | None) -> Any:
+    if start is not None:
+        query = query.where(column >= start)
+    return query if end is None else query.where(column <= end)
+
+
+def spend(session: Session, period: str = "month", year: int | None = None, start: date | None = None,
+          end: date | None = None) -> Report:
     """Spend per period (month, quarter or year) and category, from the purchase lines."""
     check_choice("period", period, PERIODS)
     y = cast(extract("year", Purchase.purchased_on), Integer)
@@ -76,19 +84,22 @@ def spend(session: Session, period: str = "month", year: int | None = None) -> R
              .join(Category, PurchaseLine.category_id == Category.id)
              .group_by(y, part, Category.name).order_by(y, part, Category.name))
     rows = []
-    for yy, pp, category, qty, amount in session.execute(_year_filter(query, Purchase.purchased_on, year)):
+    query = _within(_year_filter(query, Purchase.purchased_on, year), Purchase.purchased_on, start, end)
+    for yy, pp, category, qty, amount in session.execute(query):
         label = {"month": f"{yy}-{int(pp):02d}", "quarter": f"{yy}-Q{int(pp)}", "year": f"{yy}"}[period]
         rows.append({"period": label, "category": category, "quantity": int(qty), "amount": _money(amount)})
     return Report("spend", ["period", "category", "quantity", "amount"], rows)
 
 
-def spend_by_method(session: Session, year: int | None = None) -> Report:
+def spend_by_method(session: Session, year: int | None = None, start: date | None = None,
+                    end: date | None = None) -> Report:
     """Spend per procurement method, with how much of it went through a recorded method exception."""
     exc = func.sum(case((Purchase.method_exception_ref.is_not(None), PurchaseLine.amount), else_=0))
     query = (select(Purchase.method, func.count(func.distinct(Purchase.id)), func.sum(PurchaseLine.amount), exc)
              .join(PurchaseLine, PurchaseLine.purchase_id == Purchase.id)
              .group_by(Purchase.method).order_by(Purchase.method))
-    found = session.execute(_year_filter(query, Purchase.purchased_on, year))
+    found = session.execute(_within(_year_filter(query, Purchase.purchased_on, year), Purchase.purchased_on,
+                                    start, end))
     rows = [{"method": method, "purchases": int(count), "amount": _money(amount),
              "amount_by_exception": _money(by_exception)} for method, count, amount, by_exception in found]
     return Report("spend-by-method", ["method", "purchases", "amount", "amount_by_exception"], rows)
@@ -149,19 +160,59 @@ def overdue(session: Session, controlled_only: bool = False) -> Report:
                               "late_by_hours"], rows)
 
 
-def usage_log(session: Session) -> Report:
+def usage_log(session: Session, start: date | None = None, end: date | None = None) -> Report:
     columns = ["asset", "name", "category", "out_at", "person", "person_name", "purpose", "approval_ref", "due_at",
                "returned_at", "late", "actor", "source"]
-    return Report("usage-log", columns, lifecycle.usage_log(session))
+    since = datetime.combine(start, time.min, UTC) if start else None
+    until = datetime.combine(end + timedelta(days=1), time.min, UTC) if end else None
+    return Report("usage-log", columns, lifecycle.usage_log(session, since, until))
+
+
+def _indicator(name: str, found: tuple[list[str], list[dict[str, Any]]]) -> Report:
+    return Report(name, *found)
+
+
+class UnknownParameter(DomainError):
+    """An argument no report of this name takes: a typo must not silently give unfiltered figures."""
+
+    code = "unknown_parameter"
+    status = 400
 
 
 def build(session: Session, name: str, args: dict[str, str]) -> Report:
-    """A report by its name and its query-string arguments (others are ignored)."""
+    """A report by its name and its query-string arguments; an argument it does not take is refused."""
     maker = REPORTS.get(name)
     if maker is None:
         raise Invalid(N_("There is no report %(name)s; the reports are: %(names)s."), code="unknown_report",
                       name=name[:40], names=", ".join(REPORTS))
+    unknown = sorted(set(args) - ARGUMENTS.get(name, set()))
+    if unknown:
+        raise UnknownParameter(N_("The report %(name)s does not take %(unknown)s; it takes: %(known)s."),
+                               name=name, unknown=", ".join(u[:40] for u in unknown[:5]),
+                               known=", ".join(sorted(ARGUMENTS.get(name, set()))) or "-")
     return maker(session, args)
+
+
+def _date(args: dict[str, str], field: str) -> date | None:
+    raw = args.get(field, "").strip()
+    if raw == "":
+        return None
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+    except ValueError:
+        day = None
+    if day is None or not YEARS[0] <= day.year <= YEARS[1]:
+        raise BadFilter(N_("%(field)s must be a date such as 2026-12-01, not %(value)s."), field=field,
+                        value=repr(raw[:40]))
+    return day
+
+
+def _range(args: dict[str, str]) -> tuple[date | None, date | None]:
+    """The from/to dates (both included); to before from is refused."""
+    start, end = _date(args, "from"), _date(args, "to")
+    if start and end and end < start:
+        raise BadFilter(N_("The end date is before the start date."), field="to")
+    return start, end
 
 
 def check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
@@ -191,14 +242,44 @@ def _flag(args: dict[str, str], field: str) -> bool:
     return FLAGS[raw]
 
 
+def _maintenance(session: Session, args: dict[str, str]) -> Report:
+    by = args.get("by") or "category"
+    check_choice("by", by, indicators.MAINTENANCE_BY)
+    period = args.get("period") or None
+    if period is not None:
+        check_choice("period", period, PERIODS)
+    return _indicator("maintenance-cost", indicators.maintenance_cost(session, by, period, *_range(args)))
+
+
 REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
-    "spend": lambda s, a: spend(s, a.get("period") or "month", _year(a)),
-    "spend-by-method": lambda s, a: spend_by_method(s, _year(a)),
+    "spend": lambda s, a: spend(s, a.get("period") or "month", _year(a), *_range(a)),
+    "spend-by-method": lambda s, a: spend_by_method(s, _year(a), *_range(a)),
     "plan-execution": lambda s, a: plan_execution(s, _year(a)),
     "assets": lambda s, a: assets_by(s, a.get("by") or "status"),
     "bought-per-year": lambda s, a: bought_per_year(s),
     "overdue": lambda s, a: overdue(s, _flag(a, "controlled")),
-    "usage-log": lambda s, a: usage_log(s),
+    "usage-log": lambda s, a: usage_log(s, *_range(a)),
+    "maintenance-cost": _maintenance,
+    "total-cost": lambda s, a: _indicator("total-cost", indicators.total_cost_of_ownership(s)),
+    "spend-by-department": lambda s, a: _indicator(
+        "spend-by-department", indicators.spend_by_department(s, _year(a), *_range(a))),
+    "execution-rate": lambda s, a: _indicator("execution-rate", indicators.execution_rate(s, _year(a))),
+    "requests": lambda s, a: _indicator("requests", indicators.requests_by(s, *_range(a))),
+}
+# The arguments each report takes; any other is refused (UnknownParameter), never silently ignored.
+ARGUMENTS: dict[str, set[str]] = {
+    "spend": {"period", "year", "from", "to"},
+    "spend-by-method": {"year", "from", "to"},
+    "plan-execution": {"year"},
+    "assets": {"by"},
+    "bought-per-year": set(),
+    "overdue": {"controlled"},
+    "usage-log": {"from", "to"},
+    "maintenance-cost": {"by", "period", "from", "to"},
+    "total-cost": set(),
+    "spend-by-department": {"year", "from", "to"},
+    "execution-rate": {"year"},
+    "requests": {"from", "to"},
 }
 
 TITLES = {
@@ -209,6 +290,11 @@ TITLES = {
     "bought-per-year": N_("Assets acquired per year"),
     "overdue": N_("Overdue check-outs"),
     "usage-log": N_("Usage log of controlled items"),
+    "maintenance-cost": N_("Maintenance cost"),
+    "total-cost": N_("Total cost of ownership"),
+    "spend-by-department": N_("Spend per department and per head"),
+    "execution-rate": N_("Plan execution rate by department and category"),
+    "requests": N_("Purchase requests by department and state"),
 }
 DESCRIPTIONS = {
     "spend": N_("What was spent in each month, quarter or year, per procurement category."),
@@ -218,13 +304,18 @@ DESCRIPTIONS = {
     "bought-per-year": N_("Assets acquired each year and their value, disposed ones included."),
     "overdue": N_("Checked-out assets past their due time, oldest first."),
     "usage-log": N_("Every check-out of a controlled item: who, why, approval, due, back, late."),
+    "maintenance-cost": N_("Maintenance and repair cost per asset, category or department, by period."),
+    "total-cost": N_("Per asset: price plus maintenance, years in use and cost per year."),
+    "spend-by-department": N_("Spend per department and year, per head, and the change from the year before."),
+    "execution-rate": N_("Approved and used amounts of the plan per department and category."),
+    "requests": N_("How many purchase requests each department made, by state, and their estimated amounts."),
 }
 
 
 @dataclass(frozen=True)
 class Column:
     label: str  # English, marked with N_; translated where it is shown
-    kind: str = "text"  # text, count, money, number, percent, year, datetime, bool, status, method
+    kind: str = "text"  # text, count, money, number, percent, year, datetime, bool, status, method, approval_state
 
 
 COLUMNS: dict[str, Column] = {
@@ -267,8 +358,22 @@ COLUMNS: dict[str, Column] = {
     "late": Column(N_("Late"), "bool"),
     "actor": Column(N_("Recorded by")),
     "source": Column(N_("Via")),
+    "records": Column(N_("Records"), "count"),
+    "cost": Column(N_("Cost"), "money"),
+    "price": Column(N_("Price"), "money"),
+    "maintenance": Column(N_("Maintenance cost"), "money"),
+    "total_cost": Column(N_("Total cost"), "money"),
+    "years_in_use": Column(N_("Years in use"), "number"),
+    "cost_per_year": Column(N_("Cost per year"), "money"),
+    "staff": Column(N_("Staff"), "count"),
+    "per_head": Column(N_("Per head"), "money"),
+    "previous_year": Column(N_("Previous year"), "money"),
+    "change_percent": Column(N_("Change (%)"), "percent"),
+    "request_state": Column(N_("State"), "approval_state"),
+    "requests": Column(N_("Requests"), "count"),
 }
 # The same key named otherwise in one report: asset categories are not procurement categories.
 COLUMN_OVERRIDES: dict[tuple[str, str], Column] = {
-    (report, "category"): Column(N_("Asset category")) for report in ("assets-by-category", "overdue", "usage-log")
+    (report, "category"): Column(N_("Asset category"))
+    for report in ("assets-by-category", "overdue", "usage-log", "maintenance-cost", "total-cost")
 } | {("assets-by-location", "name"): Column(N_("Location"))}

@@ -15,6 +15,7 @@ from server.web import (
     assets,
     codes,
     dashboard,
+    departments,
     errors,
     labels,
     nav,
@@ -32,6 +33,7 @@ AREAS: tuple[ModuleType, ...] = (
     requests,
     labels,
     reports,
+    departments,
     codes,
 )
 

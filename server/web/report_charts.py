@@ -139,15 +139,64 @@ def usage_log(report: Report) -> Any:
     return chart
 
 
+def maintenance_cost(report: Report) -> Any:
+    by = "asset" if "asset" in report.columns else ("department" if "department" in report.columns else "category")
+    keys, costs = _by(report.rows, by, "cost")
+    keys = sorted(keys, key=lambda k: -costs[k])[:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Maintenance cost"), [k or _("None") for k in keys], x_title=_("Yuan"),
+                   show_legend=False)
+    chart.add(_("Cost"), [costs[k] for k in keys])
+    return chart
+
+
+def total_cost(report: Report) -> Any:
+    rows = sorted(report.rows, key=lambda r: -(r["total_cost"] or 0))[:MAX_BARS]
+    chart = _chart(pygal.HorizontalStackedBar, _("Total cost of ownership (highest first)"),
+                   [r["asset"] for r in rows], x_title=_("Yuan"))
+    chart.add(_("Price"), [_f(r["price"]) for r in rows])
+    chart.add(_("Maintenance cost"), [_f(r["maintenance"]) for r in rows])
+    return chart
+
+
+def spend_by_department(report: Report) -> Any:
+    years = sorted({r["year"] for r in report.rows})
+    departments = sorted({r["department"] for r in report.rows})
+    chart = _chart(pygal.Bar, _("Spend per department and year"), departments, y_title=_("Yuan"))
+    amounts = {(r["year"], r["department"]): r["amount"] for r in report.rows}
+    for year in years:
+        chart.add(str(year), [_f(amounts.get((year, d))) for d in departments])
+    return chart
+
+
+def execution_rate(report: Report) -> Any:
+    labels = [f"{r['department']} · {r['category']}" for r in report.rows][:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Execution rate (%)"), labels, show_legend=False, range=(0, 100))
+    chart.add(_("Execution rate (%)"), [_f(r["percent_used"]) for r in report.rows[:MAX_BARS]])
+    return chart
+
+
+def requests(report: Report) -> Any:
+    departments = sorted({r["department"] for r in report.rows})
+    chart = _chart(pygal.StackedBar, _("Purchase requests per department"), departments)
+    counts = {(r["department"], r["request_state"]): r["requests"] for r in report.rows}
+    for state in ("pending", "approved", "rejected", "withdrawn"):
+        if any(s == state for _d, s in counts):
+            chart.add(names.approval_state(state), [counts.get((d, state), 0) for d in departments])
+    return chart
+
+
 CHARTS: dict[str, Callable[[Report], Any]] = {
     "spend": spend, "spend-by-method": spend_by_method, "plan-execution": plan_execution, "assets": assets,
     "bought-per-year": bought_per_year, "overdue": overdue, "usage-log": usage_log,
+    "maintenance-cost": maintenance_cost, "total-cost": total_cost, "spend-by-department": spend_by_department,
+    "execution-rate": execution_rate, "requests": requests,
 }
 
 
 def capped(name: str, report: Report) -> int | None:
     """How many rows the chart shows when it does not show them all (overdue only draws one bar a row)."""
-    return MAX_BARS if name == "overdue" and len(report.rows) > MAX_BARS else None
+    capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate")
+    return MAX_BARS if name in capped_reports and len(report.rows) > MAX_BARS else None
 
 
 def draw(name: str, report: Report) -> Markup:

@@ -40,6 +40,8 @@ def _file_value(kind: str, value: Any) -> Any:
         return names.status(value)
     if kind == "method":
         return names.method(value)
+    if kind == "approval_state":
+        return names.approval_state(value)
     if kind == "bool":
         return _("Yes") if value else _("No")
     if kind == "datetime":

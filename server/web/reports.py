@@ -50,13 +50,31 @@ def _select(label: Any, names: dict[str, Any]) -> Any:
     return SelectField(label, choices=[SelectChoice(value, label) for value, label in names.items()])
 
 
+def _day(label: Any) -> Any:
+    return StringField(label, render_kw={"type": "date"})
+
+
+def _span() -> dict[str, Any]:
+    return {"from": _day(_l("From date")), "to": _day(_l("To date"))}
+
+
+_UPKEEP_BY = {"category": _l("Asset category"), "department": _l("Department"), "asset": _l("Asset")}
+_ANY_PERIOD = {"": _l("Whole range"), **_PERIODS}
+
 # The arguments each report's page offers, by the service's own argument names and choices.
 FILTERS: dict[str, dict[str, Any]] = {
-    "spend": {"year": _year(_l("Year")), "period": _select(_l("Period"), {p: _PERIODS[p] for p in reports.PERIODS})},
-    "spend-by-method": {"year": _year(_l("Year"))},
+    "spend": {"year": _year(_l("Year")), "period": _select(_l("Period"), {p: _PERIODS[p] for p in reports.PERIODS}),
+              **_span()},
+    "spend-by-method": {"year": _year(_l("Year")), **_span()},
     "plan-execution": {"year": _year(_l("Budget year"))},
     "assets": {"by": _select(_l("Group by"), {d: _GROUPS[d] for d in reports.ASSET_DIMENSIONS})},
     "overdue": {"controlled": _select(_l("Items"), _ITEMS)},
+    "usage-log": _span(),
+    "maintenance-cost": {"by": _select(_l("Group by"), _UPKEEP_BY), "period": _select(_l("Period"), _ANY_PERIOD),
+                         **_span()},
+    "spend-by-department": {"year": _year(_l("Year")), **_span()},
+    "execution-rate": {"year": _year(_l("Budget year"))},
+    "requests": _span(),
 }
 
 
