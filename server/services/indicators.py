@@ -66,16 +66,16 @@ def maintenance_cost(session: Session, by: str, period: str | None, start: date 
     """Maintenance and repair cost per asset, category or department, optionally per period."""
     totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, ZERO])
     for asset, day, cost in _maintenance_events(session, start, end):
-        key = {"asset": (asset.code, asset.name), "category": (asset.category.name, ""),
-               "department": (asset.department, "")}[by]
-        entry = totals[(period_label(day, period), *key)]
+        ident, label = {"asset": (asset.code, asset.name), "category": (asset.category.name, ""),
+                         "department": (asset.department, "")}[by]
+        entry = totals[(period_label(day, period), ident, label)]
         entry[0] += 1
         entry[1] += cost
     columns = [*(["period"] if period else []), by, *(["name"] if by == "asset" else []), "records", "cost"]
     rows = []
-    for (label, key, name), (count, cost) in sorted(totals.items()):
-        row: dict[str, Any] = {"period": label} if period else {}
-        row[by] = key
+    for (period_key, ident, name), (count, cost) in sorted(totals.items()):
+        row: dict[str, Any] = {"period": period_key} if period else {}
+        row[by] = ident
         if by == "asset":
             row["name"] = name
         rows.append({**row, "records": count, "cost": cost})
