@@ -114,6 +114,8 @@ def init_app(app: Flask, timezone: str) -> None:
     app.jinja_env.filters.update(
         date=fmt_date, datetime=fmt_datetime, money=fmt_money, number=fmt_number,
         status_name=names.status, method_name=names.method, event_name=names.event, role_name=names.role,
+        kiosk_mode_name=names.kiosk_mode, reason_name=names.reason, kiosk_state_name=names.kiosk_state,
+        token_state_name=names.token_state,
     )
     app.jinja_env.globals.update(LANGUAGE_NAMES=LANGUAGE_NAMES, current_language=current_language)
 

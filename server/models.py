@@ -278,6 +278,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))  # None: follow the browser
+    # Flask's session cookie lives in the browser, so signing out cannot delete it: a cookie is
+    # honoured only while it carries the user's current epoch, which sign-out, disabling, a
+    # password reset and a role change move on (server.auth).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[created]
 
 
@@ -292,6 +296,7 @@ class ApiToken(Base):
     created_at: Mapped[created]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: until revoked
 
 
 class Kiosk(Base):

@@ -11,9 +11,9 @@ from types import ModuleType
 
 from flask import Flask
 
-from server.web import assets, codes, dashboard, errors, labels, nav, session_pages, static
+from server.web import assets, audit, codes, dashboard, errors, kiosks, labels, nav, session_pages, static, users
 
-AREAS: tuple[ModuleType, ...] = (session_pages, dashboard, assets, labels, codes)
+AREAS: tuple[ModuleType, ...] = (session_pages, dashboard, assets, labels, codes, kiosks, audit, users)
 
 
 def register(app: Flask) -> None:
