@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -190,6 +190,7 @@ def issue_token(db: Session, actor: Actor, name: str, role: str,
     _check_role(role)
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
         raise Invalid(N_("the expiry must be a time in the future"), code="bad_expiry")
+    expires_at = expires_at.astimezone(UTC) if expires_at is not None else None
     if any(token_state(t) == "active" for t in tokens_named(db, name)):
         raise AlreadyExists(N_("there is an active token %(name)s already; revoke it or choose another name"),
                             name=name)
