@@ -69,6 +69,7 @@ def test_enrol_offers_the_bundle_once_and_says_the_broker_needs_a_hand(client: A
     response = client.post("/kiosks/enrol", data={"name": "store-2", "mode": "storeroom", "location": room})
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "自助终端 store-2 已登记" in page
+    assert response.headers["Cache-Control"] == "no-store"
     assert "未配置消息代理的密码文件" in page  # no broker files in the test settings
     bundle = _bundle(page)
     assert sorted(bundle.namelist()) == ["store-2/broker-password", "store-2/kiosk.toml"]

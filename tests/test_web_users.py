@@ -36,7 +36,7 @@ def test_admin_creates_users_with_a_generated_or_given_password(client: Any, ses
     page = client.get("/users").get_data(as_text=True)
     assert "<h1>用户</h1>" in page and "u-admin" in page
     shown = client.post("/users", data={"username": "wang.fang", "role": "storekeeper", "password": ""})
-    assert shown.status_code == 200
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
     password = re.search(r'<code id="secret">([^<]+)</code>', shown.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     assert "仅显示这一次" in shown.get_data(as_text=True)
     given = client.post("/users", data={"username": "li.na", "role": "guard", "password": "a long password 1"})
@@ -50,6 +50,7 @@ def test_admin_creates_users_with_a_generated_or_given_password(client: Any, ses
 @pytest.mark.parametrize("data,field,message", [
     ({"username": "u-admin", "role": "guard", "password": ""}, "username", "用户 u-admin 已存在"),
     ({"username": "two words", "role": "guard", "password": ""}, "username", "不含空格"),
+    ({"username": "a/b", "role": "guard", "password": ""}, "username", "不含空格或斜杠"),
     ({"username": "x1", "role": "king", "password": ""}, "role", "角色须为以下之一"),
     ({"username": "x2", "role": "guard", "password": "short"}, "password", "密码至少需要 10 个字符"),
     ({"username": "", "role": "guard", "password": ""}, "username", "此项必填"),

@@ -28,7 +28,8 @@ from server.models import ApiToken, Role, User, utcnow
 ROLES = frozenset(r.value for r in Role)
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "agt_"
-_NAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,80}")  # any printable text without spaces, as typed at sign-in
+# Any printable text without spaces (as typed at sign-in) or slashes (a user's pages are /users/<name>/...).
+_NAME = re.compile(r"[^\s/\\\x00-\x1f\x7f]{1,80}")
 
 
 def state(user: User) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def _check_password(password: str) -> None:
 
 def _check_name(name: str, what: str) -> None:
     if not _NAME.fullmatch(name):
-        raise Invalid(N_("a name must be 1 to 80 characters, without spaces"), code=f"bad_{what}_name")
+        raise Invalid(N_("a name must be 1 to 80 characters, without spaces or slashes"), code=f"bad_{what}_name")
 
 
 # --- users ---

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -78,8 +78,10 @@ def enrol() -> Any:
             bundle = broker.bundle_zip(settings, kiosk, password)
             g.db.commit()
             _sync_broker()
-            return render_template("kiosks/enrolled.html", kiosk=kiosk, filename=f"kiosk-{kiosk.name}.zip",
-                                   bundle=base64.b64encode(bundle).decode())
+            page = make_response(render_template("kiosks/enrolled.html", kiosk=kiosk, bundle=base64.b64encode(
+                bundle).decode(), filename=f"kiosk-{kiosk.name}.zip"))
+            page.headers["Cache-Control"] = "no-store"  # it holds the broker password, shown once
+            return page
     return render_template("kiosks/enrol.html", form=form), 422 if form.is_submitted() else 200
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -66,6 +66,13 @@ def _user(username: str) -> Any:
         fail(404, exc.localized())
 
 
+def _secret_page(title: str, what: str, secret: str, back: str) -> Any:
+    """A password or token secret, shown this once: kept out of the browser's cache and history store."""
+    response = make_response(render_template("users/secret.html", title=title, what=what, secret=secret, back=back))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _refused(exc: DomainError) -> Any:
     g.db.rollback()
     flash(exc.localized(), "error")
@@ -90,8 +97,8 @@ def index() -> Any:
         if form.password.data:
             flash(_("The user %(name)s is created.", name=user.username))
             return redirect(url_for("users.index"))
-        return render_template("users/secret.html", title=_("The user %(name)s is created", name=user.username),
-                               what=_("Password"), secret=password, back=url_for("users.index"))
+        return _secret_page(_("The user %(name)s is created", name=user.username), _("Password"), password,
+                            url_for("users.index"))
     return _users_page(form, 422 if form.is_submitted() else 200)
 
 
@@ -158,8 +165,7 @@ def reset_password(username: str) -> Any:
     g.db.commit()
     if user.username == g.actor.name:
         auth.remember(user)  # your own reset: the other sessions end, this one goes on
-    return render_template("users/secret.html", title=_("New password of %(name)s", name=username),
-                           what=_("Password"), secret=password, back=url_for("users.index"))
+    return _secret_page(_("New password of %(name)s", name=username), _("Password"), password, url_for("users.index"))
 
 
 def _tokens_page(form: TokenForm, status: int = 200) -> Any:
@@ -183,8 +189,8 @@ def tokens() -> Any:
             show_domain_error(form, exc, TOKEN_FIELDS)
             return _tokens_page(form, 422)
         g.db.commit()
-        return render_template("users/secret.html", title=_("The API token %(name)s is created", name=token.name),
-                               what=_("Token"), secret=secret, back=url_for("users.tokens"))
+        return _secret_page(_("The API token %(name)s is created", name=token.name), _("Token"), secret,
+                            url_for("users.tokens"))
     return _tokens_page(form, 422 if form.is_submitted() else 200)
 
 
