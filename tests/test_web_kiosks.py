@@ -70,7 +70,7 @@ def test_enrol_offers_the_bundle_once_and_says_the_broker_needs_a_hand(client: A
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "自助终端 store-2 已登记" in page
     assert response.headers["Cache-Control"] == "no-store"
-    assert "未配置消息代理的密码文件" in page  # no broker files in the test settings
+    assert "未配置消息服务器的密码文件" in page  # no broker files in the test settings
     bundle = _bundle(page)
     assert sorted(bundle.namelist()) == ["store-2/broker-password", "store-2/kiosk.toml"]
     assert bundle.getinfo("store-2/broker-password").external_attr >> 16 & 0o777 == 0o600
@@ -150,7 +150,7 @@ def test_a_bundle_downloaded_from_the_page_logs_in_to_a_real_broker_until_revoke
         taken = client.post("/kiosks/enrol", data={"name": "assetgate-server", "mode": "gate"})
         assert taken.status_code == 422
         page = client.post("/kiosks/enrol", data={"name": "gate-7", "mode": "gate"}).get_data(as_text=True)
-        assert "消息代理" not in page.split("<h1>")[0]  # no warning: the broker's files were written
+        assert "消息服务器" not in page.split("<h1>")[0]  # no warning: the broker's files were written
         _bundle(page).extractall(tmp_path / "pi")
         config = load_config(tmp_path / "pi" / "gate-7" / "kiosk.toml")
         assert (config.broker.host, config.broker.port) == ("127.0.0.1", broker.port)
