@@ -173,3 +173,33 @@ def test_cli_disable_reset_password_and_token_revoke(database_url: str, tmp_path
     assert expiry is not None and expiry.isoformat() == "2999-12-31T16:00:00+00:00"  # midnight after, Shanghai
     expected = ["user.password_reset", "user.role", "user.disable", "user.enable", "token.revoke"]
     assert [len(audited(sessions, action)) for action in expected] == [1, 1, 1, 1, 1]
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one(sessions: Any) -> None:
+    import threading
+
+    make_user(sessions, "admin", "a1")
+    make_user(sessions, "admin", "a2")
+    first = sessions()
+    first.begin()
+    users.disable(first, Actor("a1", "web", "admin"), "a2")  # not committed yet: a2's row is locked
+    outcome: list[str] = []
+
+    def second() -> None:
+        with sessions() as session, session.begin():
+            try:
+                users.disable(session, Actor("a2", "api", "admin"), "a1")
+                outcome.append("disabled")
+            except Forbidden as exc:
+                outcome.append(exc.code)
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    worker.join(1.0)
+    assert worker.is_alive()  # it waits for the first change
+    first.commit()
+    first.close()
+    worker.join(30)
+    assert outcome == ["last_admin"]
+    with sessions() as session:
+        assert session.scalars(select(User.username).where(User.active.is_(True))).all() == ["a1"]

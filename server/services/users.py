@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -94,11 +94,15 @@ def _not_self(actor: Actor, user: User) -> None:
 
 
 def _not_last_admin(db: Session, user: User) -> None:
-    """The office keeps at least one active admin."""
+    """The office keeps at least one active admin. The active admins' rows are locked before they
+    are counted, so two admins disabling each other at once cannot both pass (the second waits for
+    the first and counts again; SQLite runs writers one at a time anyway)."""
     if user.role != Role.ADMIN.value or not user.active:
         return
-    others = db.scalar(select(func.count()).select_from(User).where(
-        User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id))
+    admins = select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True)).order_by(User.id)
+    if db.get_bind().dialect.name == "postgresql":
+        admins = admins.with_for_update()
+    others = [admin_id for admin_id in db.scalars(admins) if admin_id != user.id]
     if not others:
         raise Forbidden(N_("%(name)s is the last active admin; make another admin first"), code="last_admin",
                         name=user.username)
