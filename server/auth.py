@@ -5,12 +5,16 @@ Every view declares who may call it with ``@roles(...)`` (or ``@public``); one
 so a forgotten decorator fails closed. The REST API takes bearer tokens only and
 the web takes the session cookie only, so a cookie can never drive the API
 (which is why the API needs no CSRF token).
+
+Flask keeps the session in a signed cookie on the client, so signing out cannot destroy it:
+the cookie carries the user's session epoch, and a cookie whose epoch is not the user's
+current one is refused. Sign-out, disabling, a password reset and a role change move the
+epoch on (``server.services.users``), which ends every session of that user at once.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,16 +24,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server import audit
 from server.audit import Actor
-from server.errors import AlreadyExists, Invalid
 from server.models import ApiToken, Role, User, utcnow
+from server.services import users
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = frozenset({"*"})
 ALL_ROLES = frozenset(r.value for r in Role)
 READERS = ALL_ROLES  # every signed-in role may read the ledger
-TOKEN_PREFIX = "agt_"
+TOKEN_PREFIX = users.TOKEN_PREFIX
 
 
 def roles(*names: str) -> Callable[[F], F]:
@@ -54,25 +57,11 @@ def allowed_roles(view: Callable[..., Any]) -> frozenset[str] | None:
     return getattr(view, "_roles", None)
 
 
-# --- users and tokens (plain functions over a session, used by the CLI and admin views) ---
-
-def create_user(db: Session, actor: Actor, username: str, password: str, role: str) -> User:
-    if role not in ALL_ROLES:
-        raise Invalid(f"role must be one of {', '.join(sorted(ALL_ROLES))}")
-    if len(password) < 10:
-        raise Invalid("password must be at least 10 characters")
-    if db.scalars(select(User).where(User.username == username)).first():
-        raise AlreadyExists(f"user {username} exists already")
-    user = User(username=username, password_hash=generate_password_hash(password), role=role)
-    db.add(user)
-    db.flush()
-    audit.record(db, actor, "user.create", "user", username, None, {"role": role})
-    return user
-
-
-def set_language(db: Session, user: User, language: str) -> None:
-    """A user's language for pages and messages (a personal setting: not audited)."""
-    user.language = language
+# --- signing in, and what a request shows of who it is ---
+# User and token management lives in server.services.users; these names stay for callers of old.
+create_user = users.create_user
+create_token = users.create_token
+set_language = users.set_language
 
 
 @functools.cache
@@ -90,26 +79,28 @@ def check_login(db: Session, username: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def remember(user: User) -> None:
+    """Start a session for ``user``: a fresh cookie that carries the user's current epoch."""
+    session.clear()
+    session["user_id"] = user.id
+    session["epoch"] = user.session_epoch
 
 
-def create_token(db: Session, actor: Actor, name: str, role: str) -> str:
-    """Make a bearer token; the secret is shown once and only its hash is kept."""
-    if role not in ALL_ROLES:
-        raise Invalid(f"role must be one of {', '.join(sorted(ALL_ROLES))}")
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.add(ApiToken(name=name, token_hash=_digest(secret), role=role))
-    db.flush()
-    audit.record(db, actor, "token.create", "token", name, None, {"role": role})
-    return secret
+def session_user(db: Session) -> User | None:
+    """The user of this request's session cookie, if it is still good: the user exists, is active,
+    and no sign-out, disabling, password reset or role change happened since it was issued."""
+    user_id = session.get("user_id")
+    user = db.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or session.get("epoch") != user.session_epoch:
+        return None
+    return user
 
 
 def token_identity(db: Session, secret: str) -> ApiToken | None:
-    token = db.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(secret))).first()
-    if token is None or token.revoked_at is not None:
-        return None
+    token = db.scalars(select(ApiToken).where(ApiToken.token_hash == users.digest(secret))).first()
     now = utcnow()
+    if token is None or users.token_state(token, now) != "active":
+        return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now  # coarse on purpose: one write a minute, not one a request
     return token
@@ -127,9 +118,10 @@ def _identify(db: Session, is_api: bool) -> Actor | None:
             return None
         db.commit()  # keeps last_used_at even when the request itself fails
         return Actor(f"token:{token.name}", "api", token.role)
-    user_id = session.get("user_id")
-    user = db.get(User, user_id) if user_id else None
-    if user is None or not user.active:
+    user = session_user(db)
+    if user is None:
+        if "user_id" in session:
+            session.clear()  # outdated: do not carry it around any longer
         return None
     g.user_language = user.language
     return Actor(user.username, "web", user.role)

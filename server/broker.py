@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import logging
 import os
 import secrets
 import signal
+import time
+import zipfile
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,6 +25,7 @@ from contract.topics import SHARE_GROUP, Topics
 from server.config import Settings
 from server.models import Kiosk
 
+log = logging.getLogger(__name__)
 ITERATIONS = 101  # mosquitto_passwd's default for $7$
 
 
@@ -84,10 +89,19 @@ def write_files(session: Session, settings: Settings) -> bool:
     return True
 
 
-def kiosk_bundle(settings: Settings, kiosk: Kiosk, password: str, folder: Path) -> Path:
-    """What a Pi needs to join: kiosk.toml and the broker password in its own file (mode 600)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(folder / "broker-password", password + "\n", 0o600)
+def sync(session: Session, settings: Settings) -> str:
+    """``write_files`` for the web and the API, after a committed enrolment or revocation:
+    ``written``, ``not-configured``, or ``failed`` (logged; `assetgate kiosk broker-files` redoes it)."""
+    try:
+        return "written" if write_files(session, settings) else "not-configured"
+    except OSError as exc:
+        log.error("broker files not written: %s", exc)
+        return "failed"
+
+
+def bundle_files(settings: Settings, kiosk: Kiosk, password: str) -> dict[str, tuple[str, int]]:
+    """What a Pi needs to join, file name -> (text, mode): kiosk.toml, the broker password in a file
+    of its own (mode 600) and, when the broker uses TLS, the CA that signed its certificate."""
     host = settings.broker_public_host or settings.mqtt_host
     port = settings.broker_public_port or settings.mqtt_port
     location = f'location = "{kiosk.location.code}"\n' if kiosk.location else ""
@@ -97,7 +111,31 @@ def kiosk_bundle(settings: Settings, kiosk: Kiosk, password: str, folder: Path) 
         f'outbox = "/var/lib/assetgate-kiosk/outbox.db"\n\n'
         f'[broker]\nhost = "{host}"\nport = {port}\nusername = "{kiosk.name}"\npassword_file = "broker-password"\n'
     )
+    files = {"broker-password": (password + "\n", 0o600)}
     if settings.mqtt_tls_ca:
         config += '\n[broker.tls]\nca_file = "ca.crt"\n'
-    _write(folder / "kiosk.toml", config, 0o644)
+        if settings.mqtt_tls_ca.exists():
+            files["ca.crt"] = (settings.mqtt_tls_ca.read_text(), 0o644)
+    files["kiosk.toml"] = (config, 0o644)
+    return files
+
+
+def kiosk_bundle(settings: Settings, kiosk: Kiosk, password: str, folder: Path) -> Path:
+    """The bundle written to a folder (the CLI, on the server); returns the path of kiosk.toml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (text, mode) in bundle_files(settings, kiosk, password).items():
+        _write(folder / name, text, mode)
     return folder / "kiosk.toml"
+
+
+def bundle_zip(settings: Settings, kiosk: Kiosk, password: str) -> bytes:
+    """The bundle as a zip in memory (the web and the API): the password is never written on the server."""
+    out = io.BytesIO()
+    made = time.localtime()[:6]
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, (text, mode) in bundle_files(settings, kiosk, password).items():
+            member = zipfile.ZipInfo(f"{kiosk.name}/{name}", date_time=made)
+            member.external_attr = (0o100000 | mode) << 16  # a regular file with its mode, kept by unzip
+            member.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(member, text)
+    return out.getvalue()

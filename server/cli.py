@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -150,6 +151,55 @@ def user_create(ctx: Context, username: str, role: str, password: str | None) ->
     click.echo(f"user {username} ({role}) created; password: {password}")
 
 
+@user.command("disable")
+@click.argument("username")
+@pass_ctx
+def user_disable(ctx: Context, username: str) -> None:
+    """Disable a user: they cannot sign in, and their open sessions end at once."""
+    from server.services import users
+
+    with ctx.session() as session:
+        users.disable(session, CLI_ACTOR, username)
+    click.echo(f"user {username} disabled; their sessions are ended")
+
+
+@user.command("enable")
+@click.argument("username")
+@pass_ctx
+def user_enable(ctx: Context, username: str) -> None:
+    """Let a disabled user sign in again."""
+    from server.services import users
+
+    with ctx.session() as session:
+        users.enable(session, CLI_ACTOR, username)
+    click.echo(f"user {username} enabled")
+
+
+@user.command("set-role")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(sorted(auth.ALL_ROLES)))
+@pass_ctx
+def user_set_role(ctx: Context, username: str, role: str) -> None:
+    """Give a user another role; their open sessions end (they sign in again with the new role)."""
+    from server.services import users
+
+    with ctx.session() as session:
+        users.set_role(session, CLI_ACTOR, username, role)
+    click.echo(f"user {username} is now {role}; their sessions are ended")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@pass_ctx
+def user_reset_password(ctx: Context, username: str) -> None:
+    """Give a user a new generated password, printed once; their open sessions end."""
+    from server.services import users
+
+    with ctx.session() as session:
+        _user, password = users.reset_password(session, CLI_ACTOR, username)
+    click.echo(f"new password for {username}: {password}")
+
+
 @main.group()
 def token() -> None:
     """API bearer tokens."""
@@ -158,12 +208,29 @@ def token() -> None:
 @token.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(sorted(auth.ALL_ROLES)))
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Last day the token works (YYYY-MM-DD, the office's time zone); default: until revoked.")
 @pass_ctx
-def token_create(ctx: Context, name: str, role: str) -> None:
+def token_create(ctx: Context, name: str, role: str, expires: datetime | None) -> None:
     """Create an API token; it is printed once and only its hash is kept."""
+    from server.services import users
+
+    until = users.end_of_day(expires.date(), ctx.settings.timezone) if expires else None
     with ctx.session() as session:
-        secret = auth.create_token(session, CLI_ACTOR, name, role)
+        secret = users.create_token(session, CLI_ACTOR, name, role, until)
     click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("name")
+@pass_ctx
+def token_revoke(ctx: Context, name: str) -> None:
+    """Revoke the API token of that name: it is refused from the next request on."""
+    from server.services import users
+
+    with ctx.session() as session:
+        revoked = users.revoke_tokens_named(session, CLI_ACTOR, name)
+    click.echo(f"token {name} revoked" + (f" ({len(revoked)} tokens of that name)" if len(revoked) > 1 else ""))
 
 
 @main.group("audit")

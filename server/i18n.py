@@ -115,6 +115,8 @@ def init_app(app: Flask, timezone: str) -> None:
         date=fmt_date, datetime=fmt_datetime, money=fmt_money, number=fmt_number,
         status_name=names.status, method_name=names.method, event_name=names.event, role_name=names.role,
         approval_state=names.approval_state, approval_level=names.approval_level, decision_name=names.decision,
+        kiosk_mode_name=names.kiosk_mode, reason_name=names.reason, kiosk_state_name=names.kiosk_state,
+        token_state_name=names.token_state,
     )
     app.jinja_env.globals.update(LANGUAGE_NAMES=LANGUAGE_NAMES, current_language=current_language)
 

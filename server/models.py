@@ -279,6 +279,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(8))  # None: follow the browser
     department: Mapped[str] = mapped_column(String(100), default="")
+    # Flask's session cookie lives in the browser, so signing out cannot delete it: a cookie is
+    # honoured only while it carries the user's current epoch, which sign-out, disabling, a
+    # password reset and a role change move on (server.auth).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[created]
 
 
@@ -303,6 +307,7 @@ class ApiToken(Base):
     created_at: Mapped[created]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: until revoked
 
 
 class Kiosk(Base):

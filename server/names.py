@@ -1,4 +1,5 @@
-"""What a person reads instead of a code: statuses, procurement methods, event types, roles.
+"""What a person reads instead of a code: statuses, procurement methods, event types, roles,
+kiosk refusal reasons and states, API token states.
 
 Codes stay English in the database, the API and the wire contract; these tables give each its
 English name, and the catalogue gives the Chinese term of shared/GLOSSARY.md. An unknown code
@@ -76,6 +77,41 @@ DECISIONS = {
     "reject": N_("Rejected"),
 }
 
+# Why the server refused a kiosk message (contract.messages.Reason and the ack's reason codes).
+REASONS = {
+    "bad_json": N_("Unreadable message"),
+    "too_large": N_("Message too large"),
+    "bad_schema": N_("Incomplete or invalid data"),
+    "unknown_type": N_("Action unknown to the server"),
+    "bad_version": N_("Contract version not supported"),
+    "bad_code": N_("Not an AssetGate code"),
+    "bad_check": N_("Check symbol wrong"),
+    "wrong_kind": N_("Wrong kind of code"),
+    "kiosk_mismatch": N_("Kiosk id mismatch"),
+    "unknown_kiosk": N_("Kiosk not enrolled"),
+    "unknown_code": N_("Unknown code"),
+    "illegal_transition": N_("Not allowed in the asset's current state"),
+    "approval_required": N_("Approval required"),
+    "no_exit_permit": N_("No exit permit"),
+    "insufficient_stock": N_("Not enough stock"),
+    "on_watchlist": N_("On the watchlist"),
+    "not_supported": N_("Not supported by the server yet"),
+    "internal_error": N_("Server error"),
+}
+
+KIOSK_STATES = {
+    "online": N_("Online"),
+    "offline": N_("Offline"),
+    "unknown": N_("Not reported yet"),
+    "revoked": N_("Revoked"),
+}
+
+TOKEN_STATES = {
+    "active": N_("Active"),
+    "expired": N_("Expired"),
+    "revoked": N_("Revoked"),
+}
+
 
 def _name(table: dict[str, str], code: object) -> str:
     key = str(code)
@@ -112,3 +148,15 @@ def approval_level(code: object) -> str:
 
 def decision(code: object) -> str:
     return _name(DECISIONS, code)
+
+
+def reason(code: object) -> str:
+    return _name(REASONS, code)
+
+
+def kiosk_state(code: object) -> str:
+    return _name(KIOSK_STATES, code)
+
+
+def token_state(code: object) -> str:
+    return _name(TOKEN_STATES, code)

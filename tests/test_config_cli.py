@@ -87,7 +87,8 @@ def test_cli_init_demo_user_token(env: dict[str, str], tmp_path: Path) -> None:
 def test_cli_kiosk_and_labels(env: dict[str, str], tmp_path: Path) -> None:
     _run(["init"], env)
     assert _run(["kiosk", "enroll", "gate-2", "--mode", "gate"], env).exit_code == 0
-    assert "invalid" in _run(["kiosk", "enroll", "Gate 2!", "--mode", "gate"], env).output
+    bad_id = _run(["kiosk", "enroll", "Gate 2!", "--mode", "gate"], env)
+    assert bad_id.exit_code == 1 and "bad_kiosk_id" in bad_id.output
     out = tmp_path / "blank.pdf"
     made = _run(["labels", "--blank", "3", "-o", str(out)], env)
     assert made.exit_code == 0, made.output

@@ -171,3 +171,18 @@ def test_every_input_has_a_label(client: Any, sessions: Any) -> None:
                 continue
             ident = re.search(r'id="([^"]+)"', tag)
             assert ident and ident.group(1) in labelled, (path, tag)
+
+
+def test_no_string_is_translated_two_ways() -> None:
+    """Each area keeps its own .po file; the same English must get the same Chinese in all of them."""
+    from babel.messages.pofile import read_po
+
+    from server.i18n import TRANSLATIONS
+
+    seen: dict[str, dict[str, str]] = {}
+    for path in sorted((TRANSLATIONS / "zh").glob("*.po")):
+        with path.open("rb") as handle:
+            for message in read_po(handle):
+                if message.id and message.string:
+                    seen.setdefault(str(message.id), {})[path.name] = str(message.string)
+    assert {k: v for k, v in seen.items() if len(set(v.values())) > 1} == {}

@@ -75,10 +75,12 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     departments,
     directory,
     intake,
+    kiosks,
     labels,
     lifecycle,
     openapi,
     procurement,
     reports,
     requests,
+    users,
 )

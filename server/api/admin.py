@@ -4,23 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from server import audit, serialize
+from server import audit, serialize, settings_of
 from server.api import bp, page_args
 from server.auth import roles
-from server.models import AuditEntry, Kiosk, KioskEvent, RejectedMessage
-from server.services import kiosks
+from server.errors import Invalid
+from server.i18n import N_
+from server.models import Kiosk, KioskEvent, RejectedMessage
+from server.services import auditlog, kiosks
+
+
+def _keyset_limit() -> int:
+    """The page size of a keyset-paged list; ``offset`` is refused (``after`` takes the ``next`` cursor)."""
+    if "offset" in request.args:
+        raise Invalid(N_("this list pages by cursor: pass the answer's next as after"), code="bad_paging")
+    return page_args()[0]
 
 
 @bp.get("/audit")
 @roles("auditor")
 def audit_log() -> Any:
-    """The audit log, newest first."""
-    limit, offset = page_args()
-    rows = g.db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return jsonify(items=[serialize.audit_entry(r) for r in rows])
+    """The audit log, newest first: ?actor= &action= (or a family: user) &entity= &entity_id= &since= &until=
+    (days, YYYY-MM-DD, office time zone) &limit= &after=<next>."""
+    limit = _keyset_limit()
+    flt = auditlog.parse_filter(request.args)
+    page = auditlog.browse(g.db, flt, settings_of(current_app).timezone, request.args.get("after"), limit)
+    return jsonify(items=[serialize.audit_entry(r) for r in page.items], next=page.next_cursor)
 
 
 @bp.get("/audit/verify")
@@ -41,12 +52,14 @@ def kiosk_fleet() -> Any:
 @bp.get("/kiosks/rejected")
 @roles("auditor")
 def rejected_log() -> Any:
-    """Messages the consumer refused, newest first, with reason and a bounded copy."""
-    limit, offset = page_args()
-    rows = g.db.scalars(select(RejectedMessage).order_by(RejectedMessage.id.desc()).limit(limit).offset(offset))
-    return jsonify(items=[{"at": r.received_at.isoformat(), "topic": r.topic, "kiosk": r.kiosk,
+    """Messages the consumer refused, newest first, with reason and a bounded copy:
+    ?kiosk= &reason= &limit= &after=<next>."""
+    limit = _keyset_limit()
+    page = kiosks.rejected_page(g.db, request.args.get("kiosk") or None, request.args.get("reason") or None,
+                                request.args.get("after"), limit)
+    return jsonify(items=[{"id": r.id, "at": r.received_at.isoformat(), "topic": r.topic, "kiosk": r.kiosk,
                            "event_id": r.event_id, "reason": r.reason, "detail": r.detail, "size": r.size,
-                           "raw": r.raw} for r in rows])
+                           "raw": r.raw} for r in page.items], next=page.next_cursor)
 
 
 @bp.get("/metrics")

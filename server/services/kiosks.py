@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +13,11 @@ from contract.messages import KioskConfig
 from contract.topics import valid_kiosk_id
 from server import audit, broker
 from server.audit import Actor
-from server.errors import AlreadyExists, Invalid, NotFound
-from server.models import Kiosk, KioskEvent, RejectedMessage
-from server.services import directory
+from server.config import Settings
+from server.errors import AlreadyExists, DomainError, IllegalTransition, Invalid, NotFound
+from server.i18n import N_
+from server.models import Kiosk, KioskEvent, Location, RejectedMessage
+from server.services import directory, paging
 
 MODES = ("gate", "storeroom")
 
@@ -24,13 +27,14 @@ def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: 
     """Create (or re-enrol) a kiosk with fresh broker credentials; returns it and its password,
     which is shown once: only Mosquitto's hash of it is kept."""
     if not valid_kiosk_id(name) or name in reserved:
-        raise Invalid("kiosk id must be 1 to 32 of a-z, 0-9 and '-', and not the server's broker user")
+        raise Invalid(N_("a kiosk id is 1 to 32 of a-z, 0-9 and '-', and not the server's broker user"),
+                      code="bad_kiosk_id")
     if mode not in MODES:
-        raise Invalid(f"kiosk mode must be one of {', '.join(MODES)}")
+        raise Invalid(N_("kiosk mode must be one of %(modes)s"), code="bad_mode", modes=", ".join(MODES))
     existing = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
     if existing is not None and existing.revoked_at is None:
-        raise AlreadyExists(f"kiosk {name} is enrolled already")
-    location = directory.location_by_code(session, location_code) if location_code else None
+        raise AlreadyExists(N_("kiosk %(name)s is enrolled already"), name=name)
+    location = _location(session, location_code) if location_code else None
     kiosk = existing or Kiosk(name=name, mode=mode)
     password = broker.new_password()
     kiosk.mode, kiosk.location, kiosk.revoked_at = mode, location, None
@@ -42,8 +46,23 @@ def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: 
     return kiosk, password
 
 
+def _location(session: Session, code: str) -> Location:
+    try:
+        return directory.location_by_code(session, code)
+    except DomainError:
+        raise NotFound(N_("there is no location with the code %(location)s"), code="unknown_location",
+                       location=code[:40]) from None
+
+
+def reserved_names(settings: Settings) -> frozenset[str]:
+    """Kiosk ids that may not be taken: the server's own broker user."""
+    return frozenset({settings.mqtt_username}) if settings.mqtt_username else frozenset()
+
+
 def revoke(session: Session, actor: Actor, name: str, at: datetime) -> Kiosk:
     kiosk = kiosk_by_name(session, name)
+    if kiosk.revoked_at is not None:
+        raise IllegalTransition(N_("kiosk %(name)s is revoked already"), code="already_revoked", name=name)
     kiosk.revoked_at = at
     kiosk.broker_password_hash = None
     audit.record(session, actor, "kiosk.revoke", "kiosk", name, {"revoked": False}, {"revoked": True})
@@ -53,7 +72,7 @@ def revoke(session: Session, actor: Actor, name: str, at: datetime) -> Kiosk:
 def kiosk_by_name(session: Session, name: str) -> Kiosk:
     kiosk = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
     if kiosk is None:
-        raise NotFound(f"unknown kiosk {name}", code="unknown_kiosk")
+        raise NotFound(N_("there is no kiosk %(name)s"), code="unknown_kiosk", name=name[:40])
     return kiosk
 
 
@@ -101,3 +120,54 @@ def fleet(session: Session) -> list[dict[str, Any]]:
             "unsynced": flagged.get((kiosk.name, "unsynced"), 0),
         })
     return rows
+
+
+# --- the kiosk pages and the dashboard ---
+
+@dataclass(frozen=True)
+class KioskRow:
+    kiosk: Kiosk
+    state: str  # online, offline, unknown (never reported), revoked
+
+    @property
+    def outbox(self) -> int | None:
+        """Events waiting on the kiosk, as its last status said."""
+        value = self.kiosk.status.get("outbox")
+        return value if isinstance(value, int) else None
+
+
+def overview(session: Session) -> list[KioskRow]:
+    """Every kiosk with its state from its last retained status (the broker's last will says
+    "offline" when its connection drops), enrolled ones first. Light: no event counts."""
+    rows = []
+    for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.revoked_at.is_not(None), Kiosk.name)):
+        reported = kiosk.status.get("state")
+        state = "revoked" if kiosk.revoked_at else reported if reported in ("online", "offline") else "unknown"
+        rows.append(KioskRow(kiosk, state))
+    return rows
+
+
+def rejected_counts(session: Session, since: datetime) -> list[tuple[str, int]]:
+    """Messages refused since ``since``, per reason, most frequent first."""
+    query = (select(RejectedMessage.reason, func.count()).where(RejectedMessage.received_at >= since)
+             .group_by(RejectedMessage.reason).order_by(func.count().desc(), RejectedMessage.reason))
+    return [(reason, int(count)) for reason, count in session.execute(query)]
+
+
+def conflict_count(session: Session) -> int:
+    """Kiosk events saved with a conflict (the server knew a newer state): each one for a person to
+    review in the asset's history. Nothing marks one reviewed yet, so all count as open."""
+    query = select(func.count()).select_from(KioskEvent).where(
+        cast(KioskEvent.flags, String).like('%"conflict"%'))
+    return int(session.scalar(query) or 0)
+
+
+def rejected_page(session: Session, kiosk: str | None, reason: str | None, cursor: str | None,
+                  limit: int = 50) -> paging.Page[RejectedMessage]:
+    """The rejected log, newest first, optionally for one kiosk and one reason."""
+    query = select(RejectedMessage)
+    if kiosk:
+        query = query.where(RejectedMessage.kiosk == kiosk[:32])
+    if reason:
+        query = query.where(RejectedMessage.reason == reason[:40])
+    return paging.keyset_page(session, query, [RejectedMessage.id.expression], cursor, True, limit)

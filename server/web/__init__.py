@@ -13,16 +13,19 @@ from flask import Flask
 
 from server.web import (
     assets,
+    audit,
     codes,
     dashboard,
     departments,
     errors,
+    kiosks,
     labels,
     nav,
     reports,
     requests,
     session_pages,
     static,
+    users,
 )
 
 # In menu order.
@@ -34,6 +37,9 @@ AREAS: tuple[ModuleType, ...] = (
     labels,
     reports,
     departments,
+    kiosks,
+    audit,
+    users,
     codes,
 )
 

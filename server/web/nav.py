@@ -40,6 +40,14 @@ def visible_menu() -> list[dict[str, Any]]:
     return entries
 
 
+def can(endpoint: str) -> bool:
+    """Whether the signed-in person's role may use the view ``endpoint``: read from the view's own
+    ``@roles``, so a page offers a button only where the server would accept the click."""
+    actor = getattr(g, "actor", None)
+    view = current_app.view_functions.get(endpoint)
+    return actor is not None and view is not None and actor.role in (allowed_roles(view) or frozenset())
+
+
 def url_with(**changes: Any) -> str:
     """This page's URL with some query arguments changed (None removes one): sorting, filters, pages."""
     args = request.args.to_dict()
@@ -53,4 +61,4 @@ def url_with(**changes: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(menu=visible_menu, url_with=url_with)
+    app.jinja_env.globals.update(menu=visible_menu, url_with=url_with, can=can)

@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from server import auth
 from server.auth import READERS, public, roles
 from server.i18n import LANGUAGES
-from server.models import User, utcnow
-from server.services import signin
+from server.models import utcnow
+from server.services import signin, users
 
 bp = Blueprint("session", __name__)
 
@@ -56,8 +56,7 @@ def login() -> Any:
         signin.record_success(g.db, username)
         g.db.commit()
         language = session.get("language")
-        session.clear()
-        session["user_id"] = user.id
+        auth.remember(user)
         if user.language is None and language in LANGUAGES:
             session["language"] = language
         return redirect(safe_next(request.args.get("next")))
@@ -67,7 +66,11 @@ def login() -> Any:
 @bp.post("/logout")
 @roles(*READERS)
 def logout() -> Any:
-    """Sign out."""
+    """Sign out: this user's session cookies, this one and any copy of it, are refused from now on."""
+    user = auth.session_user(g.db)
+    if user is not None:
+        users.sign_out(g.db, user)
+        g.db.commit()
     session.clear()
     return redirect(url_for("session.login"))
 
@@ -79,9 +82,8 @@ def set_language() -> Any:
     language = request.form.get("language", "")
     if language in LANGUAGES:
         session["language"] = language
-        user_id = session.get("user_id")
-        user = g.db.get(User, user_id) if user_id else None
+        user = auth.session_user(g.db)
         if user is not None:
-            auth.set_language(g.db, user, language)
+            users.set_language(g.db, user, language)
             g.db.commit()
     return redirect(safe_next(request.form.get("next")))
