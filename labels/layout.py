@@ -7,9 +7,10 @@ then the organisation, then category and year, which are dropped before anything
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from labels import qr
-from labels.fonts import FontUse
+from labels.fonts import FontFace, FontUse
 from labels.model import Label, LabelError
 from labels.pdfwriter import num
 from labels.templates import Rect, Template
@@ -60,24 +61,41 @@ def draw_label(template: Template, slot: Rect, label: Label, content: str, font:
 def _text_block(area: Rect, label: Label, font: FontUse, page_h_mm: float) -> str:
     face = font.face
     width, height = area.w * PT, area.h * PT
-    measure = face.width
     # A code reads best on one line: it shrinks all the way down before it wraps.
-    code = fit(label.code, measure, width, height, min(MAX_CODE_SIZE, height / 3), MIN_SIZE * 0.8,
+    code = fit(label.code, face.width, width, height, min(MAX_CODE_SIZE, height / 3), MIN_SIZE * 0.8,
                LEADING, max_lines=2, one_line_floor=MIN_SIZE * 0.8)
     if code.truncated or not code.lines:
         raise LabelError(f"label text area ({area.w:.1f} x {area.h:.1f} mm) is too small for the code {label.code}")
-    blocks: list[Fitted] = [code]
-    left = height - _height(code)
-    meta_size = max(MIN_SIZE, code.size * 0.75)
-    metas = [t for t in (label.org, _category_year(label)) if t]
+    codes = iter(code.lines)
+    lines = "".join(f"{start}{font.encode(next(codes) if text is None else text).decode()} Tj ET\n"
+                    for start, text in _arrange(face, width, height, code.size, len(code.lines), label.name,
+                                                label.org, _category_year(label)))
+    # The arrangement is relative to the area's top-left corner, so labels of a batch can share it.
+    return f"q 1 0 0 1 {num(area.x * PT)} {num((page_h_mm - area.y) * PT)} cm\n{lines}Q\n"
+
+
+@lru_cache(maxsize=1024)
+def _arrange(face: FontFace, width: float, height: float, code_size: float, code_lines: int, name: str, org: str,
+             category_year: str) -> tuple[tuple[str, str | None], ...]:
+    """Every text line below the area's top-left corner: its ``BT ... Td`` operators and its text (None
+    for the code's lines, which differ on every label).
+
+    A batch repeats nearly all of this (one organisation, a few categories, often one name for a whole
+    intake) and it is a pure function of its arguments: remembered, it costs one lookup per label.
+    """
+    measure = face.width
+    blocks: list[tuple[float, tuple[str | None, ...]]] = [(code_size, (None,) * code_lines)]
+    left = height - code_lines * code_size * LEADING
+    meta_size = max(MIN_SIZE, code_size * 0.75)
+    metas = [t for t in (org, category_year) if t]
     # Reserve room for the meta lines first, then give the name what remains; drop metas that do not fit.
-    while metas and left - len(metas) * meta_size * LEADING < (MIN_SIZE * LEADING if label.name.strip() else 0):
+    while metas and left - len(metas) * meta_size * LEADING < (MIN_SIZE * LEADING if name.strip() else 0):
         metas.pop()
     name_room = left - len(metas) * meta_size * LEADING
-    if label.name.strip():
-        name = fit(label.name, measure, width, name_room, code.size * 0.9, MIN_SIZE, LEADING)
-        blocks.append(name)
-        left -= _height(name)
+    if name.strip():
+        fitted = fit(name, measure, width, name_room, code_size * 0.9, MIN_SIZE, LEADING)
+        blocks.append((fitted.size, fitted.lines))
+        left -= _height(fitted)
     fits = [fit(meta, measure, width, meta_size * LEADING, meta_size, MIN_SIZE, LEADING, max_lines=1)
             for meta in metas]
     if fits:  # organisation and category lines share one size: the smaller of the two fits
@@ -85,19 +103,18 @@ def _text_block(area: Rect, label: Label, font: FontUse, page_h_mm: float) -> st
         fits = [fit(meta, measure, width, size * LEADING, size, MIN_SIZE, LEADING, max_lines=1) for meta in metas]
     for fitted in fits:
         if fitted.lines and _height(fitted) <= left + 1e-6:
-            blocks.append(fitted)
+            blocks.append((fitted.size, fitted.lines))
             left -= _height(fitted)
     # The block sits centred in the text area's height.
-    top = (page_h_mm - area.y) * PT - max(0.0, left) / 2
-    x = area.x * PT
+    top = -max(0.0, left) / 2
     out = []
-    for block in blocks:
-        for line in block.lines:
-            line_h = block.size * LEADING
-            baseline = top - (line_h - block.size * (face.ascent - face.descent)) / 2 - block.size * face.ascent
-            out.append(f"BT /F1 {num(block.size)} Tf {num(x)} {num(baseline)} Td {font.encode(line).decode()} Tj ET\n")
+    for size, lines in blocks:
+        for line in lines:
+            line_h = size * LEADING
+            baseline = top - (line_h - size * (face.ascent - face.descent)) / 2 - size * face.ascent
+            out.append((f"BT /F1 {num(size)} Tf 0 {num(baseline)} Td ", line))
             top -= line_h
-    return "".join(out)
+    return tuple(out)
 
 
 def _height(block: Fitted) -> float:

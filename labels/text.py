@@ -1,6 +1,7 @@
 """Fitting text into a box: shrink, then wrap, then ellipsize. Never wider than the box.
 
-Font-agnostic: the caller passes ``measure(text, size) -> width in points``.
+Font-agnostic: the caller passes ``measure(text, size) -> width in points``, which must grow in
+proportion to ``size`` (a font's advance widths do).
 """
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ def fit(text: str, measure: Measure, width: float, height: float, max_size: floa
         return min(max_lines, int(height / (size * leading) + 1e-9))
 
     floor = max(min_size, max_size * 0.7 if one_line_floor is None else one_line_floor)
+    full = measure(text, max_size)
     for size in _sizes(max_size, floor):
+        if full * size > width * max_size * (1 + 1e-9):
+            continue  # width grows with size: clearly too wide, no need to measure
         if lines_allowed(size) >= 1 and measure(text, size) <= width:
             return Fitted(size, (text,))
     for size in _sizes(max_size, min_size):
