@@ -237,8 +237,20 @@ def demo(ctx: Context, admin_password: str | None) -> None:
     click.echo(f"sign in at the web UI as: admin / {password}")
 
 
-@main.command("labels")
-@click.option("--template", default=None, help="Label template (default from settings).")
+class _LabelsCommand(click.Command):
+    """The labels command, whose help ends with the built-in templates (imported only when help is shown)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from labels import templates
+
+        with formatter.section("Built-in templates"):
+            formatter.write_dl([(name, templates.get(name).description) for name in templates.names()])
+        super().format_epilog(ctx, formatter)
+
+
+@main.command("labels", cls=_LabelsCommand)
+@click.option("--template", default=None,
+              help="Label template: a built-in name (listed below); default from the label_template setting.")
 @click.option("--codes", "code_list", multiple=True, help="Codes to print (repeat or comma-separate).")
 @click.option("--blank", type=int, default=0, help="Issue N new asset codes and print them unbound.")
 @click.option("--skip", type=int, default=0, help="Labels already used on the first sheet.")

@@ -100,3 +100,17 @@ def test_cli_errors_on_bad_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["init"], env={"ASSETGATE_MQTT_PORT": "nope",
                                                      "ASSETGATE_INSTANCE_PATH": str(tmp_path)})
     assert result.exit_code == 1 and "mqtt_port" in result.output
+
+
+def test_cli_labels_help_lists_the_templates(env: dict[str, str]) -> None:
+    import labels
+
+    result = _run(["labels", "--help"], env)
+    assert result.exit_code == 0
+    listed = result.output.split("Built-in templates:", 1)[1].splitlines()
+    for name in labels.templates.names():  # each on a line of its own, with its stock and size beside it
+        line = next((line for line in listed if line.split()[:1] == [name]), "")
+        assert labels.templates.get(name).description[:20] in line, (name, result.output)
+    assert any("Avery L7651: A4, 65 labels 38.1 x 21.2 mm" in line for line in listed)
+    unknown = _run(["labels", "--template", "avery-5160", "--blank", "1", "-o", "x.pdf"], env)
+    assert unknown.exit_code == 1 and "unknown label template 'avery-5160'" in unknown.output
