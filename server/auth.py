@@ -124,7 +124,8 @@ def _refuse(is_api: bool, status: int, message: str) -> Any:
         code = "unauthorized" if status == 401 else "forbidden"
         return jsonify(error={"code": code, "message": message}), status
     if status == 401:
-        return redirect(url_for("web.login", next=request.path))
+        # script_root: behind a proxy that serves us under a prefix (behind_proxy), "next" must keep it.
+        return redirect(url_for("web.login", next=request.script_root + request.path))
     return message, status
 
 

@@ -49,6 +49,11 @@ class Settings(BaseModel):
     max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     consumer_batch: int = Field(500, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
+    web_workers: int = Field(2, ge=1, le=64, description="Web server (gunicorn) worker processes of `assetgate serve`.")
+    behind_proxy: int = Field(0, ge=0, le=5, description="Reverse proxies in front whose X-Forwarded-* headers are "
+                              "trusted (0: none; 1: one nginx).")
+    heartbeat_interval_s: float = Field(5.0, ge=0.2, le=300, description="How often the consumer records that it "
+                                        "is alive; ingestion counts as down after 3 missed beats.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")
