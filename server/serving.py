@@ -37,7 +37,7 @@ STOP_TIMEOUT_S = 35.0  # gunicorn lets requests finish for up to 30 s (graceful_
 PR_SET_PDEATHSIG = 1
 
 
-class WebServer(BaseApplication):  # type: ignore[misc]
+class WebServer(BaseApplication):
     """gunicorn, embedded: the app is built by ``create_app`` from the settings already validated, in
     each worker after the fork (so no worker shares a database connection with another)."""
 
