@@ -79,7 +79,8 @@ def _content(item: Label, number: int, base_url: str | None) -> tuple[Label, str
 
 def _write(batch: Iterator[Label], out: BinaryIO, tpl: templates.Template, base_url: str | None, skip: int,
            face: fonts.FontFace) -> RenderResult:
-    pdf = PdfWriter(out)
+    # zlib level 5: page streams 13 % larger than at 6, in half the time (6 took a fifth of the batch).
+    pdf = PdfWriter(out, compress_level=5)
     font = fonts.FontUse(face)
     font_id, pages_id = pdf.reserve(), pdf.reserve()
     page_w, page_h = tpl.page_size_mm
