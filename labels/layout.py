@@ -42,23 +42,50 @@ def areas(template: Template, slot: Rect) -> Areas:
                  Rect(safe.x, safe.y + side, safe.w, safe.h - side), beside=False)
 
 
-def draw_label(template: Template, slot: Rect, label: Label, content: str, font: FontUse) -> str:
-    """PDF operators for one label: the QR paths and the text lines."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What a label's drawing takes from its slot and its symbol's size alone."""
+
+    qr_start: str  # operators that put module units on the symbol's place (rows downwards)
+    text_start: str  # operators that move the origin to the text area's top-left corner
+    text: Rect  # the text area, which starts where the QR's quiet zone ends
+
+
+def frame(template: Template, slot: Rect, modules: int, code: str) -> Frame:
+    """Place a symbol of ``modules`` and the text beside it in ``slot`` (LabelError if too small)."""
     box = areas(template, slot)
-    matrix = qr.make_matrix(content, template.printer.ec_level)
-    where = qr.place(template, len(matrix), box.qr_box, label.code)
-    ops = [qr.draw(matrix, where, template.page_size_mm[1])]
+    where = qr.place(template, modules, box.qr_box, code)
     # Text starts where the quiet zone ends (never inside it), whatever the snapping did.
     text, qr_end = box.text, (where.x_mm if box.beside else where.y_mm) + where.side_mm
     if box.beside and qr_end > text.x:
         text = Rect(qr_end, text.y, text.right - qr_end, text.h)
     elif not box.beside and qr_end > text.y:
         text = Rect(text.x, qr_end, text.w, text.bottom - qr_end)
-    ops.append(_text_block(text, label, font, template.page_size_mm[1]))
-    return "".join(ops)
+    page_h = template.page_size_mm[1]
+    return Frame(qr.start(where, page_h), f"q 1 0 0 1 {num(text.x * PT)} {num((page_h - text.y) * PT)} cm\n", text)
 
 
-def _text_block(area: Rect, label: Label, font: FontUse, page_h_mm: float) -> str:
+class Painter:
+    """Draws the labels of one batch. The frame of a slot (its areas, the QR's place on the printer's
+    dot grid, where the text starts) depends on the slot and the symbol's size only: worked out once
+    per batch, not once per label."""
+
+    def __init__(self, template: Template, font: FontUse) -> None:
+        self.template, self.font = template, font
+        self._frames: dict[tuple[int, int], Frame] = {}
+
+    def draw(self, slot: int, label: Label, content: str) -> str:
+        """PDF operators for one label in slot ``slot`` of a page: the QR paths and the text lines."""
+        matrix = qr.make_matrix(content, self.template.printer.ec_level)
+        at = self._frames.get((slot, len(matrix)))
+        if at is None:
+            at = self._frames[slot, len(matrix)] = frame(self.template, self.template.slot(slot), len(matrix),
+                                                         label.code)
+        return f"{at.qr_start}{qr.path(matrix)}f Q\n{at.text_start}{_text_lines(at.text, label, self.font)}Q\n"
+
+
+def _text_lines(area: Rect, label: Label, font: FontUse) -> str:
+    """The text's operators, relative to the area's top-left corner (so that labels can share them)."""
     face = font.face
     width, height = area.w * PT, area.h * PT
     # A code reads best on one line: it shrinks all the way down before it wraps.
@@ -67,11 +94,9 @@ def _text_block(area: Rect, label: Label, font: FontUse, page_h_mm: float) -> st
     if code.truncated or not code.lines:
         raise LabelError(f"label text area ({area.w:.1f} x {area.h:.1f} mm) is too small for the code {label.code}")
     codes = iter(code.lines)
-    lines = "".join(f"{start}{font.encode(next(codes) if text is None else text).decode()} Tj ET\n"
-                    for start, text in _arrange(face, width, height, code.size, len(code.lines), label.name,
-                                                label.org, _category_year(label)))
-    # The arrangement is relative to the area's top-left corner, so labels of a batch can share it.
-    return f"q 1 0 0 1 {num(area.x * PT)} {num((page_h_mm - area.y) * PT)} cm\n{lines}Q\n"
+    return "".join(f"{start}{font.encode(next(codes) if text is None else text).decode()} Tj ET\n"
+                   for start, text in _arrange(face, width, height, code.size, len(code.lines), label.name,
+                                               label.org, _category_year(label)))
 
 
 @lru_cache(maxsize=1024)
@@ -96,11 +121,12 @@ def _arrange(face: FontFace, width: float, height: float, code_size: float, code
         fitted = fit(name, measure, width, name_room, code_size * 0.9, MIN_SIZE, LEADING)
         blocks.append((fitted.size, fitted.lines))
         left -= _height(fitted)
-    fits = [fit(meta, measure, width, meta_size * LEADING, meta_size, MIN_SIZE, LEADING, max_lines=1)
+    fits = [_fit_line(meta, measure, width, meta_size * LEADING, meta_size, MIN_SIZE, LEADING, max_lines=1)
             for meta in metas]
     if fits:  # organisation and category lines share one size: the smaller of the two fits
         size = min(f.size for f in fits)
-        fits = [fit(meta, measure, width, size * LEADING, size, MIN_SIZE, LEADING, max_lines=1) for meta in metas]
+        fits = [_fit_line(meta, measure, width, size * LEADING, size, MIN_SIZE, LEADING, max_lines=1)
+                for meta in metas]
     for fitted in fits:
         if fitted.lines and _height(fitted) <= left + 1e-6:
             blocks.append((fitted.size, fitted.lines))
@@ -115,6 +141,10 @@ def _arrange(face: FontFace, width: float, height: float, code_size: float, code
             out.append((f"BT /F1 {num(size)} Tf 0 {num(baseline)} Td ", line))
             top -= line_h
     return tuple(out)
+
+
+# The organisation and category lines repeat even when every name differs: remembered on their own.
+_fit_line = lru_cache(maxsize=256)(fit)
 
 
 def _height(block: Fitted) -> float:

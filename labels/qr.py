@@ -113,8 +113,8 @@ def place(template: Template, modules: int, box: Rect, code: str) -> Placement:
     return Placement(x, y, module, quiet, modules)
 
 
-def draw(matrix: Sequence[bytes], where: Placement, page_height_mm: float) -> str:
-    """PDF operators that fill the symbol's dark modules.
+def start(where: Placement, page_height_mm: float) -> str:
+    """Operators that map module units to the symbol's place on the page, before its ``path``.
 
     One ``cm`` maps module units to the page (y flipped, since rows run downwards), so each
     rectangle is written as small integers: short content streams, fast to write and compress.
@@ -122,4 +122,9 @@ def draw(matrix: Sequence[bytes], where: Placement, page_height_mm: float) -> st
     m = where.module_mm * PT_PER_MM
     x0 = (where.x_mm + where.quiet * where.module_mm) * PT_PER_MM
     y0 = (page_height_mm - where.y_mm - where.quiet * where.module_mm) * PT_PER_MM
-    return f"q 0 g {num(m)} 0 0 {num(-m)} {num(x0)} {num(y0)} cm\n{path(matrix)}f Q\n"
+    return f"q 0 g {num(m)} 0 0 {num(-m)} {num(x0)} {num(y0)} cm\n"
+
+
+def draw(matrix: Sequence[bytes], where: Placement, page_height_mm: float) -> str:
+    """PDF operators that fill the symbol's dark modules."""
+    return f"{start(where, page_height_mm)}{path(matrix)}f Q\n"

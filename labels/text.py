@@ -111,12 +111,22 @@ def fit(text: str, measure: Measure, width: float, height: float, max_size: floa
             continue  # width grows with size: clearly too wide, no need to measure
         if lines_allowed(size) >= 1 and measure(text, size) <= width:
             return Fitted(size, (text,))
+    # Every line holds at most ``width`` of ink (once no single character is wider than a line), so
+    # sizes at which even a perfect packing would need more lines than allowed are skipped unwrapped.
+    ink = measure(text.replace(" ", ""), max_size)
+    widest: list[float] = []  # measured only if a size is to be skipped
     for size in _sizes(max_size, min_size):
         allowed = lines_allowed(size)
-        if allowed >= 1:
-            lines = wrap(text, measure, size, width)
-            if len(lines) <= allowed:
-                return Fitted(size, tuple(lines))
+        if allowed < 1:
+            continue
+        scale = size / max_size
+        if ink * scale > allowed * width * (1 + 1e-9):
+            widest = widest or [max(measure(ch, max_size) for ch in set(text))]
+            if widest[0] * scale <= width:
+                continue
+        lines = wrap(text, measure, size, width)
+        if len(lines) <= allowed:
+            return Fitted(size, tuple(lines))
     allowed = lines_allowed(min_size)
     if allowed < 1:
         return Fitted(min_size, (), truncated=True)
