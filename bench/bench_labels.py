@@ -68,6 +68,12 @@ def bare(items: list[labels.Label]) -> None:
         zxingcpp.create_barcode(item.code, qr_code, ec_level="M")
 
 
+def pipeline(items: list[labels.Label], template: str) -> tuple[Timing, labels.RenderResult, int]:
+    sink, results = Sink(), []
+    timing = timed(lambda: results.append(labels.render_pdf(items, sink, template)))  # type: ignore[arg-type]
+    return timing, results[0], sink.size
+
+
 def peak_mib(items: list[labels.Label], template: str) -> float:
     tracemalloc.start()
     try:
@@ -88,20 +94,18 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     labels.render_pdf(make_items(5), Sink(), args.template)  # type: ignore[arg-type]  # warm: font parsed once
     items = make_items(args.count, args.distinct_names)
-    sink = Sink()
-    results: list[labels.RenderResult] = []
     encoder, pipe = [], []
     for _ in range(args.rounds):  # alternating, so that a busy spell on the machine hits both
         encoder.append(timed(lambda: bare(items)))
-        sink = Sink()
-        pipe.append(timed(lambda: results.append(labels.render_pdf(items, sink, args.template))))  # type: ignore[arg-type]
-    enc, pdf, result = min(encoder, key=lambda t: t.cpu), min(pipe, key=lambda t: t.cpu), results[-1]
+        timing, result, size = pipeline(items, args.template)
+        pipe.append(timing)
+    enc, pdf = min(encoder, key=lambda t: t.cpu), min(pipe, key=lambda t: t.cpu)
     print("rounds (CPU s)        " + "  ".join(f"encoder {e.cpu:.2f} pipeline {p.cpu:.2f} ({p.cpu / e.cpu:.2f}x)"
                                           for e, p in zip(encoder, pipe, strict=True)))
     print(f"zxing-cpp QR encoder  {args.count} codes  CPU {enc.cpu:6.2f} s  {args.count / enc.cpu:8.0f} codes/s"
           f"   (wall {enc.wall:.2f} s)")
     print(f"label pipeline (PDF)  {result.labels} labels {result.pages} pages  CPU {pdf.cpu:6.2f} s  "
-          f"{result.labels / pdf.cpu:8.0f} labels/s   (wall {pdf.wall:.2f} s)  {sink.size / 2**20:.1f} MiB PDF")
+          f"{result.labels / pdf.cpu:8.0f} labels/s   (wall {pdf.wall:.2f} s)  {size / 2**20:.1f} MiB PDF")
     print(f"pipeline / encoder    {pdf.cpu / enc.cpu:.2f}x CPU time, {pdf.wall / enc.wall:.2f}x wall time  "
           "(goal <= 3x; fastest round of each)")
     small = peak_mib(items[:1000], args.template)

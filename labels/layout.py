@@ -134,11 +134,12 @@ def _arrange(face: FontFace, width: float, height: float, code_size: float, code
     # The block sits centred in the text area's height.
     top = -max(0.0, left) / 2
     out = []
+    ascent, descent = face.ascent, face.descent
     for size, lines in blocks:
+        line_h, size_text = size * LEADING, num(size)
+        drop = (line_h - size * (ascent - descent)) / 2 + size * ascent  # line top to baseline
         for line in lines:
-            line_h = size * LEADING
-            baseline = top - (line_h - size * (face.ascent - face.descent)) / 2 - size * face.ascent
-            out.append((f"BT /F1 {num(size)} Tf 0 {num(baseline)} Td ", line))
+            out.append((f"BT /F1 {size_text} Tf 0 {num(top - drop)} Td ", line))
             top -= line_h
     return tuple(out)
 

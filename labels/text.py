@@ -6,8 +6,10 @@ proportion to ``size`` (a font's advance widths do).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 Measure = Callable[[str, float], float]
 ELLIPSIS = "\u2026"
@@ -21,29 +23,14 @@ class Fitted:
     truncated: bool = False
 
 
-def _breakable(ch: str) -> bool:
-    # CJK text has no spaces: a line may break between any two ideographs, kana or hangul.
-    return ch >= "\u2e80"
+# CJK text has no spaces: a line may break between any two ideographs, kana or hangul (U+2E80 on).
+# A token is a word with its trailing space, one such character, or a space after one of them.
+_TOKEN = re.compile("[^ \u2e80-\U0010ffff]+ ?|[\u2e80-\U0010ffff]| ")
 
 
 def _tokens(text: str) -> list[str]:
     """Words with their trailing space, and CJK characters one by one."""
-    out: list[str] = []
-    word = ""
-    for ch in text:
-        if ch == " ":
-            out.append(word + ch)
-            word = ""
-        elif _breakable(ch):
-            if word:
-                out.append(word)
-            out.append(ch)
-            word = ""
-        else:
-            word += ch
-    if word:
-        out.append(word)
-    return out
+    return _TOKEN.findall(text)
 
 
 def wrap(text: str, measure: Measure, size: float, width: float) -> list[str]:
@@ -82,9 +69,10 @@ def ellipsize(text: str, measure: Measure, size: float, width: float, force: boo
     return text[:lo].rstrip() + ELLIPSIS if lo or measure(ELLIPSIS, size) <= width else ""
 
 
-def _sizes(hi: float, lo: float) -> list[float]:
+@lru_cache(maxsize=256)
+def _sizes(hi: float, lo: float) -> tuple[float, ...]:
     count = max(0, int(round((hi - lo) / STEP)))
-    return [hi - i * STEP for i in range(count)] + [lo]
+    return (*(hi - i * STEP for i in range(count)), lo)
 
 
 def fit(text: str, measure: Measure, width: float, height: float, max_size: float, min_size: float,
