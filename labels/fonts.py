@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +34,23 @@ CANDIDATES = (
 REPLACEMENT = "?"  # drawn for a character the font lacks: a visible mark, never an invisible .notdef box
 
 
+class _Advances(dict[str, float]):
+    """Character -> advance width in font units (1/1000 of the size), filled on first use.
+
+    A character the font lacks gets the width of the REPLACEMENT it will be drawn as. Text is measured
+    with ``sum(map(advances.__getitem__, text))``: one C-level pass, no Python code per character.
+    """
+
+    def __init__(self, file: TTFontFile) -> None:
+        super().__init__()
+        self._widths, self._glyphs = file.charWidths, file.charToGlyph
+
+    def __missing__(self, ch: str) -> float:
+        code = ord(ch) if ord(ch) in self._glyphs else ord(REPLACEMENT)
+        width = self[ch] = self._widths.get(code, 1000.0)
+        return width
+
+
 @dataclass(frozen=True, eq=False)
 class FontFace:
     """One parsed font, loaded once per process (parsing a CJK font takes a few 100 ms)."""
@@ -42,6 +59,10 @@ class FontFace:
     index: int
     file: TTFontFile
     lock: threading.Lock  # TTFontFile reads through a shared file position while subsetting
+    advances: _Advances = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "advances", _Advances(self.file))
 
     @property
     def ps_name(self) -> str:
@@ -62,10 +83,9 @@ class FontFace:
         return ord(ch) in self.file.charToGlyph
 
     def width(self, text: str, size: float) -> float:
-        """Advance width of ``text`` in points at ``size`` (no kerning: labels are short)."""
-        widths, glyphs = self.file.charWidths, self.file.charToGlyph
-        fallback = widths.get(ord(REPLACEMENT), 1000.0)
-        return sum(widths.get(ord(ch), 1000.0) if ord(ch) in glyphs else fallback for ch in text) * size / 1000
+        """Advance width of ``text`` in points at ``size`` (no kerning: labels are short, and fitting
+        relies on the width of a text being the sum of its parts')."""
+        return sum(map(self.advances.__getitem__, text)) * size / 1000
 
 
 def locate() -> tuple[str, int]:
@@ -105,17 +125,19 @@ class FontUse:
         self._cid: dict[str, int] = {}  # character -> CID (= glyph id in the subset)
         self._chars: list[str] = []  # CID - 1 -> character; CID 0 is .notdef
         self._glyph_cid: dict[int, int] = {}  # glyph id in the full font -> CID
+        self._hex: dict[str, str] = {}  # character -> its CID as four hex digits
 
     def encode(self, text: str) -> bytes:
         """``text`` as a PDF hex string of CIDs, for ``Tj`` with the Identity-H encoding."""
-        cids = self._cid
-        out = []
-        for ch in text:
-            cid = cids.get(ch)
-            if cid is None:
-                cid = self._add(ch)
-            out.append(f"{cid:04X}")
-        return b"<" + "".join(out).encode("ascii") + b">"
+        hexes = self._hex
+        try:
+            body = "".join(map(hexes.__getitem__, text))  # one C-level pass for characters seen before
+        except KeyError:
+            for ch in text:
+                if ch not in hexes:
+                    hexes[ch] = f"{self._add(ch):04X}"
+            body = "".join(map(hexes.__getitem__, text))
+        return b"<" + body.encode("ascii") + b">"
 
     def _add(self, ch: str) -> int:
         glyphs = self.face.file.charToGlyph

@@ -79,8 +79,10 @@ def _content(item: Label, number: int, base_url: str | None) -> tuple[Label, str
 
 def _write(batch: Iterator[Label], out: BinaryIO, tpl: templates.Template, base_url: str | None, skip: int,
            face: fonts.FontFace) -> RenderResult:
-    pdf = PdfWriter(out)
+    # zlib level 5: page streams 13 % larger than at 6, in half the time (6 took a fifth of the batch).
+    pdf = PdfWriter(out, compress_level=5)
     font = fonts.FontUse(face)
+    painter = layout.Painter(tpl, font)
     font_id, pages_id = pdf.reserve(), pdf.reserve()
     page_w, page_h = tpl.page_size_mm
     media = f"[0 0 {num(page_w * PT_PER_MM)} {num(page_h * PT_PER_MM)}]".encode()
@@ -100,7 +102,7 @@ def _write(batch: Iterator[Label], out: BinaryIO, tpl: templates.Template, base_
     for item in batch:
         count += 1
         label, content = _content(item, count, base_url)
-        ops.append(layout.draw_label(tpl, tpl.slot(slot), label, content, font))
+        ops.append(painter.draw(slot, label, content))
         slot += 1
         if slot == tpl.per_page:
             flush()

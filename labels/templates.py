@@ -48,7 +48,7 @@ class Grid(_Strict):
 class Printer(_Strict):
     dpi: int = Field(ge=72, le=2400, description="Printer resolution; QR modules are snapped to whole dots.")
     min_module_mm: float = Field(gt=0, le=5, description="Smallest QR module the printer renders reliably.")
-    ec_level: Literal["L", "M", "Q", "H"] = Field("M", description="Minimum QR error-correction level.")
+    ec_level: Literal["L", "M", "Q", "H"] = Field("M", description="QR error-correction level (exactly this one).")
     quiet_zone_modules: int = Field(4, ge=4, le=16, description="Blank modules around the QR (ISO 18004: 4).")
 
 

@@ -1,12 +1,15 @@
 """Fitting text into a box: shrink, then wrap, then ellipsize. Never wider than the box.
 
-Font-agnostic: the caller passes ``measure(text, size) -> width in points``.
+Font-agnostic: the caller passes ``measure(text, size) -> width in points``, which must grow in
+proportion to ``size`` (a font's advance widths do).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 Measure = Callable[[str, float], float]
 ELLIPSIS = "\u2026"
@@ -20,29 +23,14 @@ class Fitted:
     truncated: bool = False
 
 
-def _breakable(ch: str) -> bool:
-    # CJK text has no spaces: a line may break between any two ideographs, kana or hangul.
-    return ch >= "\u2e80"
+# CJK text has no spaces: a line may break between any two ideographs, kana or hangul (U+2E80 on).
+# A token is a word with its trailing space, one such character, or a space after one of them.
+_TOKEN = re.compile("[^ \u2e80-\U0010ffff]+ ?|[\u2e80-\U0010ffff]| ")
 
 
 def _tokens(text: str) -> list[str]:
     """Words with their trailing space, and CJK characters one by one."""
-    out: list[str] = []
-    word = ""
-    for ch in text:
-        if ch == " ":
-            out.append(word + ch)
-            word = ""
-        elif _breakable(ch):
-            if word:
-                out.append(word)
-            out.append(ch)
-            word = ""
-        else:
-            word += ch
-    if word:
-        out.append(word)
-    return out
+    return _TOKEN.findall(text)
 
 
 def wrap(text: str, measure: Measure, size: float, width: float) -> list[str]:
@@ -81,9 +69,10 @@ def ellipsize(text: str, measure: Measure, size: float, width: float, force: boo
     return text[:lo].rstrip() + ELLIPSIS if lo or measure(ELLIPSIS, size) <= width else ""
 
 
-def _sizes(hi: float, lo: float) -> list[float]:
+@lru_cache(maxsize=256)
+def _sizes(hi: float, lo: float) -> tuple[float, ...]:
     count = max(0, int(round((hi - lo) / STEP)))
-    return [hi - i * STEP for i in range(count)] + [lo]
+    return (*(hi - i * STEP for i in range(count)), lo)
 
 
 def fit(text: str, measure: Measure, width: float, height: float, max_size: float, min_size: float,
@@ -104,15 +93,28 @@ def fit(text: str, measure: Measure, width: float, height: float, max_size: floa
         return min(max_lines, int(height / (size * leading) + 1e-9))
 
     floor = max(min_size, max_size * 0.7 if one_line_floor is None else one_line_floor)
+    full = measure(text, max_size)
     for size in _sizes(max_size, floor):
+        if full * size > width * max_size * (1 + 1e-9):
+            continue  # width grows with size: clearly too wide, no need to measure
         if lines_allowed(size) >= 1 and measure(text, size) <= width:
             return Fitted(size, (text,))
+    # Every line holds at most ``width`` of ink (once no single character is wider than a line), so
+    # sizes at which even a perfect packing would need more lines than allowed are skipped unwrapped.
+    ink = measure(text.replace(" ", ""), max_size)
+    widest: list[float] = []  # measured only if a size is to be skipped
     for size in _sizes(max_size, min_size):
         allowed = lines_allowed(size)
-        if allowed >= 1:
-            lines = wrap(text, measure, size, width)
-            if len(lines) <= allowed:
-                return Fitted(size, tuple(lines))
+        if allowed < 1:
+            continue
+        scale = size / max_size
+        if ink * scale > allowed * width * (1 + 1e-9):
+            widest = widest or [max(measure(ch, max_size) for ch in set(text))]
+            if widest[0] * scale <= width:
+                continue
+        lines = wrap(text, measure, size, width)
+        if len(lines) <= allowed:
+            return Fitted(size, tuple(lines))
     allowed = lines_allowed(min_size)
     if allowed < 1:
         return Fitted(min_size, (), truncated=True)

@@ -30,6 +30,13 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["assetgate.settings"] = settings
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    if settings.behind_proxy:
+        # Only the proxies we were told about may set the client address, scheme, host and prefix.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.behind_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+
     engine = make_engine(settings.effective_database_url)
     app.extensions["assetgate.engine"] = engine
     app.extensions["assetgate.sessions"] = make_session_factory(engine)

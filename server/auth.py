@@ -132,7 +132,8 @@ def _refuse(is_api: bool, status: int, message: str) -> Any:
         code = "unauthorized" if status == 401 else "forbidden"
         return jsonify(error={"code": code, "message": message}), status
     if status == 401:
-        return redirect(url_for("session.login", next=request.full_path.rstrip("?")))
+        # script_root: behind a proxy that serves us under a prefix (behind_proxy), "next" must keep it.
+        return redirect(url_for("session.login", next=request.script_root + request.full_path.rstrip("?")))
     abort(status)
 
 

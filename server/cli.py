@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -95,27 +94,38 @@ def init(ctx: Context) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="gunicorn worker processes  [default: the web_workers setting, 2]")
+@click.option("--dev", is_flag=True, help="Werkzeug's development server instead of gunicorn (never in production).")
 @click.option("--consumer/--no-consumer", default=True, show_default=True,
-              help="Also run the MQTT event consumer (as its own process).")
+              help="Also run the MQTT event consumer, as its own process, restarted when it dies.")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, consumer: bool) -> None:
-    """Run the web UI and REST API, and the MQTT consumer beside it."""
-    from werkzeug.serving import run_simple
-
-    from server import create_app
-
+def serve(ctx: Context, host: str, port: int, workers: int | None, dev: bool, consumer: bool) -> None:
+    """Run the web UI and REST API (gunicorn), and the MQTT consumer beside it (see docs/deployment.md)."""
+    settings = ctx.settings  # validated here, before any process is started
     ctx.ready_engine().dispose()  # a missing or old database: one clear line, before anything starts
-    app = create_app(ctx.settings)
-    child = subprocess.Popen([sys.executable, "-m", "server", "consume"]) if consumer else None
-    # SIGTERM (systemd, timeout) must take the consumer down too: exit through the finally below.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        click.echo(f"AssetGate on http://{host}:{port}/")
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    finally:
-        if child is not None:
-            child.send_signal(signal.SIGTERM)
-            child.wait(timeout=15)
+    workers = workers or settings.web_workers
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if consumer:
+        from server.serving import Supervisor
+
+        web = [sys.executable, "-m", "server", "serve", "--no-consumer", "--host", host, "--port", str(port),
+               "--workers", str(workers)] + (["--dev"] if dev else [])
+        click.echo(f"AssetGate on http://{host}:{port}/ ({'development server' if dev else f'{workers} workers'}"
+                   ", consumer supervised)")
+        sys.exit(Supervisor(web, [sys.executable, "-m", "server", "consume"]).run())
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from server import create_app
+
+        # SIGTERM (systemd, a timeout) ends the development server like Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        run_simple(host, port, create_app(settings), threaded=True, use_reloader=False)
+        return
+    from server.serving import WebServer
+
+    WebServer(settings, host, port, workers).run()
 
 
 @main.command()
@@ -328,8 +338,20 @@ def demo(ctx: Context, admin_password: str | None) -> None:
     click.echo(f"sign in at the web UI as: admin / {password}")
 
 
-@main.command("labels")
-@click.option("--template", default=None, help="Label template (default from settings).")
+class _LabelsCommand(click.Command):
+    """The labels command, whose help ends with the built-in templates (imported only when help is shown)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from labels import templates
+
+        with formatter.section("Built-in templates"):
+            formatter.write_dl([(name, templates.get(name).description) for name in templates.names()])
+        super().format_epilog(ctx, formatter)
+
+
+@main.command("labels", cls=_LabelsCommand)
+@click.option("--template", default=None,
+              help="Label template: a built-in name (listed below); default from the label_template setting.")
 @click.option("--codes", "code_list", multiple=True, help="Codes to print (repeat or comma-separate).")
 @click.option("--blank", type=int, default=0, help="Issue N new asset codes and print them unbound.")
 @click.option("--skip", type=int, default=0, help="Labels already used on the first sheet.")

@@ -53,6 +53,11 @@ class Settings(BaseModel):
     principal_approval_above: Decimal = Field(
         Decimal("10000.00"), ge=0, description="Requests above this amount (CNY) also need the principal leader.")
     timezone: str = Field("Asia/Shanghai", description="Time zone in which pages show dates and times.")
+    web_workers: int = Field(2, ge=1, le=64, description="Web server (gunicorn) worker processes of `assetgate serve`.")
+    behind_proxy: int = Field(0, ge=0, le=5, description="Reverse proxies in front whose X-Forwarded-* headers are "
+                              "trusted (0: none; 1: one nginx).")
+    heartbeat_interval_s: float = Field(5.0, ge=0.2, le=300, description="How often the consumer records that it "
+                                        "is alive; ingestion counts as down after 3 missed beats.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import socket
 import threading
 import time
@@ -35,6 +36,7 @@ from contract.topics import QOS, Topics
 from server import writer
 from server.config import Settings
 from server.models import utcnow
+from server.services import health
 from server.writer import Delivery, Reply
 
 log = logging.getLogger("assetgate.consumer")
@@ -63,6 +65,10 @@ class Consumer:
         self._pipe: Connection | None = None
         self._process: BaseProcess | None = None
         self.client = self._make_client(client_id or settings.mqtt_client_id)
+        self._beat_name = health.consumer_name(client_id or settings.mqtt_client_id)
+        self._started_at = utcnow()
+        self._next_beat = 0.0
+        self._beat_unanswered = False  # at most one beat in the pipe: a stuck writer never gets a pile
 
     # --- MQTT wiring ---
 
@@ -186,6 +192,7 @@ class Consumer:
             if self._pipe is not None:
                 self._pipe.close()
             self._start_writer()
+            self._beat_unanswered = False  # the beat died with the old writer
         # The dispatcher sends them: this thread must stay free to read the answers, or a
         # writer blocked on a large answer and this thread blocked on a large batch would wait
         # for each other for ever.
@@ -196,6 +203,7 @@ class Consumer:
 
     def _dispatch(self) -> None:
         while not self._stop.is_set():
+            self._beat_if_due()
             if self._resend.is_set():  # a new writer: first the batches the last one left unanswered
                 self._resend.clear()
                 self.counts["writer:resent"] += len(self._outstanding)
@@ -207,6 +215,7 @@ class Consumer:
             while not (self._worth_sending() or self._want_configs or self._resend.is_set() or self._stop.is_set()):
                 self._wake.wait(0.2)
                 self._wake.clear()
+                self._beat_if_due()
             if self._want_configs:
                 self._want_configs = False
                 self._send_to_writer(("configs",))
@@ -218,6 +227,17 @@ class Consumer:
                 self._batch_ids += 1
                 self._outstanding[self._batch_ids] = batch
                 self._send_to_writer(("batch", self._batch_ids, batch), locked=True)
+
+    def _beat_if_due(self) -> None:
+        """Every heartbeat_interval_s, from this loop, while connected and the writer is ready: one beat
+        means events can be stored right now. The writer records it (one UPDATE)."""
+        now = time.monotonic()
+        if now < self._next_beat or self._beat_unanswered or not (self.connected.is_set() and self._online_started):
+            return
+        self._next_beat = now + self.settings.heartbeat_interval_s
+        self._beat_unanswered = True
+        self._send_to_writer(("beat", self._beat_name, socket.gethostname(), os.getpid(), self._started_at,
+                              self.settings.heartbeat_interval_s))
 
     def _worth_sending(self) -> bool:
         # An idle writer gets whatever is there (low latency); a busy one gets a second
@@ -256,6 +276,8 @@ class Consumer:
                 self._online_started = True
                 self.client.connect_async(self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30)
                 self.client.loop_start()
+            elif answer[0] == "beat":
+                self._beat_unanswered = False
             elif answer[0] == "configs":
                 for kiosk, payload in answer[1]:
                     self.client.publish(self.topics.config(kiosk), payload, qos=QOS, retain=True)

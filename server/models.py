@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -486,3 +487,17 @@ class PurchaseRequest(Base):
     approval: Mapped[Approval] = relationship(lazy="joined")
     replaces: Mapped[Asset | None] = relationship(lazy="joined")
     plan_line: Mapped[PlanLine | None] = relationship(lazy="joined")
+class ServiceHeartbeat(Base):
+    """A long-running service's sign of life, overwritten in place (operational state, not ledger).
+
+    The consumer's writer updates its row every ``interval_s`` while the consumer is connected to
+    the broker; ``services.health`` calls the service down when the last beat is too old.
+    """
+
+    __tablename__ = "service_heartbeats"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # e.g. "consumer/<mqtt client id>"
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_beat: Mapped[datetime]
+    interval_s: Mapped[float] = mapped_column(Float)

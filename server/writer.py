@@ -29,7 +29,7 @@ from contract import messages as m
 from contract.topics import Topics
 from server.config import Settings
 from server.models import Kiosk, RejectedMessage, utcnow
-from server.services import bulk, ingest, kiosks
+from server.services import bulk, health, ingest, kiosks
 
 log = logging.getLogger("assetgate.writer")
 RAW_KEPT = 2048  # bytes of a refused message kept for the admin
@@ -75,6 +75,14 @@ class Writer:
         with self.sessions() as session:
             return [(kiosk.name, kiosks.config_for(kiosk).model_dump_json().encode())
                     for kiosk in session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)))]
+
+    def beat(self, name: str, host: str, pid: int, started_at: Any, interval_s: float) -> None:
+        """Record the consumer's heartbeat; a database that is away means no beat (ingestion shows down)."""
+        try:
+            with self.sessions() as session, session.begin():
+                health.beat(session, name, host=host, pid=pid, started_at=started_at, interval_s=interval_s)
+        except SQLAlchemyError as exc:
+            log.warning("could not record the consumer's heartbeat (%s)", type(exc).__name__)
 
     def store(self, batch: list[Delivery], wait: Callable[[float], bool] | None = None) -> list[Reply] | None:
         """Store a batch, waiting out a database that is away. ``wait(seconds)`` returns True
@@ -223,8 +231,10 @@ def _text(value: str, limit: int | None) -> str:
 
 
 # --- the writer process ---
-# Requests on the pipe: ("batch", id, [Delivery]), ("configs",), ("stop",).
-# Answers: ("ready",), ("done", id, [Reply] | None, counts since the last answer), ("configs", [(kiosk, payload)]).
+# Requests on the pipe: ("batch", id, [Delivery]), ("configs",), ("beat", name, host, pid, started_at,
+# interval_s), ("stop",).
+# Answers: ("ready",), ("done", id, [Reply] | None, counts since the last answer), ("configs", [(kiosk, payload)]),
+# ("beat",).
 
 
 def run(conn: Connection, settings: Settings) -> None:
@@ -250,6 +260,9 @@ def run(conn: Connection, settings: Settings) -> None:
                 writer.counts.clear()  # the network side adds up what each answer counted
             elif request[0] == "configs":
                 conn.send(("configs", _configs_or_none(writer)))
+            elif request[0] == "beat":
+                writer.beat(*request[1:])
+                conn.send(("beat",))
             elif request[0] == "stop":
                 break
     except (BrokenPipeError, EOFError):

@@ -128,3 +128,15 @@ def test_the_demo_office_gives_every_report_data(env: dict[str, str]) -> None:
             assert reports.build(session, name, {}).rows, name
         assert {r["state"] for r in purchase_requests.counts_by(session)} == {"pending", "approved", "rejected"}
     engine.dispose()
+def test_cli_labels_help_lists_the_templates(env: dict[str, str]) -> None:
+    import labels
+
+    result = _run(["labels", "--help"], env)
+    assert result.exit_code == 0
+    listed = result.output.split("Built-in templates:", 1)[1].splitlines()
+    for name in labels.templates.names():  # each on a line of its own, with its stock and size beside it
+        line = next((line for line in listed if line.split()[:1] == [name]), "")
+        assert labels.templates.get(name).description[:20] in line, (name, result.output)
+    assert any("Avery L7651: A4, 65 labels 38.1 x 21.2 mm" in line for line in listed)
+    unknown = _run(["labels", "--template", "avery-5160", "--blank", "1", "-o", "x.pdf"], env)
+    assert unknown.exit_code == 1 and "unknown label template 'avery-5160'" in unknown.output

@@ -13,7 +13,7 @@ from server.auth import roles
 from server.errors import Invalid
 from server.i18n import N_
 from server.models import Kiosk, KioskEvent, RejectedMessage
-from server.services import auditlog, kiosks
+from server.services import auditlog, health, kiosks
 
 
 def _keyset_limit() -> int:
@@ -45,8 +45,8 @@ def audit_verify() -> Any:
 @bp.get("/kiosks")
 @roles("auditor")
 def kiosk_fleet() -> Any:
-    """Kiosk fleet: online state, last seen, outbox depth, events, rejects, seq gaps."""
-    return jsonify(items=kiosks.fleet(g.db))
+    """Kiosk fleet: online state, last seen, outbox depth, events, rejects, seq gaps; and whether ingestion is up."""
+    return jsonify(items=kiosks.fleet(g.db), ingestion=health.ingestion_status(g.db))
 
 
 @bp.get("/kiosks/rejected")
@@ -65,7 +65,7 @@ def rejected_log() -> Any:
 @bp.get("/metrics")
 @roles("auditor")
 def metrics() -> Any:
-    """Prometheus text: events stored per kiosk, rejects per reason, kiosks online."""
+    """Prometheus text: events stored per kiosk, rejects per reason, kiosks online, ingestion up."""
     lines = ["# HELP assetgate_kiosk_events_total Kiosk events stored, per kiosk.",
              "# TYPE assetgate_kiosk_events_total counter"]
     for kiosk, count in g.db.execute(select(KioskEvent.kiosk, func.count()).group_by(KioskEvent.kiosk)):
@@ -78,4 +78,7 @@ def metrics() -> Any:
                  if k.status.get("state") == "online")
     lines += ["# HELP assetgate_kiosks_online Enrolled kiosks whose last status is online.",
               "# TYPE assetgate_kiosks_online gauge", f"assetgate_kiosks_online {online}"]
+    up = health.ingestion_status(g.db)["state"] == "up"
+    lines += ["# HELP assetgate_ingestion_up 1 while a consumer's heartbeat is fresh (kiosk events are being stored).",
+              "# TYPE assetgate_ingestion_up gauge", f"assetgate_ingestion_up {int(up)}"]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -33,7 +33,7 @@ def scanner_qr_image(text: str, module_px: int = 6) -> np.ndarray:
         matrix = make_matrix(text, "M")
     except ImportError:
         matrix = segno.make(text, error="m", micro=False).matrix
-    modules = np.array(matrix, dtype=np.uint8)
+    modules = np.array([list(row) for row in matrix], dtype=np.uint8)  # rows: bytes (labels) or bytearray (segno)
     img = np.where(modules > 0, 0, 255).astype(np.uint8)
     img = np.pad(img, 4, constant_values=255)
     return np.kron(img, np.ones((module_px, module_px), np.uint8))
