@@ -69,4 +69,4 @@ def _integrity(exc: IntegrityError) -> Any:
 
 
 
-from server.api import admin, assets, directory, intake, labels, lifecycle, openapi, procurement, reports  # noqa: E402,F401  (registers the routes)
+from server.api import admin, assets, directory, intake, jobs, labels, lifecycle, openapi, procurement, reports  # noqa: E402,F401  (registers the routes)

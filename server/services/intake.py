@@ -21,7 +21,7 @@ from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
 from server.i18n import N_
-from server.models import Asset, AssetEvent, AssetStatus, Intake, PurchaseLine, utcnow
+from server.models import Asset, AssetEvent, AssetStatus, Intake, Location, PurchaseLine, utcnow
 from server.services import codes as code_service
 from server.services import directory, purchases
 
@@ -42,6 +42,21 @@ def received_count(session: Session, line_id: int) -> int:
 
 def codes_of(session: Session, intake_id: int) -> list[str]:
     return list(session.scalars(select(Asset.code).where(Asset.intake_id == intake_id).order_by(Asset.id)))
+
+
+def open_lines(session: Session, limit: int = 500) -> list[tuple[PurchaseLine, int]]:
+    """Purchase lines with units still to receive, newest first, with how many are left."""
+    received = (select(Asset.purchase_line_id.label("line_id"), func.count().label("n"))
+                .where(Asset.purchase_line_id.is_not(None)).group_by(Asset.purchase_line_id).subquery())
+    got = func.coalesce(received.c.n, 0)
+    rows = session.execute(select(PurchaseLine, got).outerjoin(received, received.c.line_id == PurchaseLine.id)
+                           .where(PurchaseLine.quantity > got).order_by(PurchaseLine.id.desc()).limit(limit))
+    return [(line, line.quantity - int(n)) for line, n in rows.unique()]
+
+
+def storerooms(session: Session) -> list[Location]:
+    """The places an intake may go to."""
+    return list(session.scalars(select(Location).where(Location.kind.in_(STORE_KINDS)).order_by(Location.name)))
 
 
 def get(session: Session, intake_id: str | int) -> Intake:

@@ -33,7 +33,7 @@ _CODE_ERRORS = {
 
 @dataclass(frozen=True)
 class Batch:
-    labels: list[labels.Label]
+    items: list[labels.Label]
     template: labels.Template
     skip: int
 
@@ -105,9 +105,9 @@ def render_batch(batch: Batch, output: BinaryIO | str, *, base_url: str | None,
     """Write the batch's PDF to ``output`` (a path is written whole or not at all); no database work.
 
     ``progress`` hears how many labels have gone to the PDF, every ``every`` labels."""
-    items: Iterable[labels.Label] = batch.labels
+    items: Iterable[labels.Label] = batch.items
     if progress is not None:
-        items = _counted(batch.labels, progress, every)
+        items = _counted(batch.items, progress, every)
     try:
         return labels.render_pdf(items, output, batch.template, base_url=base_url, skip=batch.skip)
     except labels.LabelError as exc:
@@ -123,9 +123,9 @@ def _counted(items: list[labels.Label], progress: Callable[[int], None], every: 
 
 
 def record_print(session: Session, actor: Actor, batch: Batch) -> None:
-    audit.record(session, actor, "labels.print", "labels", batch.labels[0].code, None,
-                 {"template": batch.template.name, "count": len(batch.labels),
-                  "codes": [i.code for i in batch.labels[:50]]})
+    audit.record(session, actor, "labels.print", "labels", batch.items[0].code, None,
+                 {"template": batch.template.name, "count": len(batch.items),
+                  "codes": [i.code for i in batch.items[:50]]})
 
 
 def render(session: Session, actor: Actor, raw_codes: Iterable[str], *, org: str, template: str,
@@ -142,7 +142,7 @@ def first_sheet(session: Session, raw_codes: Iterable[str], *, org: str, templat
                 skip: int = 0) -> bytes:
     """A PDF of the batch's first sheet only, to look at before printing (not a print: not audited)."""
     batch = prepare(session, raw_codes, org=org, template_name=template, skip=skip)
-    first = Batch(batch.labels[:batch.template.per_page - batch.skip], batch.template, batch.skip)
+    first = Batch(batch.items[:batch.template.per_page - batch.skip], batch.template, batch.skip)
     buffer = io.BytesIO()
     render_batch(first, buffer, base_url=base_url)
     return buffer.getvalue()

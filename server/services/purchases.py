@@ -255,3 +255,9 @@ def list_purchases(session: Session, limit: int = 100, offset: int = 0) -> tuple
     total = session.scalar(select(func.count()).select_from(Purchase)) or 0
     rows = session.scalars(select(Purchase).order_by(Purchase.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def lines_of_plan(session: Session, plan_line_id: int, limit: int = 500) -> list[PurchaseLine]:
+    """The purchase lines that draw on one plan line, newest first."""
+    return list(session.scalars(select(PurchaseLine).where(PurchaseLine.plan_line_id == plan_line_id)
+                                .order_by(PurchaseLine.id.desc()).limit(limit)).unique())

@@ -11,9 +11,9 @@ from types import ModuleType
 
 from flask import Flask
 
-from server.web import assets, codes, dashboard, errors, labels, nav, session_pages, static
+from server.web import assets, codes, dashboard, errors, jobs, labels, nav, procurement, session_pages, static
 
-AREAS: tuple[ModuleType, ...] = (session_pages, dashboard, assets, labels, codes)
+AREAS: tuple[ModuleType, ...] = (session_pages, dashboard, assets, procurement, labels, codes, jobs)
 
 
 def register(app: Flask) -> None:
