@@ -247,7 +247,8 @@ def _by_id(session: Session, model: type[T], row_id: str | int, what: str) -> T:
     except ValueError:
         row = None
     if row is None:
-        raise NotFound(_UNKNOWN[what], code=f"unknown_{what.replace(' ', '_')}", id=str(row_id)[:40])
+        raise NotFound(_UNKNOWN[what], code=f"unknown_{what.replace(' ', '_')}", id=str(row_id)[:40],
+                       field=what.replace(" ", "_"))
     return row
 
 

@@ -46,7 +46,7 @@ class ConfirmImportForm(FlaskForm):
 
 class PurchaseLineForm(Form):
     plan_line = StringField(_l("Plan line"), validators=[InputRequired(REQUIRED), Length(max=40)])
-    category = SelectField(_l("Category"), validators=[InputRequired(REQUIRED)])
+    category = SelectField(_l("Procurement category"), validators=[InputRequired(REQUIRED)])
     quantity = IntegerField(_l("Quantity"), validators=[
         InputRequired(REQUIRED), NumberRange(1, 1_000_000, _l("Between 1 and 1,000,000."))])
     unit_price = DecimalField(_l("Unit price (yuan)"), places=2, validators=[
@@ -67,7 +67,10 @@ class PurchaseForm(FlaskForm):
 
 
 class IntakeForm(FlaskForm):
-    purchase_line = SelectField(_l("Purchase line"), coerce=int, validators=[InputRequired(REQUIRED)])
+    # Not limited to the choices shown: a line received in full since (a form sent twice) is for the
+    # service to answer (the same request key: the first intake again).
+    purchase_line = SelectField(_l("Purchase line"), coerce=int, validate_choice=False,
+                                validators=[InputRequired(REQUIRED)])
     location = SelectField(_l("Storeroom, shelf or bin"), validators=[InputRequired(REQUIRED)])
     quantity = IntegerField(_l("Quantity (empty: every unit left)"), validators=[
         Optional(), NumberRange(1, 20_000, _l("Between 1 and 20,000."))])
