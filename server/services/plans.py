@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from server import audit
@@ -26,6 +26,7 @@ from server.audit import Actor
 from server.errors import AlreadyExists, DomainError, Invalid, NotFound
 from server.i18n import N_
 from server.models import Category, PlanLine, ProcurementMethod, PurchaseLine
+from server.services import bulk
 
 COLUMNS = ("ref", "budget_year", "department", "category", "approved_qty", "unit_price_cap", "approved_amount",
            "method", "approval_ref")
@@ -225,14 +226,29 @@ def import_rows(session: Session, actor: Actor, rows: Iterable[Mapping[str, Any]
     report = ImportReport(errors=errors, skipped_bad=skip_bad, good=len(good))
     if report.errors and not skip_bad:
         return report
-    for number, line in enumerate(good, start=1):
-        _add(session, actor, line)
-        report.imported.append(line.ref)
-        if progress is not None and number % 500 == 0:
-            session.flush()
-            progress(len(rows) + number)
-    session.flush()
+    _store(session, actor, good, lambda n: progress(len(rows) + n) if progress is not None else None)
+    report.imported = [line.ref for line in good]
     return report
+
+
+def _store(session: Session, actor: Actor, lines: list[LineIn], progress: Progress, chunk: int = 500) -> None:
+    """Insert checked lines a chunk at a time (one executemany each), with their audit rows.
+
+    The same rows as ``_add``, without the ORM's unit of work per object: a plan of 20,000 lines is
+    stored in seconds, and on SQLite the write lock (which every other request waits for) is held
+    that much shorter."""
+    for start in range(0, len(lines), chunk):
+        part = lines[start:start + chunk]
+        values = [{"ref": line.ref, "budget_year": line.budget_year, "department": line.department,
+                   "category_id": line.category.id, "approved_qty": line.approved_qty,
+                   "unit_price_cap": line.unit_price_cap, "approved_amount": line.approved_amount,
+                   "method": line.method, "approval_ref": line.approval_ref} for line in part]
+        session.execute(insert(PlanLine), values)
+        with bulk.rows(session):
+            for row in values:
+                audit.record(session, actor, "plan_line.create", "plan_line", row["ref"], None,
+                             {name: row[name] for name in LINE_FIELDS})
+        progress(start + len(part))
 
 
 def read_table(data: bytes, filename: str = "", progress: Progress | None = None) -> list[dict[str, Any]]:
