@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from server import audit
 from server.cli import main
 from server.errors import AlreadyExists, Invalid
-from server import audit
 from server.models import AuditEntry, PlanLine
 from server.services import plans
 from tests.procurement_support import ACTOR, office, plan_line

@@ -348,3 +348,22 @@ def test_a_failed_job_shows_why(client: Any, sessions: Any, app: Any) -> None:
     assert final.count("没有名为“Tractor”的品目") == 1000
     assert count(sessions, PlanLine) == 0
     assert plans.estimate_rows(bad) == jobs.PLAN_ROWS_INLINE_MAX + 5
+
+
+def test_every_input_on_the_procurement_pages_has_a_label(client: Any, sessions: Any, bought: Any) -> None:
+    where, line_id = bought
+    login(client, sessions, "admin")
+    done = client.post("/procurement/intake", data={"purchase_line": str(line_id), "location": where.store,
+                                                    "received_on": "2026-04-02", "request_key": "k-1"})
+    preview = _upload(client, (HEADER + GOOD).encode()).headers["Location"]
+    pages = [*PAGES, done.headers["Location"], preview]
+    for path in pages:
+        html = text(client.get(path))
+        labelled = set(re.findall(r'<label[^>]* for="([^"]+)"', html))
+        inputs = re.findall(r"<(?:input|select|textarea)\b[^>]*>", html)
+        assert inputs, path
+        for tag in inputs:
+            if 'type="hidden"' in tag or "aria-label=" in tag:
+                continue
+            ident = re.search(r'id="([^"]+)"', tag)
+            assert ident and ident.group(1) in labelled, (path, tag)
