@@ -43,8 +43,7 @@ def labels_now_or_later(session: Session, settings: Settings, actor: Actor, code
         return _started(session, settings, actor, "labels", {
             "codes": [label.code for label in batch.items], "template": batch.template.name, "skip": skip},
             len(batch.items))
-    return printing.render(session, actor, codes, org=settings.org_name, template=template,
-                           base_url=settings.label_base_url, skip=skip)
+    return printing.pdf_of(session, actor, batch, settings.label_base_url)
 
 
 def plan_check_now_or_later(session: Session, settings: Settings, actor: Actor,

@@ -131,7 +131,11 @@ def record_print(session: Session, actor: Actor, batch: Batch) -> None:
 def render(session: Session, actor: Actor, raw_codes: Iterable[str], *, org: str, template: str,
            base_url: str | None, skip: int = 0) -> bytes:
     """A small batch's PDF, made here and now, and recorded in the audit log (in the caller's transaction)."""
-    batch = prepare(session, raw_codes, org=org, template_name=template, skip=skip)
+    return pdf_of(session, actor, prepare(session, raw_codes, org=org, template_name=template, skip=skip), base_url)
+
+
+def pdf_of(session: Session, actor: Actor, batch: Batch, base_url: str | None) -> bytes:
+    """A prepared batch's PDF as bytes, recorded in the audit log (in the caller's transaction)."""
     buffer = io.BytesIO()
     render_batch(batch, buffer, base_url=base_url)
     record_print(session, actor, batch)
