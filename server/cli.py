@@ -407,3 +407,22 @@ def plans_import(ctx: Context, path: Path, skip_bad: bool) -> None:
         sys.exit(1)
     click.echo(f"{len(report.imported)} plan lines imported" + (f", {len(report.errors)} bad rows skipped"
                                                                 if report.errors else ""))
+
+
+@main.group()
+def job() -> None:
+    """Long jobs (big label PDFs, big plan imports) that the web UI and the API start."""
+
+
+@job.command("run")
+@click.argument("job_id", type=int)
+@pass_ctx
+def job_run(ctx: Context, job_id: int) -> None:
+    """Run one queued job to its end (the server starts this as a process of its own; exit 1 when the
+    job failed)."""
+    from server.services import jobs
+
+    settings = ctx.settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not jobs.run(settings, job_id):
+        sys.exit(1)

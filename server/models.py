@@ -501,3 +501,36 @@ class ServiceHeartbeat(Base):
     started_at: Mapped[datetime]
     last_beat: Mapped[datetime]
     interval_s: Mapped[float] = mapped_column(Float)
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Job(Base):
+    """A long piece of work (a big label PDF, a big plan import) run by a process of its own.
+
+    The process writes its progress here; pages and the API read it. The result file lives in the
+    instance folder (``jobs/``), named in ``result_file``. Not part of the ledger: what a job changes
+    is audited by the services it calls.
+    """
+
+    __tablename__ = "jobs"
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(30))  # labels, plan_check, plan_import
+    state: Mapped[str] = mapped_column(String(10), default=JobState.QUEUED.value, index=True)
+    owner: Mapped[str] = mapped_column(String(100))  # the actor who started it (only they and admins see it)
+    source: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a summary: counts, rows refused
+    result_file: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # code, template, params, message
+    pid: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[created]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]

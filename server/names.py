@@ -160,3 +160,23 @@ def kiosk_state(code: object) -> str:
 
 def token_state(code: object) -> str:
     return _name(TOKEN_STATES, code)
+JOB_STATES = {
+    "queued": N_("Waiting to start"),
+    "running": N_("Running"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
+}
+
+JOB_KINDS = {
+    "labels": N_("Label PDF"),
+    "plan_check": N_("Checking a procurement plan"),
+    "plan_import": N_("Importing a procurement plan"),
+}
+
+
+def job_state(code: object) -> str:
+    return _name(JOB_STATES, code)
+
+
+def job_kind(code: object) -> str:
+    return _name(JOB_KINDS, code)

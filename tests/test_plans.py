@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from server import audit
 from server.cli import main
 from server.errors import AlreadyExists, Invalid
-from server.models import PlanLine
+from server.models import AuditEntry, PlanLine
 from server.services import plans
 from tests.procurement_support import ACTOR, office, plan_line
 
@@ -44,6 +45,13 @@ def test_good_csv_imports_every_row(db: Any) -> None:
     assert report.ok and report.imported == ["2026-IT-01", "2026-IT-02"]
     line = plans.line_by_ref(db, "2026-IT-02")
     assert str(line.approved_amount) == "5400.50" and line.category.name == "Printer"
+    db.commit()
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.entity_id == "2026-IT-02")).one()
+    assert (entry.action, entry.after) == ("plan_line.create", {
+        "ref": "2026-IT-02", "budget_year": 2026, "department": "IT", "category_id": line.category_id,
+        "approved_qty": 3, "unit_price_cap": "2000.00", "approved_amount": "5400.50", "method": "online_inquiry",
+        "approval_ref": "GOV-2026-12"})
+    assert audit.verify(db).ok
 
 
 def test_one_bad_row_imports_nothing_and_reports_each(db: Any) -> None:

@@ -135,7 +135,11 @@ def test_rest_purchase_and_refusal(client: Any, tokens: Any, sessions: Any) -> N
     body["lines"][0]["unit_price"] = "6000.01"
     r = client.post("/api/v1/purchases", json=body, headers=h)
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "unit_price_cap_exceeded"
-    assert "by 0.01" in r.get_json()["error"]["message"]
+    # The API speaks the reader's language (Chinese by default); the English text stays in exc.message.
+    assert r.get_json()["error"]["message"] == ("第 1 行：单价 6000.01 超过计划明细 2026-IT-01 的单价上限 6000.00，"
+                                                "超出 0.01")
+    english = client.post("/api/v1/purchases", json=body, headers={**h, "Accept-Language": "en"})
+    assert "is above plan line 2026-IT-01's cap 6000.00 by 0.01" in english.get_json()["error"]["message"]
     body["lines"][0]["unit_price"] = "1.001"
     assert client.post("/api/v1/purchases", json=body, headers=h).get_json()["error"]["code"] == "bad_schema"
     plan = client.get("/api/v1/plans/2026-IT-01", headers=tokens.headers("auditor")).get_json()

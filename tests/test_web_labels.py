@@ -42,9 +42,9 @@ def test_labels_form_gives_a_pdf_that_scans(client: Any, sessions: Any, tmp_path
 def test_labels_form_errors_and_roles(client: Any, sessions: Any) -> None:
     _login(client, sessions, "storekeeper")
     bad = client.post("/labels", data={"codes": "A-000010A", "template": "a4-l7651", "skip": "0"})
-    assert bad.status_code == 422 and "check symbol" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "A-000010A 的校验位不对" in bad.get_data(as_text=True)
     unknown = client.post("/labels", data={"codes": "A-000010*", "template": "a4-l7651", "skip": "0"})
-    assert unknown.status_code == 422 and "not issued" in unknown.get_data(as_text=True)
+    assert unknown.status_code == 422 and "以下编号不是本系统发放的：A-000010*" in unknown.get_data(as_text=True)
     client.post("/logout")
     _login(client, sessions, "guard")
     assert client.get("/labels").status_code == 403

@@ -75,6 +75,7 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     departments,
     directory,
     intake,
+    jobs,
     kiosks,
     labels,
     lifecycle,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from pydantic import Field
 
 from server import settings_of
 from server.api import Body, accepts, bp
+from server.api.jobs import accepted
 from server.auth import roles
-from server.models import Intake
-from server.services import intake, printing
+from server.models import Intake, Job
+from server.services import intake, job_tasks, printing
 
 
 class IntakeIn(Body):
@@ -53,11 +54,14 @@ def get_intake(intake_id: str) -> Any:
 @bp.get("/intakes/<intake_id>/labels.pdf")
 @roles("storekeeper")
 def intake_labels(intake_id: str) -> Any:
-    """The labels of every asset an intake made, as one print-ready PDF (recorded in the audit log)."""
+    """The labels of every asset an intake made, as one print-ready PDF (recorded in the audit log;
+    ?template= optional); more than 500 labels: 202 and the job that makes the PDF."""
     settings = settings_of(current_app)
     row = intake.get(g.db, intake_id)
-    pdf = printing.render(g.db, g.actor, intake.codes_of(g.db, row.id), org=settings.org_name,
-                          template=settings.label_template, base_url=settings.label_base_url)
+    made = job_tasks.labels_now_or_later(g.db, settings, g.actor, intake.codes_of(g.db, row.id),
+                                         request.args.get("template") or settings.label_template)
+    if isinstance(made, Job):
+        return accepted(made)
     g.db.commit()
-    return Response(pdf, mimetype="application/pdf",
+    return Response(made, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="intake-{row.id}-labels.pdf"'})

@@ -9,8 +9,10 @@ from pydantic import Field
 
 from server import settings_of
 from server.api import Body, accepts, bp
+from server.api.jobs import accepted
 from server.auth import roles
-from server.services import printing
+from server.models import Job
+from server.services import job_tasks, printing
 
 
 class LabelsIn(Body):
@@ -19,12 +21,14 @@ class LabelsIn(Body):
     skip: int = Field(0, ge=0, le=1000)
 
 
-def _pdf(codes: list[str], template: str | None, skip: int) -> Response:
+def _pdf(codes: list[str], template: str | None, skip: int) -> Any:
+    """The PDF, or for more than jobs.LABELS_INLINE_MAX labels 202 and the job that makes it."""
     settings = settings_of(current_app)
-    pdf = printing.render(g.db, g.actor, codes, org=settings.org_name, template=template or settings.label_template,
-                          base_url=settings.label_base_url, skip=skip)
+    made = job_tasks.labels_now_or_later(g.db, settings, g.actor, codes, template or settings.label_template, skip)
+    if isinstance(made, Job):
+        return accepted(made)
     g.db.commit()
-    return Response(pdf, mimetype="application/pdf",
+    return Response(made, mimetype="application/pdf",
                     headers={"Content-Disposition": 'inline; filename="labels.pdf"'})
 
 
@@ -32,7 +36,8 @@ def _pdf(codes: list[str], template: str | None, skip: int) -> Response:
 @roles("storekeeper")
 @accepts(LabelsIn)
 def labels_pdf(body: LabelsIn) -> Any:
-    """A print-ready PDF of labels for the given codes (template and skip optional)."""
+    """A print-ready PDF of labels for the given codes (template and skip optional); more than 500 labels:
+    202 and a job (GET its URL until it is done, then its result_url)."""
     return _pdf(body.codes, body.template, body.skip)
 
 

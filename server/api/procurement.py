@@ -6,14 +6,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
+from flask_babel import gettext as _
 from pydantic import Field
 
-from server import serialize
+from server import serialize, settings_of
 from server.api import Body, accepts, bp, error, page_args
+from server.api.jobs import accepted
 from server.auth import roles
 from server.errors import Invalid
-from server.services import plans, purchases
+from server.models import Job
+from server.services import job_tasks, plans, purchases
 
 PLAN_READERS = ("storekeeper", "auditor")
 Method = Literal["online_inquiry", "self_purchase", "framework_agreement", "public_tender", "other"]
@@ -90,18 +93,22 @@ def get_plan_line(ref: str) -> Any:
 @roles()
 def import_plan() -> Any:
     """Import an approved plan from CSV or XLSX (a `file` upload or the raw body); ?skip_bad=1 imports
-    the good rows when some are bad, otherwise nothing is imported and every bad row is reported."""
+    the good rows when some are bad, otherwise nothing is imported and every bad row is reported.
+    More than 2,000 rows: 202 and the job that imports them (its result has the same report)."""
     upload = request.files.get("file")
     data, name = (upload.read(), upload.filename or "") if upload else (request.get_data(), "")
     if not data:
         return error("bad_file", "send the plan as a `file` upload or as the request body", 400)
     skip_bad = request.args.get("skip_bad", "").lower() in {"1", "true", "yes"}
-    report = plans.import_rows(g.db, g.actor, plans.read_table(data, name), skip_bad)
-    body = {"imported": report.imported, "errors": [e.__dict__ for e in report.errors]}
+    report = job_tasks.plan_import_now_or_later(g.db, settings_of(current_app), g.actor, data, name, skip_bad)
+    if isinstance(report, Job):
+        return accepted(report)
+    body = {"imported": report.imported, "errors": [{"row": e.row, "ref": e.ref, "code": e.code,
+                                                     "message": e.localized()} for e in report.errors]}
     if not report.ok:
         g.db.rollback()
-        return jsonify(error={"code": "bad_rows", "message": f"{len(report.errors)} bad rows; nothing imported"},
-                       **body), 422
+        return jsonify(error={"code": "bad_rows", "message": _("%(bad)s rows are bad; nothing was imported",
+                                                               bad=len(report.errors))}, **body), 422
     g.db.commit()
     return jsonify(body), 201
 

@@ -20,7 +20,8 @@ from contract import codes
 from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
-from server.models import Asset, AssetEvent, AssetStatus, Intake, PurchaseLine, utcnow
+from server.i18n import N_
+from server.models import Asset, AssetEvent, AssetStatus, Intake, Location, PurchaseLine, utcnow
 from server.services import codes as code_service
 from server.services import directory, purchases
 
@@ -43,20 +44,35 @@ def codes_of(session: Session, intake_id: int) -> list[str]:
     return list(session.scalars(select(Asset.code).where(Asset.intake_id == intake_id).order_by(Asset.id)))
 
 
+def open_lines(session: Session, limit: int = 500) -> list[tuple[PurchaseLine, int]]:
+    """Purchase lines with units still to receive, newest first, with how many are left."""
+    received = (select(Asset.purchase_line_id.label("line_id"), func.count().label("n"))
+                .where(Asset.purchase_line_id.is_not(None)).group_by(Asset.purchase_line_id).subquery())
+    got = func.coalesce(received.c.n, 0)
+    rows = session.execute(select(PurchaseLine, got).outerjoin(received, received.c.line_id == PurchaseLine.id)
+                           .where(PurchaseLine.quantity > got).order_by(PurchaseLine.id.desc()).limit(limit))
+    return [(line, line.quantity - int(n)) for line, n in rows.unique()]
+
+
+def storerooms(session: Session) -> list[Location]:
+    """The places an intake may go to."""
+    return list(session.scalars(select(Location).where(Location.kind.in_(STORE_KINDS)).order_by(Location.name)))
+
+
 def get(session: Session, intake_id: str | int) -> Intake:
     try:
         found = session.get(Intake, int(intake_id))
     except ValueError:
         found = None
     if found is None:
-        raise NotFound(f"unknown intake {intake_id}", code="unknown_intake")
+        raise NotFound(N_("unknown intake %(id)s"), code="unknown_intake", id=str(intake_id)[:40])
     return found
 
 
 def _replay(session: Session, existing: Intake, line_id: int) -> Received:
     if existing.purchase_line_id != line_id:
-        raise AlreadyExists(f"request key {existing.request_key!r} was used for purchase line "
-                            f"{existing.purchase_line_id}, not {line_id}")
+        raise AlreadyExists(N_("request key %(key)s was used for purchase line %(used)s, not %(line)s"),
+                            key=existing.request_key, used=existing.purchase_line_id, line=line_id)
     return Received(existing, codes_of(session, existing.id), True)
 
 
@@ -64,19 +80,21 @@ def _serials(serials: Sequence[str | None] | None, quantity: int, session: Sessi
     if serials is None:
         return [None] * quantity
     if len(serials) != quantity:
-        raise Invalid(f"{len(serials)} serials given for {quantity} units: give one per unit (empty for none)")
+        raise Invalid(N_("%(serials)s serials given for %(quantity)s units: give one per unit (empty for none)"),
+                      serials=len(serials), quantity=quantity, field="serials")
     clean = [(s or "").strip() or None for s in serials]
     given = [s for s in clean if s]
     if any(len(s) > 100 for s in given):
-        raise Invalid("a serial is longer than 100 characters")
+        raise Invalid(N_("a serial is longer than 100 characters"), field="serials")
     twice = sorted({s for s in given if given.count(s) > 1}) if len(set(given)) != len(given) else []
     if twice:
-        raise AlreadyExists(f"serials given twice: {', '.join(twice[:5])}")
+        raise AlreadyExists(N_("serials given twice: %(serials)s"), serials=", ".join(twice[:5]), field="serials")
     taken: list[str] = []
     for start in range(0, len(given), CHUNK):
         taken += session.scalars(select(Asset.serial).where(Asset.serial.in_(given[start:start + CHUNK])))
     if taken:
-        raise AlreadyExists(f"assets with these serials exist already: {', '.join(sorted(taken)[:5])}")
+        raise AlreadyExists(N_("assets with these serials exist already: %(serials)s"),
+                            serials=", ".join(sorted(taken)[:5]), field="serials")
     return clean
 
 
@@ -85,7 +103,7 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
             received_on: date | None = None, name: str | None = None) -> Received:
     key = (request_key or "").strip()
     if not 1 <= len(key) <= 64:
-        raise Invalid("request_key must be 1 to 64 characters")
+        raise Invalid(N_("request_key must be 1 to 64 characters"))
     line = purchases.line(session, purchase_line_id)
     if session.get_bind().dialect.name == "postgresql":  # two intakes of one line must not both over-receive
         session.execute(select(PurchaseLine.id).where(PurchaseLine.id == line.id).with_for_update()).all()
@@ -95,14 +113,18 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
         return _replay(session, existing, line.id)
     location = directory.location_by_code(session, location_code)
     if location.kind not in STORE_KINDS:
-        raise RuleViolation(f"intake goes to a storeroom, shelf or bin; {location.code} is a {location.kind}",
-                            code="not_a_storeroom")
+        raise RuleViolation(N_("intake goes to a storeroom, shelf or bin; %(location)s is a %(kind)s"),
+                            code="not_a_storeroom", location=location.code, kind=location.kind, field="location")
     left = line.quantity - received_count(session, line.id)
     quantity = left if quantity is None else quantity
     if quantity < 1 or quantity > left:
-        raise RuleViolation(f"purchase line {line.id} has {left} of {line.quantity} units left to receive; "
-                            f"{quantity} asked" + (f", over by {quantity - left}" if quantity > left else ""),
-                            code="intake_exceeded")
+        params = {"line": line.id, "left": left, "bought": line.quantity, "asked": quantity, "field": "quantity"}
+        if quantity > left:
+            raise RuleViolation(N_("purchase line %(line)s has %(left)s of %(bought)s units left to receive; "
+                                   "%(asked)s asked, over by %(over)s"), code="intake_exceeded",
+                                over=quantity - left, **params)
+        raise RuleViolation(N_("purchase line %(line)s has %(left)s of %(bought)s units left to receive; "
+                               "%(asked)s asked"), code="intake_exceeded", **params)
     clean = _serials(serials, quantity, session)
     received_on = received_on or date.today()
     intake = Intake(request_key=key, purchase_line_id=line.id, quantity=quantity, location_id=location.id,

@@ -1,4 +1,5 @@
-"""Purchases against the approved plan. ``record`` is the one place that checks a purchase:
+"""Purchases against the approved plan. ``validate`` is the one place that checks a purchase
+(``record`` calls it before storing; the purchase form calls it as the person types):
 
 * the line's category equals the plan line's;
 * the unit price is not above the plan line's cap;
@@ -16,7 +17,7 @@ cannot both pass: the second one sums what the first committed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -27,8 +28,9 @@ from sqlalchemy.orm import Session
 from server import audit
 from server.audit import Actor
 from server.errors import Invalid, NotFound, RuleViolation
-from server.models import PlanLine, Purchase, PurchaseLine
-from server.services import directory, plans
+from server.i18n import N_
+from server.models import Category, PlanLine, Purchase, PurchaseLine
+from server.services import plans
 
 
 @dataclass(frozen=True)
@@ -42,33 +44,82 @@ class LineIn:
 
 @dataclass(frozen=True)
 class Violation:
+    """One broken rule: its code, the purchase line (1-based) and field it is about, and the message."""
+
     rule: str
-    message: str
+    template: str
+    params: dict[str, Any]
+    line: int | None = None
+    field: str | None = None  # the request field the rule is about: method, category, quantity, unit_price
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params
+
+    def localized(self) -> str:
+        from flask_babel import gettext
+
+        return gettext(self.template) % self.params
 
 
-def _lines(raw: Sequence[LineIn | Mapping[str, Any]]) -> list[LineIn]:
+class PlanRefused(RuleViolation):
+    """A purchase that breaks the plan: every broken rule, each beside its line and field on a form."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__("; ".join(v.message for v in violations), code=violations[0].rule)
+        self.violations = violations
+
+    def localized(self) -> str:
+        return "; ".join(v.localized() for v in self.violations)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A purchase that passed every rule (``validate``): what ``record`` stores."""
+
+    supplier: str
+    reference: str
+    method: str
+    exception_ref: str | None
+    lines: list[LineIn]
+    plan: dict[str, PlanLine] = field(repr=False)
+
+
+def _lines(session: Session, raw: Sequence[LineIn | Mapping[str, Any]]) -> list[LineIn]:
+    given = [item if isinstance(item, LineIn) else LineIn(**item) for item in raw]
+    names = set(session.scalars(select(Category.name).where(Category.name.in_({g.category for g in given}))))
     out: list[LineIn] = []
-    for item in raw:
-        line = item if isinstance(item, LineIn) else LineIn(**item)
+    for n, line in enumerate(given, start=1):
         if line.quantity < 1:
-            raise Invalid(f"line {len(out) + 1}: quantity must be at least 1")
+            raise Invalid(N_("line %(line)s: quantity must be at least 1"), line=n, field="quantity")
+        if line.category not in names:
+            raise NotFound(N_("line %(line)s: no category named %(name)s"), code="unknown_category", line=n,
+                           name=line.category, field="category")
         out.append(LineIn(line.plan_line, line.category, line.quantity,
-                          plans.money(line.unit_price, f"line {len(out) + 1}: unit_price"), line.description))
+                          plans.money(line.unit_price, "unit_price", line=n), line.description))
     if not out:
-        raise Invalid("a purchase needs at least one line")
+        raise Invalid(N_("a purchase needs at least one line"))
     return out
 
 
-def lock_plan_lines(session: Session, refs: set[str]) -> dict[str, PlanLine]:
-    """Load and lock the plan lines a purchase draws on (in id order, so lockers never deadlock)."""
+def lock_plan_lines(session: Session, refs: set[str], lock: bool = True) -> dict[str, PlanLine]:
+    """Load (and lock, in id order, so lockers never deadlock) the plan lines a purchase draws on."""
     ids = select(PlanLine.id).where(PlanLine.ref.in_(refs)).order_by(PlanLine.id)
-    if session.get_bind().dialect.name == "postgresql":
+    if lock and session.get_bind().dialect.name == "postgresql":
         session.execute(ids.with_for_update()).all()
     found = {p.ref: p for p in session.scalars(select(PlanLine).where(PlanLine.ref.in_(refs))).unique()}
     missing = sorted(refs - set(found))
     if missing:
-        raise NotFound(f"unknown plan line {', '.join(missing)}", code="unknown_plan_line")
+        raise NotFound(N_("unknown plan line %(ref)s"), code="unknown_plan_line", ref=", ".join(missing))
     return found
+
+
+def _unknown_plan_line(lines: list[LineIn], exc: NotFound) -> NotFound:
+    """The first line that names an unknown plan line (so a form can show it beside that line)."""
+    missing = set(str(exc.params.get("ref", "")).split(", "))
+    n = next(i for i, line in enumerate(lines, start=1) if line.plan_line in missing)
+    return NotFound(N_("line %(line)s: unknown plan line %(ref)s"), code="unknown_plan_line", line=n,
+                    ref=lines[n - 1].plan_line, field="plan_line")
 
 
 def check(session: Session, method: str, exception_ref: str | None, lines: list[LineIn],
@@ -81,52 +132,82 @@ def check(session: Session, method: str, exception_ref: str | None, lines: list[
     for ref in sorted({line.plan_line for line in lines}):
         required = plan[ref].method
         if method != required and not exception_ref:
-            out.append(Violation("method_mismatch", f"method {method} is not plan line {ref}'s required method "
-                                 f"{required}; record a method exception with its approval reference"))
+            out.append(Violation("method_mismatch", N_(
+                "method %(method)s is not plan line %(ref)s's required method %(required)s; record a method "
+                "exception with its approval reference"), {"method": method, "ref": ref, "required": required},
+                field="method"))
     for n, line in enumerate(lines, start=1):
-        p = plan[line.plan_line]
-        qty_before, amount_before = used.get(p.id, (0, Decimal("0.00")))
-        amount = (line.unit_price * line.quantity).quantize(plans.CENT)
-        if line.category != p.category.name:
-            out.append(Violation("category_mismatch", f"line {n}: category {line.category!r} is not plan line "
-                                 f"{p.ref}'s category {p.category.name!r}"))
-        if line.unit_price > p.unit_price_cap:
-            out.append(Violation("unit_price_cap_exceeded", f"line {n}: unit price {line.unit_price} is above plan "
-                                 f"line {p.ref}'s cap {p.unit_price_cap} by {line.unit_price - p.unit_price_cap}"))
-        if qty_before + line.quantity > p.approved_qty:
-            over = qty_before + line.quantity - p.approved_qty
-            out.append(Violation("quantity_exceeded", f"line {n}: quantity {line.quantity} would bring plan line "
-                                 f"{p.ref} to {qty_before + line.quantity} of {p.approved_qty} approved, "
-                                 f"over by {over}"))
-        if amount_before + amount > p.approved_amount:
-            over_amount = amount_before + amount - p.approved_amount
-            out.append(Violation("amount_exceeded", f"line {n}: amount {amount} would bring plan line {p.ref} to "
-                                 f"{amount_before + amount} of {p.approved_amount} approved, over by {over_amount}"))
-        used[p.id] = (qty_before + line.quantity, amount_before + amount)  # later lines on the same plan line
+        out += _line_violations(n, line, plan[line.plan_line], used)
     return out
+
+
+def _line_violations(n: int, line: LineIn, p: PlanLine, used: dict[int, tuple[int, Decimal]]) -> list[Violation]:
+    out: list[Violation] = []
+    qty_before, amount_before = used.get(p.id, (0, Decimal("0.00")))
+    amount = (line.unit_price * line.quantity).quantize(plans.CENT)
+    if line.category != p.category.name:
+        out.append(Violation("category_mismatch", N_(
+            "line %(line)s: category '%(category)s' is not plan line %(ref)s's category '%(plan_category)s'"),
+            {"line": n, "category": line.category, "ref": p.ref, "plan_category": p.category.name}, n, "category"))
+    if line.unit_price > p.unit_price_cap:
+        out.append(Violation("unit_price_cap_exceeded", N_(
+            "line %(line)s: unit price %(price)s is above plan line %(ref)s's cap %(cap)s by %(over)s"),
+            {"line": n, "price": line.unit_price, "ref": p.ref, "cap": p.unit_price_cap,
+             "over": line.unit_price - p.unit_price_cap}, n, "unit_price"))
+    if qty_before + line.quantity > p.approved_qty:
+        out.append(Violation("quantity_exceeded", N_(
+            "line %(line)s: quantity %(quantity)s would bring plan line %(ref)s to %(total)s of %(approved)s "
+            "approved, over by %(over)s"),
+            {"line": n, "quantity": line.quantity, "ref": p.ref, "total": qty_before + line.quantity,
+             "approved": p.approved_qty, "over": qty_before + line.quantity - p.approved_qty}, n, "quantity"))
+    if amount_before + amount > p.approved_amount:
+        out.append(Violation("amount_exceeded", N_(
+            "line %(line)s: amount %(amount)s would bring plan line %(ref)s to %(total)s of %(approved)s "
+            "approved, over by %(over)s"),
+            {"line": n, "amount": amount, "ref": p.ref, "total": amount_before + amount,
+             "approved": p.approved_amount, "over": amount_before + amount - p.approved_amount}, n, "quantity"))
+    used[p.id] = (qty_before + line.quantity, amount_before + amount)  # later lines on the same plan line
+    return out
+
+
+def validate(session: Session, supplier: str, method: str, reference: str,
+             lines: Sequence[LineIn | Mapping[str, Any]], exception_ref: str | None = None,
+             lock: bool = False) -> Checked:
+    """Every rule of a purchase, writing nothing: ``record`` calls it (with ``lock``) before storing, and
+    the purchase form calls it as the person types. Raises the first problem with the input, or
+    PlanRefused naming every rule of the plan the lines break.
+
+    The plan is checked before the supplier and reference, so that a form being filled in shows the
+    plan's verdict on its lines before it complains about the fields still empty.
+    """
+    if method not in plans.METHODS:
+        raise Invalid(N_("method %(value)s must be one of %(choices)s"), value=method,
+                      choices=", ".join(plans.METHODS), field="method")
+    exception_ref = (exception_ref or "").strip() or None
+    checked = _lines(session, lines)
+    try:
+        plan = lock_plan_lines(session, {line.plan_line for line in checked}, lock)
+    except NotFound as exc:
+        raise _unknown_plan_line(checked, exc) from None
+    violations = check(session, method, exception_ref, checked, plan)
+    if violations:
+        raise PlanRefused(violations)
+    supplier = (supplier or "").strip()
+    reference = (reference or "").strip()
+    if not supplier or not reference:
+        raise Invalid(N_("a purchase needs a supplier and an invoice or contract reference"),
+                      field="reference" if supplier else "supplier")
+    return Checked(supplier[:200], reference[:100], method, exception_ref, checked, plan)
 
 
 def record(session: Session, actor: Actor, supplier: str, purchased_on: date, method: str, reference: str,
            lines: Sequence[LineIn | Mapping[str, Any]], exception_ref: str | None = None) -> Purchase:
-    """Record a purchase if it breaks no rule; otherwise RuleViolation naming every rule broken."""
-    if method not in plans.METHODS:
-        raise Invalid(f"method {method!r} must be one of {', '.join(plans.METHODS)}")
-    supplier = (supplier or "").strip()
-    reference = (reference or "").strip()
-    if not supplier or not reference:
-        raise Invalid("a purchase needs a supplier and an invoice or contract reference")
-    exception_ref = (exception_ref or "").strip() or None
-    checked = _lines(lines)
-    for line in checked:
-        directory.category_by_name(session, line.category)
-    plan = lock_plan_lines(session, {line.plan_line for line in checked})
-    violations = check(session, method, exception_ref, checked, plan)
-    if violations:
-        raise RuleViolation("; ".join(v.message for v in violations), code=violations[0].rule)
-    purchase = Purchase(supplier=supplier[:200], purchased_on=purchased_on, method=method,
-                        reference=reference[:100], method_exception_ref=exception_ref, actor=actor.name)
-    for line in checked:
-        p = plan[line.plan_line]
+    """Record a purchase if it breaks no rule; otherwise PlanRefused naming every rule broken."""
+    checked = validate(session, supplier, method, reference, lines, exception_ref, lock=True)
+    purchase = Purchase(supplier=checked.supplier, purchased_on=purchased_on, method=method,
+                        reference=checked.reference, method_exception_ref=checked.exception_ref, actor=actor.name)
+    for line in checked.lines:
+        p = checked.plan[line.plan_line]
         purchase.lines.append(PurchaseLine(plan_line=p, category=p.category, quantity=line.quantity,
                                            unit_price=line.unit_price, description=line.description[:200],
                                            amount=(line.unit_price * line.quantity).quantize(plans.CENT)))
@@ -149,6 +230,7 @@ def describe(purchase: Purchase) -> dict[str, Any]:
 
 
 T = TypeVar("T")
+_UNKNOWN = {"purchase": N_("unknown purchase %(id)s"), "purchase line": N_("unknown purchase line %(id)s")}
 
 
 def get(session: Session, purchase_id: str | int) -> Purchase:
@@ -160,13 +242,13 @@ def line(session: Session, line_id: str | int) -> PurchaseLine:
 
 
 def _by_id(session: Session, model: type[T], row_id: str | int, what: str) -> T:
-    code = f"unknown_{what.replace(' ', '_')}"
     try:
         row = session.get(model, int(row_id))
     except ValueError:
         row = None
     if row is None:
-        raise NotFound(f"unknown {what} {row_id}", code=code)
+        raise NotFound(_UNKNOWN[what], code=f"unknown_{what.replace(' ', '_')}", id=str(row_id)[:40],
+                       field=what.replace(" ", "_"))
     return row
 
 
@@ -174,3 +256,9 @@ def list_purchases(session: Session, limit: int = 100, offset: int = 0) -> tuple
     total = session.scalar(select(func.count()).select_from(Purchase)) or 0
     rows = session.scalars(select(Purchase).order_by(Purchase.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def lines_of_plan(session: Session, plan_line_id: int, limit: int = 500) -> list[PurchaseLine]:
+    """The purchase lines that draw on one plan line, newest first."""
+    return list(session.scalars(select(PurchaseLine).where(PurchaseLine.plan_line_id == plan_line_id)
+                                .order_by(PurchaseLine.id.desc()).limit(limit)).unique())

@@ -324,7 +324,7 @@ COLUMNS: dict[str, Column] = {
     "quantity": Column(N_("Quantity"), "count"),
     "amount": Column(N_("Amount"), "money"),
     "method": Column(N_("Procurement method"), "method"),
-    "purchases": Column(N_("Purchases"), "count"),
+    "purchases": Column(N_("Number of purchases"), "count"),
     "amount_by_exception": Column(N_("Of which by approved exception"), "money"),
     "ref": Column(N_("Plan line")),
     "budget_year": Column(N_("Budget year"), "year"),

@@ -18,9 +18,11 @@ from server.web import (
     dashboard,
     departments,
     errors,
+    jobs,
     kiosks,
     labels,
     nav,
+    procurement,
     reports,
     requests,
     session_pages,
@@ -33,6 +35,7 @@ AREAS: tuple[ModuleType, ...] = (
     session_pages,
     dashboard,
     assets,
+    procurement,
     requests,
     labels,
     reports,
@@ -40,6 +43,7 @@ AREAS: tuple[ModuleType, ...] = (
     kiosks,
     audit,
     users,
+    jobs,
     codes,
 )
 

@@ -38,7 +38,7 @@ LABELS = {
     "checkpoints_checked": N_("Checkpoints compared"),
     "seconds": N_("Seconds taken"),
     "table": N_("Table"),
-    "row": N_("Row"),
+    "row": N_("Record"),
     "field": N_("Field"),
     "found": N_("Found"),
     "expected": N_("Expected"),
