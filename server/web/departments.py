@@ -12,9 +12,8 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from server.auth import roles
-from server.errors import DomainError
 from server.services import departments, reports
-from server.web.forms import show_domain_error
+from server.web.forms import attempt
 
 bp = Blueprint("departments", __name__)
 
@@ -36,14 +35,9 @@ def index() -> Any:
 def save() -> Any:
     """Record or change one department's staff count."""
     form = StaffForm()
-    if form.validate_on_submit():
-        try:
-            departments.set_staff(g.db, g.actor, form.name.data or "", form.staff_count.data or 0)
-        except DomainError as exc:
-            g.db.rollback()
-            show_domain_error(form, exc, {"bad_staff_count": "staff_count", "required": "name"})
-        else:
-            g.db.commit()
-            flash(_("Saved."))
-            return redirect(url_for("departments.index"))
+    if form.validate_on_submit() and attempt(
+            lambda: departments.set_staff(g.db, g.actor, form.name.data or "", form.staff_count.data or 0),
+            form, {"bad_staff_count": "staff_count", "required": "name"}):
+        flash(_("Saved."))
+        return redirect(url_for("departments.index"))
     return render_template("departments.html", rows=departments.listing(g.db), form=form), 422

@@ -3,9 +3,10 @@ shown beside their fields."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import render_template, request
+from flask import flash, g, render_template, request
 from flask_wtf import FlaskForm
 
 from server.errors import DomainError
@@ -32,3 +33,19 @@ def show_domain_error(form: FlaskForm, exc: DomainError, field_for: dict[str, st
         target.errors = [*target.errors, exc.localized()] if isinstance(target.errors, list) else [exc.localized()]
     else:
         form.form_errors.append(exc.localized())
+
+
+def attempt(action: Callable[[], Any], form: FlaskForm | None = None, field_for: dict[str, str] | None = None) -> bool:
+    """Run one service call for a page: commit when it goes through; when the service refuses, roll
+    back and show why (beside its field when there is a form, as a flash message otherwise)."""
+    try:
+        action()
+    except DomainError as exc:
+        g.db.rollback()
+        if form is None:
+            flash(exc.localized(), "error")
+        else:
+            show_domain_error(form, exc, field_for)
+        return False
+    g.db.commit()
+    return True

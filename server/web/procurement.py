@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from server import names, settings_of
 from server.api.procurement import PLAN_READERS
-from server.auth import allowed_roles, roles
+from server.auth import roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Category, Job, PlanLine, Purchase
@@ -45,17 +45,6 @@ PAGE_SIZE = 50
 PLAN_SORTS: dict[str, Any] = {"ref": PlanLine.ref, "year": PlanLine.budget_year, "department": PlanLine.department,
               "amount": PlanLine.approved_amount}
 PREVIEW_GOOD_ROWS = 20
-
-
-@bp.context_processor
-def _can() -> dict[str, Any]:
-    """``can(endpoint)``: whether the signed-in role may open a page, read from that view's @roles."""
-    def can(endpoint: str) -> bool:
-        actor = getattr(g, "actor", None)
-        allowed = allowed_roles(current_app.view_functions[endpoint]) or frozenset()
-        return actor is not None and actor.role in allowed
-
-    return {"can": can}
 
 
 # --- the plan ---

@@ -19,7 +19,7 @@ from server.errors import DomainError
 from server.i18n import N_
 from server.models import Category, PurchaseRequest, User
 from server.services import approvals, paging, purchase_requests
-from server.web.forms import confirmation_page, show_domain_error
+from server.web.forms import attempt, confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
@@ -131,16 +131,12 @@ def decide(request_id: int) -> Any:
     found = _found(request_id)
     form = DecisionForm()
     decision = request.form.get("decision", "")
-    if form.validate_on_submit():
-        try:
-            approvals.decide(g.db, g.actor, found.approval_id, decision, form.quantity.data, form.reason.data or "")
-        except DomainError as exc:
-            g.db.rollback()
-            show_domain_error(form, exc, {"reason_required": "reason", "bad_quantity": "quantity"})
-        else:
-            g.db.commit()
-            flash(_("Your decision is recorded."))
-            return redirect(url_for("requests.detail", request_id=request_id))
+    if form.validate_on_submit() and attempt(
+            lambda: approvals.decide(g.db, g.actor, found.approval_id, decision, form.quantity.data,
+                                     form.reason.data or ""),
+            form, {"reason_required": "reason", "bad_quantity": "quantity"}):
+        flash(_("Your decision is recorded."))
+        return redirect(url_for("requests.detail", request_id=request_id))
     return _detail_page(_found(request_id), form, LinkForm(), 422)
 
 
@@ -153,13 +149,7 @@ def withdraw(request_id: int) -> Any:
     asked = confirmation_page(_("Withdraw request %(id)s (%(item)s)?", id=found.id, item=found.item), back)
     if asked is not None:
         return asked
-    try:
-        approvals.withdraw(g.db, g.actor, found.approval_id)
-    except DomainError as exc:
-        g.db.rollback()
-        flash(exc.localized(), "error")
-    else:
-        g.db.commit()
+    if attempt(lambda: approvals.withdraw(g.db, g.actor, found.approval_id)):
         flash(_("The request was withdrawn."))
     return redirect(back)
 
@@ -169,16 +159,12 @@ def withdraw(request_id: int) -> Any:
 def link(request_id: int) -> Any:
     """Tie an approved request to its plan line and/or purchase."""
     form = LinkForm()
-    if form.validate_on_submit():
-        try:
-            purchase_requests.link(g.db, g.actor, request_id, form.plan_line.data or None, form.purchase_id.data)
-        except DomainError as exc:
-            g.db.rollback()
-            show_domain_error(form, exc, {"unknown_plan_line": "plan_line", "category_mismatch": "plan_line"})
-        else:
-            g.db.commit()
-            flash(_("Linked."))
-            return redirect(url_for("requests.detail", request_id=request_id))
+    if form.validate_on_submit() and attempt(
+            lambda: purchase_requests.link(g.db, g.actor, request_id, form.plan_line.data or None,
+                                           form.purchase_id.data),
+            form, {"unknown_plan_line": "plan_line", "category_mismatch": "plan_line"}):
+        flash(_("Linked."))
+        return redirect(url_for("requests.detail", request_id=request_id))
     found = _found(request_id)
     return _detail_page(found, DecisionForm(quantity=found.approval.approved_quantity), form, 422)
 
@@ -199,16 +185,11 @@ def approvers() -> Any:
     form = GrantForm()
     form.username.choices = [(u, u) for u in g.db.scalars(select(User.username).where(User.active.is_(True))
                                                           .order_by(User.username))]
-    if form.validate_on_submit():
-        try:
-            approvals.grant(g.db, g.actor, form.username.data or "", form.level.data or "", form.department.data or "")
-        except DomainError as exc:
-            g.db.rollback()
-            show_domain_error(form, exc)
-        else:
-            g.db.commit()
-            flash(_("Approver added."))
-            return redirect(url_for("requests.approvers"))
+    if form.validate_on_submit() and attempt(
+            lambda: approvals.grant(g.db, g.actor, form.username.data or "", form.level.data or "",
+                                    form.department.data or ""), form):
+        flash(_("Approver added."))
+        return redirect(url_for("requests.approvers"))
     return render_template("requests/approvers.html", form=form, grants=approvals.grants(g.db))
 
 
@@ -220,12 +201,6 @@ def revoke(grant_id: int) -> Any:
     asked = confirmation_page(_("Remove this approver grant?"), back)
     if asked is not None:
         return asked
-    try:
-        approvals.revoke_grant(g.db, g.actor, grant_id)
-    except DomainError as exc:
-        g.db.rollback()
-        flash(exc.localized(), "error")
-    else:
-        g.db.commit()
+    if attempt(lambda: approvals.revoke_grant(g.db, g.actor, grant_id)):
         flash(_("Approver removed."))
     return redirect(back)
