@@ -312,11 +312,12 @@ class Kiosk(Base):
 
 
 class KioskEvent(Base):
-    """Every accepted kiosk event, once: its id is the idempotency key."""
+    """Every accepted kiosk event, once. The idempotency key is (kiosk, event id): an id is made
+    on a kiosk, so one kiosk can never turn another kiosk's event into a duplicate."""
 
     __tablename__ = "kiosk_events"
+    kiosk: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kiosk: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int] = mapped_column(BigInteger)
     boot: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(40))
