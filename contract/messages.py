@@ -53,6 +53,17 @@ class Reason(StrEnum):
     INTERNAL = "internal_error"
 
 
+# Rejections that say more about the server than about the event (PROTOCOL.md section 4): the
+# server does not know the kiosk (wrong server, not enrolled yet) or could not store it. The
+# kiosk keeps such an event and sends it again after its next reconnect or config change.
+NOT_FINAL: frozenset[str] = frozenset({Reason.UNKNOWN_KIOSK, Reason.INTERNAL})
+
+
+def is_final(status: str, reason: str | None) -> bool:
+    """Whether an ack with this status and reason releases the event from the kiosk's outbox."""
+    return not (status == "rejected" and reason in NOT_FINAL)
+
+
 class ContractError(ValueError):
     """Bytes or a message that the contract does not allow; ``reason`` goes into the ack."""
 
@@ -216,6 +227,10 @@ class Ack(_Strict):
     reason: str | None = None
     display: Display
 
+    @property
+    def final(self) -> bool:
+        return is_final(self.status, self.reason)
+
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
@@ -228,6 +243,8 @@ class KioskStatus(BaseModel):
     version: str | None = None
     outbox: int | None = None
     outbox_oldest_s: float | None = None
+    held: int | None = None  # events kept after a rejection that is not final
+    held_reason: str | None = None  # the reason of the newest such rejection
     at: datetime | None = None
 
 
@@ -314,4 +331,7 @@ def display_for(status: str, reason: str | None, detail: str = "") -> Display:
         return Display(level="ok", title="Saved", detail=detail)
     if status == "duplicate":
         return Display(level="ok", title="Already saved", detail=detail)
+    if reason in NOT_FINAL:  # the kiosk keeps the event: say so, it is not refused for good
+        return Display(level="warn", title=f"Not stored yet: {(reason or '').replace('_', ' ')}",
+                       detail=(detail or "kept on the kiosk, sent again after reconnecting")[:500])
     return Display(level="error", title=f"Refused: {(reason or 'error').replace('_', ' ')}", detail=detail[:500])

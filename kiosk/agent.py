@@ -248,11 +248,14 @@ class Agent(LinkListener):
     # -- screen backend -------------------------------------------------------------------
 
     def offline(self) -> str | None:
-        """The banner text, or None when the server is reachable."""
+        """The banner text, or None when the server is reachable and stores what it gets."""
         if not self.link.connected:
             return "broker unreachable: saving locally"
         if self.server_status is not None and self.server_status.state == "offline":
             return "server offline, saving locally"
+        held, reason = self.link.held()
+        if held:  # e.g. unknown_kiosk: the wrong server, or this kiosk is not enrolled there yet
+            return f"server did not store {held} events ({reason}): kept, sent again on reconnect"
         return None
 
     def screen_state(self) -> dict[str, Any]:

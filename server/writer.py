@@ -119,11 +119,20 @@ class Writer:
             except Exception:  # unstorable even alone: refuse it loudly rather than loop on it
                 log.exception("message on %s could not be stored; refused", delivery.topic[:100])
                 self.counts[f"rejected:{m.Reason.INTERNAL}"] += 1
-                parsed = self.topics.parse(delivery.topic)
-                ack = m.Ack(id=None, status="rejected", reason=m.Reason.INTERNAL,
-                            display=m.display_for("rejected", m.Reason.INTERNAL))
-                replies.append(Reply(delivery.mid, delivery.qos, parsed.kiosk if parsed else None, ack.to_bytes()))
+                replies.append(self._internal_error(delivery))
         return replies
+
+    def _internal_error(self, delivery: Delivery) -> Reply:
+        """The answer to a message that could not be stored even alone. It names the event when
+        its id can be read: internal_error is not final, so the kiosk keeps that event."""
+        parsed = self.topics.parse(delivery.topic)
+        try:
+            event_id = _event_id(self._decode(delivery))
+        except Exception:  # the decoder itself failed on it: answer without an id
+            event_id = None
+        ack = m.Ack(id=event_id, status="rejected", reason=m.Reason.INTERNAL,
+                    display=m.display_for("rejected", m.Reason.INTERNAL))
+        return Reply(delivery.mid, delivery.qos, parsed.kiosk if parsed else None, ack.to_bytes())
 
     def process(self, batch: list[Delivery], fast: bool = False) -> list[Reply]:
         """Store a batch in one transaction; returns the replies to send after the commit."""
@@ -181,12 +190,14 @@ class Writer:
             if fast:
                 raise
             log.exception("bad ack for %s", delivery.topic)
-            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, str(exc)[:300], None, received, fast)
+            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, str(exc)[:300], _event_id(item),
+                                received, fast)
         except Exception as exc:  # never let one message stop the loop
             if fast:
                 raise  # the safe path will isolate it
             log.exception("internal error on %s", delivery.topic)
-            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, repr(exc)[:300], None, received, fast)
+            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, repr(exc)[:300], _event_id(item),
+                                received, fast)
 
     def _reject(self, session: Session, delivery: Delivery, kiosk: str | None, reason: str, detail: str,
                 event_id: str | None, received: Any, fast: bool = False) -> m.Ack:
@@ -215,6 +226,12 @@ class Writer:
         if kiosk is not None:
             kiosk.status = status.model_dump(mode="json")
             kiosk.last_seen_at = utcnow()
+
+
+def _event_id(item: Incoming) -> str | None:
+    if item.event is not None:
+        return str(item.event.id)
+    return item.error.event_id if item.error is not None else None
 
 
 def _text(value: str, limit: int | None) -> str:

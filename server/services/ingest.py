@@ -80,7 +80,7 @@ class Prefetched:
     """What a batch of events needs from the database, read in a few queries up front."""
 
     known: set[tuple[str, str]]  # (kiosk, event id) stored before
-    rejected: dict[tuple[str, str], str]  # (kiosk, event id) -> reason
+    rejected: dict[tuple[str, str], str]  # (kiosk, event id) -> reason of a final rejection
     kiosks: dict[str, Kiosk | None]
 
 
@@ -93,7 +93,7 @@ def prefetch(session: Session, events: list[Event]) -> Prefetched:
         select(KioskEvent.kiosk, KioskEvent.id).where(KioskEvent.kiosk.in_(names), KioskEvent.id.in_(ids)))}
     rejected = {(kiosk or "", event_id or ""): reason for kiosk, event_id, reason in session.execute(
         select(RejectedMessage.kiosk, RejectedMessage.event_id, RejectedMessage.reason)
-        .where(RejectedMessage.event_id.in_(ids)))}
+        .where(RejectedMessage.event_id.in_(ids), RejectedMessage.reason.not_in(m.NOT_FINAL)))}
     found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
     for kind, wanted in _codes_by_kind(events).items():
         lookup.prefetch(session, kind, wanted)
@@ -209,7 +209,10 @@ def _reason(exc: DomainError) -> Reason | str:
 
 
 def _previous_rejection(session: Session, event: Event) -> str | None:
-    """A resend of an event refused before gets the same answer and no second row."""
+    """A resend of an event refused before gets the same answer and no second row. Not after a
+    rejection that is not final (``unknown_kiosk``, ``internal_error``): the kiosk kept the event
+    and sends it again because the server may know it by now."""
     query = (select(RejectedMessage.reason)
-             .where(RejectedMessage.event_id == str(event.id), RejectedMessage.kiosk == event.kiosk).limit(1))
+             .where(RejectedMessage.event_id == str(event.id), RejectedMessage.kiosk == event.kiosk,
+                    RejectedMessage.reason.not_in(m.NOT_FINAL)).limit(1))
     return session.scalars(query).first()

@@ -92,6 +92,8 @@ def fleet(session: Session) -> list[dict[str, Any]]:
         rows.append({
             "kiosk": kiosk.name, "mode": kiosk.mode, "revoked": kiosk.revoked_at is not None,
             "state": kiosk.status.get("state", "unknown"), "outbox": kiosk.status.get("outbox"),
+            # Events the kiosk keeps after a rejection that is not final (e.g. unknown_kiosk).
+            "held": kiosk.status.get("held") or 0, "held_reason": kiosk.status.get("held_reason"),
             "last_seen_at": kiosk.last_seen_at.isoformat() if kiosk.last_seen_at else None,
             "last_seq": kiosk.last_seq, "events": events, "rejected": rejected.get(kiosk.name, 0),
             # Seqs between the first and last stored that were neither accepted nor rejected.
