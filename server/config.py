@@ -49,6 +49,13 @@ class Settings(BaseModel):
     max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     consumer_batch: int = Field(500, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
+    rejected_log_per_minute: float = Field(
+        10.0, ge=0, description="Refused messages logged per kiosk per minute once its burst is spent; "
+        "the others are answered and only counted.")
+    rejected_log_burst: int = Field(200, ge=0, description="Refused messages of one kiosk logged at once, "
+                                    "before the per-minute rate applies.")
+    rejected_log_retention_days: float = Field(30.0, gt=0, description="Days a refused message stays in the "
+                                               "rejected log.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")

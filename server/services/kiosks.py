@@ -14,7 +14,7 @@ from server import audit, broker
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound
 from server.models import Kiosk, KioskEvent, RejectedMessage
-from server.services import directory
+from server.services import directory, rejected
 
 MODES = ("gate", "storeroom")
 
@@ -70,7 +70,8 @@ def config_for(kiosk: Kiosk) -> KioskConfig:
 
 
 def fleet(session: Session) -> list[dict[str, Any]]:
-    """One row per kiosk: last seen, outbox depth it reported, events, rejects and seq gaps."""
+    """One row per kiosk: last seen, outbox depth it reported, events, rejects (logged, and not
+    logged because over the kiosk's rate) and seq gaps."""
     stats = dict(
         (row.kiosk, row)
         for row in session.execute(
@@ -81,23 +82,27 @@ def fleet(session: Session) -> list[dict[str, Any]]:
     flagged = {(kiosk, flag): count for flag in ("conflict", "skew", "unsynced") for kiosk, count in session.execute(
         select(KioskEvent.kiosk, func.count()).where(cast(KioskEvent.flags, String).like(f'%"{flag}"%'))
         .group_by(KioskEvent.kiosk))}
-    rejected: dict[str | None, int] = {
+    rejected_rows: dict[str | None, int] = {
         kiosk: count for kiosk, count in session.execute(
             select(RejectedMessage.kiosk, func.count()).group_by(RejectedMessage.kiosk))}
+    unlogged = rejected.drops_by_kiosk(session)
     rows = []
     for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.name)):
         stat = stats.get(kiosk.name)
         events = stat.events if stat else 0
         span = (stat.last - stat.first + 1) if stat else 0
+        refused = rejected_rows.get(kiosk.name, 0) + unlogged.get(kiosk.name, 0)
         rows.append({
             "kiosk": kiosk.name, "mode": kiosk.mode, "revoked": kiosk.revoked_at is not None,
             "state": kiosk.status.get("state", "unknown"), "outbox": kiosk.status.get("outbox"),
             # Events the kiosk keeps after a rejection that is not final (e.g. unknown_kiosk).
             "held": kiosk.status.get("held") or 0, "held_reason": kiosk.status.get("held_reason"),
             "last_seen_at": kiosk.last_seen_at.isoformat() if kiosk.last_seen_at else None,
-            "last_seq": kiosk.last_seq, "events": events, "rejected": rejected.get(kiosk.name, 0),
-            # Seqs between the first and last stored that were neither accepted nor rejected.
-            "seq_gaps": max(0, span - events - rejected.get(kiosk.name, 0)),
+            "last_seq": kiosk.last_seq, "events": events, "rejected": rejected_rows.get(kiosk.name, 0),
+            "rejected_unlogged": unlogged.get(kiosk.name, 0),
+            # Seqs between the first and last stored that were neither accepted nor refused (an
+            # estimate once refusals were left out of the log or the log was purged).
+            "seq_gaps": max(0, span - events - refused),
             "conflicts": flagged.get((kiosk.name, "conflict"), 0),
             "clock_skew": flagged.get((kiosk.name, "skew"), 0),
             "unsynced": flagged.get((kiosk.name, "unsynced"), 0),

@@ -1,4 +1,4 @@
-"""kiosk events keyed by (kiosk, event id)
+"""kiosk events keyed by (kiosk, event id); the rejected log's drop counters and time index
 
 Revision ID: 0006_kiosk_event_key
 Revises: 0003
@@ -51,8 +51,21 @@ def _primary_key(key: list[str]) -> None:
 def upgrade() -> None:
     """Upgrade schema."""
     _primary_key(["kiosk", "id"])
+    op.create_table(
+        "rejected_log_drops",
+        sa.Column("kiosk", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("dropped", sa.BigInteger(), nullable=False),
+        sa.Column("last_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("kiosk", "reason"),
+    )
+    with op.batch_alter_table("rejected_messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rejected_messages_received_at"), ["received_at"], unique=False)
 
 
 def downgrade() -> None:
-    """Downgrade schema (fails if two kiosks have used the same event id since the upgrade)."""
+    """Downgrade schema (the key fails if two kiosks have used the same event id since the upgrade)."""
+    with op.batch_alter_table("rejected_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rejected_messages_received_at"))
+    op.drop_table("rejected_log_drops")
     _primary_key(["id"])
