@@ -40,9 +40,15 @@ class Settings(BaseModel):
     mqtt_client_id: str = Field("assetgate-consumer", description="Fixed client id, so the broker keeps the session.")
     mqtt_shared: bool = Field(False, description="Subscribe through a shared subscription (several consumers).")
     topic_prefix: str = Field(DEFAULT_PREFIX, description="MQTT topic prefix.")
-    broker_password_file: Path | None = Field(None, description="Mosquitto password file that enrolment rewrites.")
+    broker_password_file: Path | None = Field(
+        None, description="Mosquitto password file of the kiosks' listener, which enrolment rewrites.")
+    broker_server_password_file: Path | None = Field(
+        None, description="Mosquitto password file of the server's own listener (the server user only), which "
+        "enrolment rewrites; unset: the server user goes into broker_password_file (one listener).")
     broker_acl_file: Path | None = Field(None, description="Mosquitto ACL file that enrolment rewrites.")
-    broker_pid_file: Path | None = Field(None, description="Mosquitto pid file: SIGHUP after rewriting its files.")
+    broker_pid_file: Path | None = Field(
+        None, description="Mosquitto pid file: the broker is told to reload (SIGHUP) after its files are "
+        "rewritten, if that pid is Mosquitto.")
     broker_public_host: str | None = Field(None, description="Broker host written into kiosk bundles.")
     broker_public_port: int | None = Field(None, description="Broker port written into kiosk bundles.")
     require_enrolled_kiosks: bool = Field(True, description="Reject events from kiosks that are not enrolled.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +21,17 @@ MODES = ("gate", "storeroom")
 
 
 def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: str | None = None,
-           reserved: frozenset[str] = frozenset()) -> tuple[Kiosk, str]:
+           reserved: Callable[[str], bool] = lambda _name: False) -> tuple[Kiosk, str]:
     """Create (or re-enrol) a kiosk with fresh broker credentials; returns it and its password,
-    which is shown once: only Mosquitto's hash of it is kept."""
-    if not valid_kiosk_id(name) or name in reserved:
-        raise Invalid("kiosk id must be 1 to 32 of a-z, 0-9 and '-', and not the server's broker user")
+    which is shown once: only Mosquitto's hash of it is kept. ``reserved`` (``broker.is_reserved``)
+    says which names belong to the server side."""
+    if not valid_kiosk_id(name):
+        raise Invalid("kiosk id must be 1 to 32 of a-z, 0-9 and '-'")
+    if reserved(name):
+        # The broker makes a kiosk's user name its client id: a kiosk so named would take the
+        # consumer's session (or the server's login) over.
+        raise Invalid(f"kiosk id {name} is reserved: it is the server's broker user, a consumer's client id, "
+                      f"or starts with {broker.RESERVED_PREFIX}")
     if mode not in MODES:
         raise Invalid(f"kiosk mode must be one of {', '.join(MODES)}")
     existing = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
