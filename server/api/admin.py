@@ -34,7 +34,8 @@ def audit_verify() -> Any:
 @bp.get("/kiosks")
 @roles("auditor")
 def kiosk_fleet() -> Any:
-    """Kiosk fleet: online state, last seen, outbox depth, events, rejects, seq gaps."""
+    """Kiosk fleet: online state, last seen, outbox depth, held events, events, rejects (logged and
+    only counted), seq gaps."""
     return jsonify(items=kiosks.fleet(g.db))
 
 
