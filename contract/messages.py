@@ -8,6 +8,7 @@ are stable codes; a new reason may be added, an existing one never renamed.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -49,6 +51,17 @@ class Reason(StrEnum):
     ON_WATCHLIST = "on_watchlist"
     NOT_SUPPORTED = "not_supported"
     INTERNAL = "internal_error"
+
+
+# Rejections that say more about the server than about the event (PROTOCOL.md section 4): the
+# server does not know the kiosk (wrong server, not enrolled yet) or could not store it. The
+# kiosk keeps such an event and sends it again after its next reconnect or config change.
+NOT_FINAL: frozenset[str] = frozenset({Reason.UNKNOWN_KIOSK, Reason.INTERNAL})
+
+
+def is_final(status: str, reason: str | None) -> bool:
+    """Whether an ack with this status and reason releases the event from the kiosk's outbox."""
+    return not (status == "rejected" and reason in NOT_FINAL)
 
 
 class ContractError(ValueError):
@@ -155,13 +168,39 @@ EventType = Literal[
 ]
 
 
+# RFC 3339 date-time (section 5.6): seconds required, offset required, "T"/"Z" in either case.
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339_time(value: Any) -> Any:
+    # pydantic alone would also take "1700000000", "+0800" or a time without seconds; the
+    # contract says RFC 3339. A datetime object (built in Python, as the kiosk does) passes;
+    # anything else that is not text is left for strict mode to refuse.
+    if not isinstance(value, str):
+        return value
+    if not RFC3339.match(value):
+        raise PydanticCustomError("rfc3339", "must be an RFC 3339 time with seconds and an offset")
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError as exc:  # the right shape, but no such day or offset
+        raise PydanticCustomError("rfc3339", "not a valid time: {error}", {"error": str(exc)}) from None
+
+
+KioskTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_time)]
+
+
 class Event(_Strict):
+    # Strict: a JSON "12" or 12.0 is not a seq, 1 or "true" not a boolean, a number not a time.
+    # JSON has no UUID or time type, so from JSON those two come as text, which strict mode
+    # allows; in Python (the kiosk building its events) they must be UUID and datetime.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     v: Literal[1] = VERSION
     id: UUID
     kiosk: Annotated[str, Field(pattern=KIOSK_ID.pattern)]
     seq: Annotated[int, Field(ge=0, le=2**62)]
     boot: Annotated[str, Field(min_length=1, max_length=64)]
-    at: AwareDatetime
+    at: KioskTime
     synced: bool
     type: EventType
     actor: PersonCode | None = None
@@ -188,6 +227,10 @@ class Ack(_Strict):
     reason: str | None = None
     display: Display
 
+    @property
+    def final(self) -> bool:
+        return is_final(self.status, self.reason)
+
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
@@ -200,6 +243,8 @@ class KioskStatus(BaseModel):
     version: str | None = None
     outbox: int | None = None
     outbox_oldest_s: float | None = None
+    held: int | None = None  # events kept after a rejection that is not final
+    held_reason: str | None = None  # the reason of the newest such rejection
     at: datetime | None = None
 
 
@@ -241,32 +286,43 @@ def _describe(error: ValidationError) -> str:
 def decode_event(payload: bytes, topic_kiosk: str | None = None) -> tuple[Event, _Strict]:
     """Bytes from an events topic -> (event, typed data), or ContractError with a reason.
 
-    The event id is kept on the error whenever it could be read, so that the
-    rejected ack can name the event the kiosk is waiting on.
+    The envelope is validated in pydantic's strict JSON mode, in one pass over the bytes;
+    only a refused message is parsed a second time, to name the reason and the event id
+    (kept on the error whenever it could be read, so that the rejected ack can name the
+    event the kiosk is waiting on).
     """
     if len(payload) > MAX_EVENT_BYTES:
         raise ContractError(Reason.TOO_LARGE, f"event of {len(payload)} bytes is over {MAX_EVENT_BYTES}")
     try:
-        raw = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ContractError(Reason.BAD_JSON, f"not UTF-8 JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ContractError(Reason.BAD_JSON, "event must be a JSON object")
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) and len(raw["id"]) <= 64 else None
-    if raw.get("v") != VERSION:
-        raise ContractError(Reason.BAD_VERSION, f"unsupported contract version {raw.get('v')!r}", event_id)
-    if "type" in raw and raw["type"] not in EVENT_DATA:
-        raise ContractError(Reason.UNKNOWN_TYPE, f"unknown event type {str(raw['type'])[:40]!r}", event_id)
+        event = Event.model_validate_json(payload)
+    except ValidationError as exc:
+        raise _refusal(payload, exc) from None
     try:
-        event = Event.model_validate(raw)
         data = event.payload()
     except ValidationError as exc:
-        raise ContractError(_reason_of(exc), _describe(exc), event_id) from None
+        raise ContractError(_reason_of(exc), _describe(exc), str(event.id)) from None
     if topic_kiosk is not None and event.kiosk != topic_kiosk:
         raise ContractError(
-            Reason.KIOSK_MISMATCH, f"event says kiosk {event.kiosk!r} but came on {topic_kiosk!r}'s topic", event_id
+            Reason.KIOSK_MISMATCH, f"event says kiosk {event.kiosk!r} but came on {topic_kiosk!r}'s topic",
+            str(event.id),
         )
     return event, data
+
+
+def _refusal(payload: bytes, error: ValidationError) -> ContractError:
+    """Why an envelope was refused, checked in the contract's order: bytes, version, type, schema."""
+    try:
+        raw = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return ContractError(Reason.BAD_JSON, f"not UTF-8 JSON: {exc}")
+    if not isinstance(raw, dict):
+        return ContractError(Reason.BAD_JSON, "event must be a JSON object")
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) and len(raw["id"]) <= 64 else None
+    if raw.get("v") != VERSION:
+        return ContractError(Reason.BAD_VERSION, f"unsupported contract version {raw.get('v')!r}", event_id)
+    if "type" in raw and raw["type"] not in EVENT_DATA:
+        return ContractError(Reason.UNKNOWN_TYPE, f"unknown event type {str(raw['type'])[:40]!r}", event_id)
+    return ContractError(_reason_of(error), _describe(error), event_id)
 
 
 def display_for(status: str, reason: str | None, detail: str = "") -> Display:
@@ -275,4 +331,7 @@ def display_for(status: str, reason: str | None, detail: str = "") -> Display:
         return Display(level="ok", title="Saved", detail=detail)
     if status == "duplicate":
         return Display(level="ok", title="Already saved", detail=detail)
+    if reason in NOT_FINAL:  # the kiosk keeps the event: say so, it is not refused for good
+        return Display(level="warn", title=f"Not stored yet: {(reason or '').replace('_', ' ')}",
+                       detail=(detail or "kept on the kiosk, sent again after reconnecting")[:500])
     return Display(level="error", title=f"Refused: {(reason or 'error').replace('_', ' ')}", detail=detail[:500])

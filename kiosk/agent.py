@@ -255,11 +255,16 @@ class Agent(LinkListener):
     # -- screen backend -------------------------------------------------------------------
 
     def offline(self) -> str | None:
-        """The banner text, or None when the server is reachable."""
+        """The banner text, or None when the server is reachable and stores what it gets."""
         if not self.link.connected:
             return self._("Offline, saved locally: the broker is unreachable")
         if self.server_status is not None and self.server_status.state == "offline":
             return self._("The server is offline; saved locally")
+        held, reason = self.link.held()
+        if held:  # e.g. unknown_kiosk: the wrong server, or this kiosk is not enrolled there yet
+            why = self._(acktext.REFUSALS[reason][0]) if reason in acktext.REFUSALS else reason
+            return self._("The server did not store {held} events ({reason}): kept, sent again on reconnect").format(
+                held=held, reason=why)
         return None
 
     def screen_state(self) -> dict[str, Any]:

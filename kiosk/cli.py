@@ -69,7 +69,8 @@ def publish(config_path: str, event_type: str, data_json: str, actor: str | None
     """Record one event in the outbox and wait for the server's ack.
 
     Exit code 0 when accepted or duplicate, 1 when rejected (or refused locally, not sent),
-    2 on timeout: the event then stays in the outbox and goes out with the next run.
+    2 on timeout or a rejection that is not final (unknown_kiosk, internal_error): the event
+    then stays in the outbox and goes out with the next run.
     When an agent is already running on this outbox, that agent sends the event.
     """
     from kiosk.agent import Agent, OutboxLock
@@ -101,6 +102,8 @@ def publish(config_path: str, event_type: str, data_json: str, actor: str | None
         click.echo(json.dumps({"id": str(event.id), "seq": event.seq, "status": "timeout"}))
         sys.exit(EXIT_TIMEOUT)
     click.echo(json.dumps(agent_ack.as_dict()))
+    if not agent_ack.final:
+        sys.exit(EXIT_TIMEOUT)  # kept in the outbox, like a timeout
     sys.exit(EXIT_REJECTED if agent_ack.status == "rejected" else EXIT_OK)
 
 

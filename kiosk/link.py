@@ -8,6 +8,12 @@ lowest seq: events whose ack was lost with the connection are resent, and the se
 answers them ``duplicate``. If acks stop coming for ``ack_timeout`` seconds while events
 wait, the window is resent the same way (the consumer may have lost them).
 
+An ack that is not final (``unknown_kiosk``, ``internal_error``: the server is the wrong one,
+does not know this kiosk yet, or could not store the event) leaves the event in the outbox
+and *held*: it is not sent again until the next reconnect or the next config message from the
+server (a server that learns of this kiosk publishes its config), so a server that keeps
+saying no is not flooded. The held count and reason go into the kiosk's status.
+
 paho runs the socket in its own thread (``loop_start``) and reconnects with backoff;
 ``connected`` is set only from a successful CONNACK, so a refused or failed connect never
 looks like a connection. A publish that races a disconnect stays in the outbox and goes
@@ -63,7 +69,8 @@ class Link:
         self._window = config.broker.max_inflight
         self._lock = threading.RLock()  # guards the window state below and every publish of events
         self._inflight: dict[str, float] = {}  # event id -> monotonic send time, oldest first
-        self._cursor = 0  # highest seq published on this connection
+        self._cursor = 0  # highest seq published (or passed over, when held) on this connection
+        self._held: dict[str, tuple[int, str]] = {}  # event id -> (seq, reason) after a not-final ack
         self._connected = False
         self._last_ack = time.monotonic()
         self._status_dirty = False
@@ -143,6 +150,12 @@ class Link:
         with self._lock:
             return len(self._inflight)
 
+    def held(self) -> tuple[int, str | None]:
+        """How many events a not-final rejection holds back, and the newest such reason."""
+        with self._lock:
+            reasons = [reason for _seq, reason in self._held.values()]
+        return len(reasons), (reasons[-1] if reasons else None)
+
     # -- paho callbacks (paho's thread) -------------------------------------------------
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -152,8 +165,9 @@ class Link:
             return
         with self._lock:
             self._connected = True
-            # Everything not acked is sent again, from the lowest seq.
+            # Everything not acked is sent again, from the lowest seq, held events too.
             self._inflight.clear()
+            self._held.clear()
             self._cursor = 0
             self._last_ack = time.monotonic()
         client.subscribe([(topic, QOS) for topic in self._handlers])
@@ -192,6 +206,12 @@ class Link:
                 self._inflight.pop(ack.id, None)
             if record is not None:
                 self._status_dirty = True
+                if record.final:
+                    self._held.pop(record.id, None)
+                else:
+                    self._held[record.id] = (record.seq, record.reason or "")
+                    log.warning("server says %s for event %s: kept, sent again after a reconnect or a new "
+                                "config", record.reason, record.id)
         if record is None:
             log.debug("ack for unknown or already acked event %s ignored", ack.id)
         else:
@@ -199,6 +219,7 @@ class Link:
         self.pump()
 
     def _on_config_payload(self, payload: bytes) -> None:
+        self._release_held()  # whatever the config says, the server behind it may know us now
         if not payload:  # a cleared retained message
             self.listener.on_kiosk_config(None)
             return
@@ -233,17 +254,32 @@ class Link:
             if not self._connected:
                 return
             room = self._window - len(self._inflight)
-            if room <= 0:
-                return
             topic = self.topics.events(self.kiosk)
-            for queued in self.outbox.pending(limit=room, after_seq=self._cursor):
-                info = self.client.publish(topic, queued.body, qos=QOS)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    # Lost the connection meanwhile: the event is still in the outbox.
-                    break
-                self._inflight[queued.id] = time.monotonic()
-                self._cursor = queued.seq
-                self.sent += 1
+            while room > 0:
+                batch = self.outbox.pending(limit=room, after_seq=self._cursor)
+                if not batch:
+                    return
+                for queued in batch:
+                    # Held events wait for their release; after one, the cursor comes back
+                    # over events already in flight, which must not go out twice.
+                    if queued.id not in self._held and queued.id not in self._inflight:
+                        info = self.client.publish(topic, queued.body, qos=QOS)
+                        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                            return  # lost the connection meanwhile: the event is still in the outbox
+                        self._inflight[queued.id] = time.monotonic()
+                        self.sent += 1
+                        room -= 1
+                    self._cursor = queued.seq
+
+    def _release_held(self) -> None:
+        with self._lock:
+            if not self._held:
+                return
+            log.info("sending the %d held events again", len(self._held))
+            self._cursor = min(self._cursor, min(seq for seq, _reason in self._held.values()) - 1)
+            self._held.clear()
+            self._status_dirty = True
+        self.pump()
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(TICK):
@@ -275,12 +311,15 @@ class Link:
             # The will is fixed at connect time, so it carries no outbox figure or time.
             status = KioskStatus(state="offline", mode=self.config.mode, version=agent_version())
         else:
+            held, reason = self.held()
             status = KioskStatus(
                 state="online",
                 mode=self.config.mode,
                 version=agent_version(),
                 outbox=self.outbox.depth(),
                 outbox_oldest_s=self.outbox.oldest_age(),
+                held=held or None,
+                held_reason=reason,
                 at=datetime.now().astimezone(),
             )
         return status.model_dump_json(exclude_none=True).encode()

@@ -4,10 +4,12 @@ Guarantees (PROTOCOL.md section 4):
 - ``add`` takes the next ``seq`` from a persistent counter in the same transaction as the
   insert, so seq is strictly increasing across restarts and power cuts, and never reused
   (the counter is not ``max(seq)+1``: acked rows are deleted).
-- An event leaves only on a server ack (any status). Deleting on ack is committed with
-  synchronous=NORMAL: if a power cut loses that delete, the event is sent again and the
-  server answers ``duplicate``, which is harmless; losing an *added* event is not, so adds
-  are fsynced.
+- An event leaves only on a server ack that is final: any status except a rejection for
+  ``unknown_kiosk`` or ``internal_error`` (``contract.messages.NOT_FINAL``), which say more
+  about the server than about the event; such an event stays, and its ack goes into the
+  history. Deleting on ack is committed with synchronous=NORMAL: if a power cut loses that
+  delete, the event is sent again and the server answers ``duplicate``, which is harmless;
+  losing an *added* event is not, so adds are fsynced.
 - Several processes may open the same file (the agent and ``assetgate-kiosk publish`` or a
   test adding events); SQLite's locking and ``BEGIN IMMEDIATE`` keep the counter exact.
 """
@@ -25,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from contract.messages import EVENT_DATA, Ack, Event
+from contract.messages import EVENT_DATA, Ack, Event, is_final
 from kiosk.clock import SyncProbe
 
 HISTORY = 200  # recent acks kept for the screen and `assetgate-kiosk outbox`
@@ -83,6 +85,11 @@ class AckRecord:
     title: str
     detail: str
     at: float
+
+    @property
+    def final(self) -> bool:
+        """False when the event stayed in the outbox (a rejection that is not final)."""
+        return is_final(self.status, self.reason)
 
     def as_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -165,7 +172,8 @@ class Outbox:
     def mark_acked(self, ack: Ack) -> AckRecord | None:
         """Remove the acked event and remember the ack; None when the id is not pending.
 
-        An ack for an unknown or already-acked id (a resend answered twice) changes nothing.
+        An ack for an unknown or already-acked id (a resend answered twice) changes nothing. An
+        ack that is not final is remembered, but the event stays to be sent again.
         """
         if ack.id is None:
             return None
@@ -173,7 +181,8 @@ class Outbox:
             row = self._db.execute("SELECT seq, type FROM events WHERE id=?", (ack.id,)).fetchone()
             if row is None:
                 return None
-            self._db.execute("DELETE FROM events WHERE id=?", (ack.id,))
+            if ack.final:
+                self._db.execute("DELETE FROM events WHERE id=?", (ack.id,))
             record = AckRecord(
                 id=ack.id,
                 seq=row[0],

@@ -3,6 +3,14 @@
 The files are derived data: the database is the truth (the kiosk's password hash, its
 revocation), so ``write_files`` can always rebuild them. Passwords use Mosquitto 2's own
 PBKDF2-SHA512 format (``$7$``), so no mosquitto_passwd binary is needed on the server.
+
+Client ids are tied to logins by the broker's listeners (firmware-config/mosquitto): kiosks
+log in on their own listener, where ``use_username_as_clientid`` makes every kiosk's client id
+its user name; the server logs in on a listener of its own, whose password file
+(``broker_server_password_file``) holds only the server's user. So a kiosk's login can take
+neither another kiosk's session nor the consumer's, while the consumers keep their own
+client ids and can share a subscription. For that to hold, no kiosk may be named like the
+server's user or a consumer's client id: ``reserved`` says which names enrolment refuses.
 """
 
 from __future__ import annotations
@@ -13,19 +21,21 @@ import io
 import logging
 import os
 import secrets
-import signal
 import time
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contract.topics import SHARE_GROUP, Topics
+from server import pidfile
 from server.config import Settings
 from server.models import Kiosk
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("assetgate.broker")
+RESERVED_PREFIX = "assetgate-"  # the server side's own client ids and users (assetgate-consumer, -server)
 ITERATIONS = 101  # mosquitto_passwd's default for $7$
 
 
@@ -52,19 +62,46 @@ def server_acl(topics: Topics, username: str) -> list[str]:
     ]
 
 
-def render(session: Session, settings: Settings) -> tuple[str, str]:
-    """(password file, ACL file) for the server user and every active kiosk."""
+def reserved(settings: Settings) -> frozenset[str]:
+    """Names no kiosk may have: the server's broker user and the consumer's client id, besides
+    everything starting with ``assetgate-``, where further consumers' client ids belong."""
+    return frozenset(name for name in (settings.mqtt_username, settings.mqtt_client_id) if name)
+
+
+def is_reserved(name: str, settings: Settings) -> bool:
+    return name in reserved(settings) or name.startswith(RESERVED_PREFIX)
+
+
+@dataclass
+class Files:
+    """The text of the broker's files, and the kiosks left out of them."""
+
+    kiosk_passwords: str
+    server_passwords: str
+    acl: str
+    skipped: list[str] = field(default_factory=list)
+
+
+def render(session: Session, settings: Settings) -> Files:
+    """The password files (kiosks' listener, server's listener) and the ACL file, for the server
+    user and every active kiosk. Without a server password file (one listener) the server user
+    goes into the kiosks' file."""
     topics = Topics(settings.topic_prefix)
-    passwords: list[str] = []
+    server: list[str] = []
     acl: list[str] = ["# Written by `assetgate kiosk enroll|revoke`; edits here are overwritten.", ""]
     if settings.mqtt_username and settings.mqtt_password:
-        passwords.append(f"{settings.mqtt_username}:{password_hash(settings.mqtt_password)}")
+        server.append(f"{settings.mqtt_username}:{password_hash(settings.mqtt_password)}")
         acl += [*server_acl(topics, settings.mqtt_username), ""]
+    kiosks: list[str] = [] if settings.broker_server_password_file else list(server)
+    skipped: list[str] = []
     query = select(Kiosk).where(Kiosk.revoked_at.is_(None), Kiosk.broker_password_hash.is_not(None))
     for kiosk in session.scalars(query.order_by(Kiosk.name)):
-        passwords.append(f"{kiosk.name}:{kiosk.broker_password_hash}")
+        if is_reserved(kiosk.name, settings):  # enrolled before names were checked: its login could
+            skipped.append(kiosk.name)         # take the consumer's session, so it gets none
+            continue
+        kiosks.append(f"{kiosk.name}:{kiosk.broker_password_hash}")
         acl += [*topics.acl_lines(kiosk.name), ""]
-    return "\n".join(passwords) + "\n", "\n".join(acl)
+    return Files("\n".join(kiosks) + "\n", "\n".join(server) + "\n", "\n".join(acl), skipped)
 
 
 def _write(path: Path, text: str, mode: int) -> None:
@@ -77,16 +114,43 @@ def _write(path: Path, text: str, mode: int) -> None:
     os.replace(tmp, path)  # the broker never reads a half-written file
 
 
-def write_files(session: Session, settings: Settings) -> bool:
-    """Rewrite the broker's files when configured; SIGHUP the broker so it rereads them."""
+@dataclass(frozen=True)
+class Written:
+    """What ``write_files`` did: the kiosks it left out, and whether the broker reloads them."""
+
+    skipped: list[str]
+    reload: pidfile.Reload | None  # None: no pid file configured, the broker must be told by hand
+
+
+def write_files(session: Session, settings: Settings) -> Written | None:
+    """Rewrite the broker's files when configured (None when not), then ask the broker to reload
+    them, by a signal only if its pid file names a Mosquitto process (``server.pidfile``)."""
     if not (settings.broker_password_file and settings.broker_acl_file):
-        return False
-    passwords, acl = render(session, settings)
-    _write(settings.broker_password_file, passwords, 0o600)
-    _write(settings.broker_acl_file, acl, 0o644)
-    if settings.broker_pid_file and settings.broker_pid_file.exists():
-        os.kill(int(settings.broker_pid_file.read_text().strip()), signal.SIGHUP)
-    return True
+        return None
+    files = render(session, settings)
+    _write(settings.broker_password_file, files.kiosk_passwords, 0o600)
+    if settings.broker_server_password_file:
+        _write(settings.broker_server_password_file, files.server_passwords, 0o600)
+    _write(settings.broker_acl_file, files.acl, 0o644)
+    for name in files.skipped:
+        log.error("kiosk %s has a reserved name and was left out of the broker's files; revoke it and "
+                  "enrol it under another name", name)
+    reload = pidfile.reload(settings.broker_pid_file) if settings.broker_pid_file else None
+    return Written(files.skipped, reload)
+
+
+def forget_password(settings: Settings, name: str) -> Path | None:
+    """Delete the revoked kiosk's plain-text password from its bundle in the instance folder."""
+    path = bundle_folder(settings, name) / "broker-password"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return path
+
+
+def bundle_folder(settings: Settings, name: str) -> Path:
+    return settings.instance_path / "kiosks" / name
 
 
 def sync(session: Session, settings: Settings) -> str:

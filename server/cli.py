@@ -15,7 +15,7 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from server import audit, auth
+from server import audit, auth, broker
 from server.audit import Actor
 from server.config import ConfigError, Settings, ensure_instance, load_settings
 from server.db import make_engine, make_session_factory
@@ -276,48 +276,76 @@ def kiosk() -> None:
 @pass_ctx
 def kiosk_enroll(ctx: Context, name: str, mode: str, location: str | None, bundle: Path | None) -> None:
     """Enrol a kiosk: its record, broker password and ACL, and a config bundle for the Pi."""
-    from server import broker
     from server.services import kiosks
 
     settings = ctx.settings
-    reserved = frozenset({settings.mqtt_username}) if settings.mqtt_username else frozenset()
     with ctx.session() as session:
-        record, password = kiosks.enroll(session, CLI_ACTOR, name, mode, location, reserved)
-        folder = bundle or settings.instance_path / "kiosks" / name
-        path = broker.kiosk_bundle(settings, record, password, folder)
+        record, password = kiosks.enroll(session, CLI_ACTOR, name, mode, location, kiosks.reserved_names(settings))
+        path = broker.kiosk_bundle(settings, record, password, bundle or broker.bundle_folder(settings, name))
     with ctx.session() as session:
-        wrote = broker.write_files(session, settings)
+        written = broker.write_files(session, settings)
     click.echo(f"kiosk {name} enrolled ({mode}); bundle for the Pi: {path.parent}")
-    if not wrote:
-        click.echo("broker_password_file/broker_acl_file are not set: add the kiosk to the broker by hand "
-                   "(see docs/kiosk-enrolment.md)")
+    problem = _broker_problem(written, f"{name} cannot log in until it is")
+    if problem:
+        click.echo(f"WARNING: {problem}", err=True)
 
 
 @kiosk.command("revoke")
 @click.argument("name")
 @pass_ctx
 def kiosk_revoke(ctx: Context, name: str) -> None:
-    """Revoke a kiosk: its broker login and ACL go, and its events are refused from now on."""
-    from server import broker
+    """Revoke a kiosk: its broker login and ACL go, its plain-text password file in the instance
+    folder is deleted, and its events are refused from now on. Exits 1 when the broker's pid file
+    is set but the broker could not be told to reload (the revocation stands; the message says
+    what to do)."""
     from server.services import kiosks
 
     with ctx.session() as session:
         kiosks.revoke(session, CLI_ACTOR, name, utcnow())
     with ctx.session() as session:
-        broker.write_files(session, ctx.settings)
-    click.echo(f"kiosk {name} revoked")
+        written = broker.write_files(session, ctx.settings)
+    forgotten = broker.forget_password(ctx.settings, name)
+    click.echo(f"kiosk {name} revoked: its events are refused" +
+               (", its broker login is gone from the broker's files" if written else ""))
+    if forgotten:
+        click.echo(f"deleted its password file {forgotten}")
+    problem = _broker_problem(written, f"{name} can still log in until it is")
+    if problem and written is not None and written.reload is not None:
+        raise click.ClickException(problem)  # the site relies on the reload, and it failed
+    if problem:
+        click.echo(f"WARNING: {problem}", err=True)
 
 
 @kiosk.command("broker-files")
 @pass_ctx
 def kiosk_broker_files(ctx: Context) -> None:
-    """Rewrite the broker's password and ACL files from the database (and SIGHUP the broker)."""
-    from server import broker
-
+    """Rewrite the broker's password and ACL files from the database, and tell the broker to reload."""
     with ctx.session() as session:
-        if not broker.write_files(session, ctx.settings):
-            raise click.ClickException("set broker_password_file and broker_acl_file first")
+        written = broker.write_files(session, ctx.settings)
+    if written is None:
+        raise click.ClickException("set broker_password_file and broker_acl_file first")
     click.echo("broker files written")
+    for name in written.skipped:
+        click.echo(f"WARNING: kiosk {name} has a reserved name and was left out; revoke it and enrol it "
+                   "under another name", err=True)
+    problem = _broker_problem(written, "the broker keeps its old logins until it is")
+    if problem:
+        raise click.ClickException(problem)
+
+
+def _broker_problem(written: broker.Written | None, consequence: str) -> str | None:
+    """What the admin must still do for the broker, in plain words; None when nothing."""
+    if written is None:
+        return ("broker_password_file/broker_acl_file are not set: change the kiosk's login in the broker by hand "
+                "(see docs/kiosk-enrolment.md)")
+    if written.reload is None:
+        return (f"the broker's files are written but broker_pid_file is not set, so the broker was not told to "
+                f"reload them; {consequence} reloaded: run `systemctl reload mosquitto`")
+    if not written.reload.done:
+        return (f"the broker's files are written but the broker was NOT reloaded: {written.reload.detail}; "
+                f"{consequence} reloaded: run `systemctl reload mosquitto` (or send SIGHUP to the mosquitto "
+                f"process yourself) and fix broker_pid_file")
+    return None
 
 
 @main.command()

@@ -41,9 +41,15 @@ class Settings(BaseModel):
     mqtt_client_id: str = Field("assetgate-consumer", description="Fixed client id, so the broker keeps the session.")
     mqtt_shared: bool = Field(False, description="Subscribe through a shared subscription (several consumers).")
     topic_prefix: str = Field(DEFAULT_PREFIX, description="MQTT topic prefix.")
-    broker_password_file: Path | None = Field(None, description="Mosquitto password file that enrolment rewrites.")
+    broker_password_file: Path | None = Field(
+        None, description="Mosquitto password file of the kiosks' listener, which enrolment rewrites.")
+    broker_server_password_file: Path | None = Field(
+        None, description="Mosquitto password file of the server's own listener (the server user only), which "
+        "enrolment rewrites; unset: the server user goes into broker_password_file (one listener).")
     broker_acl_file: Path | None = Field(None, description="Mosquitto ACL file that enrolment rewrites.")
-    broker_pid_file: Path | None = Field(None, description="Mosquitto pid file: SIGHUP after rewriting its files.")
+    broker_pid_file: Path | None = Field(
+        None, description="Mosquitto pid file: the broker is told to reload (SIGHUP) after its files are "
+        "rewritten, if that pid is Mosquitto.")
     broker_public_host: str | None = Field(None, description="Broker host written into kiosk bundles.")
     broker_public_port: int | None = Field(None, description="Broker port written into kiosk bundles.")
     require_enrolled_kiosks: bool = Field(True, description="Reject events from kiosks that are not enrolled.")
@@ -58,6 +64,13 @@ class Settings(BaseModel):
                               "trusted (0: none; 1: one nginx).")
     heartbeat_interval_s: float = Field(5.0, ge=0.2, le=300, description="How often the consumer records that it "
                                         "is alive; ingestion counts as down after 3 missed beats.")
+    rejected_log_per_minute: float = Field(
+        10.0, ge=0, description="Refused messages logged per kiosk per minute once its burst is spent; "
+        "the others are answered and only counted.")
+    rejected_log_burst: int = Field(200, ge=0, description="Refused messages of one kiosk logged at once, "
+                                    "before the per-minute rate applies.")
+    rejected_log_retention_days: float = Field(30.0, gt=0, description="Days a refused message stays in the "
+                                               "rejected log.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")

@@ -330,11 +330,12 @@ class Kiosk(Base):
 
 
 class KioskEvent(Base):
-    """Every accepted kiosk event, once: its id is the idempotency key."""
+    """Every accepted kiosk event, once. The idempotency key is (kiosk, event id): an id is made
+    on a kiosk, so one kiosk can never turn another kiosk's event into a duplicate."""
 
     __tablename__ = "kiosk_events"
+    kiosk: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kiosk: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int] = mapped_column(BigInteger)
     boot: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(40))
@@ -349,11 +350,12 @@ class KioskEvent(Base):
 
 
 class RejectedMessage(Base):
-    """What the consumer refused, with the reason and a bounded copy of the bytes."""
+    """What the consumer refused, with the reason and a bounded copy of the bytes. A log, not
+    the ledger: rate-limited per kiosk and deleted after the retention (services/rejected.py)."""
 
     __tablename__ = "rejected_messages"
     id: Mapped[intpk]
-    received_at: Mapped[created]
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     topic: Mapped[str] = mapped_column(String(255))
     kiosk: Mapped[str | None] = mapped_column(String(32))
     event_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -361,6 +363,16 @@ class RejectedMessage(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     size: Mapped[int] = mapped_column(Integer)
     raw: Mapped[str] = mapped_column(Text, default="")
+
+
+class RejectedDrop(Base):
+    """Refused messages that were answered but not logged (over their kiosk's rate), counted."""
+
+    __tablename__ = "rejected_log_drops"
+    kiosk: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" when the topic named no kiosk
+    reason: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dropped: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -29,10 +29,11 @@ from contract import messages as m
 from contract.topics import Topics
 from server.config import Settings
 from server.models import Kiosk, RejectedMessage, utcnow
-from server.services import bulk, health, ingest, kiosks
+from server.services import bulk, health, ingest, kiosks, rejected
 
 log = logging.getLogger("assetgate.writer")
 RAW_KEPT = 2048  # bytes of a refused message kept for the admin
+PURGE_EVERY = 300.0  # seconds between runs of the rejected log's retention (sooner while there is more)
 
 
 class Delivery(NamedTuple):
@@ -69,6 +70,8 @@ class Writer:
         self.sessions = sessions
         self.topics = Topics(settings.topic_prefix)
         self.counts: Counter[str] = Counter()
+        self.log_limit = rejected.RateLimit(settings.rejected_log_per_minute, settings.rejected_log_burst)
+        self._drops: rejected.Drops = Counter()  # of the batch being processed
 
     def configs(self) -> list[tuple[str, bytes]]:
         """Each active kiosk's retained config: (kiosk name, payload)."""
@@ -127,26 +130,53 @@ class Writer:
             except Exception:  # unstorable even alone: refuse it loudly rather than loop on it
                 log.exception("message on %s could not be stored; refused", delivery.topic[:100])
                 self.counts[f"rejected:{m.Reason.INTERNAL}"] += 1
-                parsed = self.topics.parse(delivery.topic)
-                ack = m.Ack(id=None, status="rejected", reason=m.Reason.INTERNAL,
-                            display=m.display_for("rejected", m.Reason.INTERNAL))
-                replies.append(Reply(delivery.mid, delivery.qos, parsed.kiosk if parsed else None, ack.to_bytes()))
+                replies.append(self._internal_error(delivery))
         return replies
+
+    def _internal_error(self, delivery: Delivery) -> Reply:
+        """The answer to a message that could not be stored even alone. It names the event when
+        its id can be read: internal_error is not final, so the kiosk keeps that event."""
+        parsed = self.topics.parse(delivery.topic)
+        try:
+            event_id = _event_id(self._decode(delivery))
+        except Exception:  # the decoder itself failed on it: answer without an id
+            event_id = None
+        ack = m.Ack(id=event_id, status="rejected", reason=m.Reason.INTERNAL,
+                    display=m.display_for("rejected", m.Reason.INTERNAL))
+        return Reply(delivery.mid, delivery.qos, parsed.kiosk if parsed else None, ack.to_bytes())
 
     def process(self, batch: list[Delivery], fast: bool = False) -> list[Reply]:
         """Store a batch in one transaction; returns the replies to send after the commit."""
         received = utcnow()
         items = [self._decode(delivery) for delivery in batch]
         replies: list[Reply] = []
-        with self.sessions() as session, session.begin():
-            events = [item.event for item in items if item.event is not None]
-            if events:
-                ingest.lock_rows(session, events)
-            prefetched = ingest.prefetch(session, events) if fast and events else None
-            with bulk.rows(session) if fast else nullcontext():
-                for item in items:
-                    replies.append(self._apply(session, item, received, prefetched, fast))
+        limit = self.log_limit.snapshot()  # a batch that is rolled back must not spend the log's budget
+        self._drops = Counter()
+        try:
+            with self.sessions() as session, session.begin():
+                events = [item.event for item in items if item.event is not None]
+                if events:
+                    ingest.lock_rows(session, events)
+                prefetched = ingest.prefetch(session, events) if fast and events else None
+                with bulk.rows(session) if fast else nullcontext():
+                    for item in items:
+                        replies.append(self._apply(session, item, received, prefetched, fast))
+                if self._drops:
+                    rejected.record_drops(session, self._drops, received)
+        except BaseException:
+            self.log_limit.restore(limit)
+            raise
+        self.counts["rejected:unlogged"] += sum(self._drops.values())
         return replies
+
+    def purge(self) -> int:
+        """Delete one chunk of the rejected log's rows that are past the retention."""
+        with self.sessions() as session, session.begin():
+            gone = rejected.purge(session, utcnow(), self.settings.rejected_log_retention_days)
+        if gone:
+            log.info("deleted %d rows of the rejected log older than %s days", gone,
+                     self.settings.rejected_log_retention_days)
+        return gone
 
     def _decode(self, delivery: Delivery) -> Incoming:
         parsed = self.topics.parse(delivery.topic)
@@ -189,16 +219,22 @@ class Writer:
             if fast:
                 raise
             log.exception("bad ack for %s", delivery.topic)
-            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, str(exc)[:300], None, received, fast)
+            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, str(exc)[:300], _event_id(item),
+                                received, fast)
         except Exception as exc:  # never let one message stop the loop
             if fast:
                 raise  # the safe path will isolate it
             log.exception("internal error on %s", delivery.topic)
-            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, repr(exc)[:300], None, received, fast)
+            return self._reject(session, delivery, kiosk, m.Reason.INTERNAL, repr(exc)[:300], _event_id(item),
+                                received, fast)
 
     def _reject(self, session: Session, delivery: Delivery, kiosk: str | None, reason: str, detail: str,
                 event_id: str | None, received: Any, fast: bool = False) -> m.Ack:
         self.counts[f"rejected:{reason}"] += 1
+        ack = m.Ack(id=event_id, status="rejected", reason=reason, display=m.display_for("rejected", reason, detail))
+        if not self.log_limit.take(kiosk or ""):  # over this kiosk's rate: answered and counted, not logged
+            self._drops[(kiosk or "", reason)] += 1
+            return ack
         log.warning("rejected %s from %s: %s (%s)", event_id or "message", kiosk or delivery.topic[:80], reason, detail)
         raw = delivery.payload[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
         row = RejectedMessage(received_at=received, topic=_text(delivery.topic, 255), kiosk=kiosk,
@@ -209,7 +245,7 @@ class Writer:
         else:
             with session.begin_nested():
                 session.add(row)
-        return m.Ack(id=event_id, status="rejected", reason=reason, display=m.display_for("rejected", reason, detail))
+        return ack
 
     def _store_status(self, session: Session, kiosk_name: str, payload: bytes) -> None:
         if not payload:
@@ -223,6 +259,12 @@ class Writer:
         if kiosk is not None:
             kiosk.status = status.model_dump(mode="json")
             kiosk.last_seen_at = utcnow()
+
+
+def _event_id(item: Incoming) -> str | None:
+    if item.event is not None:
+        return str(item.event.id)
+    return item.error.event_id if item.error is not None else None
 
 
 def _text(value: str, limit: int | None) -> str:
@@ -246,9 +288,14 @@ def run(conn: Connection, settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     writer = Writer(settings, make_session_factory(engine))
     conn.send(("ready",))
+    next_purge = 0.0  # at once: what expired while no writer ran goes first
     try:
         while True:
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + _purge_or_log(writer)
             try:
+                if not conn.poll(max(0.0, next_purge - time.monotonic())):
+                    continue
                 request = conn.recv()
             except (EOFError, OSError):
                 break  # the network side is gone: whatever it held is unacked and comes back
@@ -269,6 +316,16 @@ def run(conn: Connection, settings: Settings) -> None:
         pass
     finally:
         engine.dispose()
+
+
+def _purge_or_log(writer: Writer) -> float:
+    """Run the rejected log's retention once; returns the seconds until the next run."""
+    try:
+        more = writer.purge() >= rejected.PURGE_CHUNK
+    except SQLAlchemyError as exc:  # the database is away: the batches wait for it, this can too
+        log.error("could not purge the rejected log (%s)", exc)
+        return PURGE_EVERY
+    return 1.0 if more else PURGE_EVERY
 
 
 def _configs_or_none(writer: Writer) -> list[tuple[str, bytes]]:

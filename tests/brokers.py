@@ -2,6 +2,7 @@
 
 A real broker process (the same binary as production), on a free loopback port, with a
 config written by the test; queue limits raised as firmware-config/ does for a site.
+``ShippedBroker`` runs the site configuration of firmware-config/ itself, as shipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "firmware-config" / "mosquitto" / "assetgate.conf"
 
 
 def free_port() -> int:
@@ -93,3 +95,61 @@ class PrivateBroker:
     @property
     def address(self) -> tuple[str, int]:
         return "127.0.0.1", self.port
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_certs(folder: Path) -> Path:
+    """A CA and a broker certificate for 127.0.0.1 (ca.crt, server.crt, server.key in ``folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=AssetGate test CA",
+             "-keyout", "ca.key", "-out", "ca.crt", cwd=folder)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+             "-out", "server.csr", cwd=folder)
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=folder)
+    return folder
+
+
+class ShippedBroker(PrivateBroker):
+    """firmware-config/mosquitto/assetgate.conf as shipped, with only what belongs to the machine
+    replaced: its ports (the kiosks' TLS listener and the server's loopback one), its file paths
+    (certificates made here, password, ACL and persistence files in the test's folder), and the
+    test's own pid file and log. A line to replace that is missing fails at once, so the test
+    notices when the shipped file changes shape."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.kiosk_port, self.port = free_port(), free_port()  # ``port``: the plain one, for start()
+        self.pid_file = folder / "mosquitto.pid"
+        self.config = folder / "mosquitto.conf"
+        self.kiosk_passwords, self.server_passwords = folder / "kiosks.passwd", folder / "server.passwd"
+        self.acl = folder / "assetgate.acl"
+        for path in (self.kiosk_passwords, self.server_passwords, self.acl):
+            path.write_text("")
+        self.certs = make_certs(folder / "certs")
+        text = SHIPPED_CONFIG.read_text()
+        for old, new in {
+            "\nlistener 8883\n": f"\nlistener {self.kiosk_port} 127.0.0.1\n",
+            "\nlistener 1883 127.0.0.1\n": f"\nlistener {self.port} 127.0.0.1\n",
+            "/etc/mosquitto/certs/": f"{self.certs}/",
+            "/etc/mosquitto/assetgate-kiosks.passwd": str(self.kiosk_passwords),
+            "/etc/mosquitto/assetgate-server.passwd": str(self.server_passwords),
+            "/etc/mosquitto/assetgate.acl": str(self.acl),
+            "persistence_location /var/lib/mosquitto/": f"persistence_location {folder}/",
+        }.items():
+            assert old in text, f"{SHIPPED_CONFIG} no longer has {old.strip()!r}"
+            text = text.replace(old, new)
+        head = [f"pid_file {self.pid_file}", "log_dest stderr", "log_type error", "log_type warning"]
+        if os.geteuid() == 0:
+            head.append("user root")  # keep access to the test's files instead of dropping to 'mosquitto'
+        self.config.write_text("\n".join(head) + "\n" + text)
+        self.process = None
+
+    @property
+    def ca(self) -> Path:
+        return self.certs / "ca.crt"

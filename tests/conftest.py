@@ -12,6 +12,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +56,34 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield str(path)
 
 
-@pytest.fixture
-def database_url(_template_db: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
+@contextmanager
+def _fresh_database(template: str, path: Path) -> Iterator[str]:
     if BACKEND == "postgresql":
         name = f"ag_t_{uuid.uuid4().hex[:12]}"
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_template_db}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     else:
-        path = tmp_path / "assetgate.db"
-        shutil.copy(_template_db, path)
+        shutil.copy(template, path)
         yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def database_url(_template_db: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    with _fresh_database(_template_db, tmp_path / "assetgate.db") as url:
+        yield url
+
+
+@pytest.fixture
+def other_database_url(_template_db: str, tmp_path: Path) -> Iterator[str]:
+    """A second fresh database in the same test: another server's."""
+    with _fresh_database(_template_db, tmp_path / "other.db") as url:
+        yield url
 
 
 @pytest.fixture

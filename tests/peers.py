@@ -18,7 +18,7 @@ from contract.topics import Topics
 
 
 class KioskPeer:
-    def __init__(self, host: str, port: int, prefix: str, kiosk: str) -> None:
+    def __init__(self, host: str | None, port: int, prefix: str, kiosk: str) -> None:
         self.topics = Topics(prefix)
         self.kiosk = kiosk
         self.seq = 0
@@ -26,9 +26,15 @@ class KioskPeer:
         self.acks: queue.Queue[dict[str, Any]] = queue.Queue()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"peer-{uuid.uuid4().hex[:10]}")
         self.client.on_message = lambda _c, _u, msg: self.acks.put(json.loads(msg.payload))
-        self.client.connect(host, port)
-        self.client.subscribe(self.topics.acks(kiosk), qos=1)
-        self.client.loop_start()
+        if host is not None:
+            self.client.connect(host, port)
+            self.client.subscribe(self.topics.acks(kiosk), qos=1)
+            self.client.loop_start()
+
+    @classmethod
+    def offline(cls, prefix: str, kiosk: str) -> KioskPeer:
+        """Only makes events (for tests that hand them to the writer without a broker)."""
+        return cls(None, 0, prefix, kiosk)
 
     def event(self, type_: str, data: dict[str, Any], at: datetime | None = None, **extra: Any) -> Event:
         self.seq += 1

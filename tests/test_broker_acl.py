@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -95,25 +96,84 @@ def test_kiosk_cannot_pose_as_another_or_read_its_acks(site: dict[str, Any]) -> 
         client.disconnect()
 
 
+def _refused(site: dict[str, Any], user: str, password: str, timeout: float = 5) -> bool:
+    """Whether the broker refuses this login, waiting up to ``timeout`` for a reload to take effect."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client, _q, rc = _client(site, user, password)
+        client.loop_stop()
+        client.disconnect()
+        if rc is not None and rc.is_failure:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
 def test_wrong_password_and_revoked_kiosk_are_refused(site: dict[str, Any]) -> None:
     _c, _q, rc = _client(site, "kiosk-a", "not-the-password")
     assert rc is not None and rc.is_failure
     _c.loop_stop()
+    password_b = _password(site, "kiosk-b")
+    connected, _qb, rc_b = _client(site, "kiosk-b", password_b)
+    assert not rc_b.is_failure
     result = site["runner"].invoke(main, ["kiosk", "revoke", "kiosk-b"], env=site["env"])
     assert result.exit_code == 0, result.output
-    time.sleep(0.5)  # the CLI sent SIGHUP; Mosquitto rereads its files
-    _c2, _q2, rc2 = _client(site, "kiosk-b", _password(site, "kiosk-b"))
-    assert rc2 is not None and rc2.is_failure
-    _c2.loop_stop()
-    still, _q3, rc3 = _client(site, "kiosk-a", _password(site, "kiosk-a"))
-    assert not rc3.is_failure
-    still.loop_stop()
-    still.disconnect()
+    assert "WARNING" not in result.output and "NOT reloaded" not in result.output
+    assert _refused(site, "kiosk-b", password_b)  # the CLI told the broker to reload
+    deadline = time.monotonic() + 5
+    while connected.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not connected.is_connected(), "the reload must also drop a revoked kiosk's open connection"
+    connected.loop_stop()
+    assert not _refused(site, "kiosk-a", _password(site, "kiosk-a"), timeout=0)
 
 
-def test_server_user_cannot_be_taken_by_a_kiosk(site: dict[str, Any]) -> None:
-    result = site["runner"].invoke(main, ["kiosk", "enroll", "assetgate-server", "--mode", "gate"], env=site["env"])
-    assert result.exit_code == 1 and "server's broker user" in result.output
+def test_revoke_deletes_the_kiosks_plain_text_password(site: dict[str, Any]) -> None:
+    bundle = site["inst"] / "kiosks" / "kiosk-a"
+    assert (bundle / "broker-password").exists()
+    result = site["runner"].invoke(main, ["kiosk", "revoke", "kiosk-a"], env=site["env"])
+    assert result.exit_code == 0 and f"deleted its password file {bundle / 'broker-password'}" in result.output
+    assert not (bundle / "broker-password").exists() and (bundle / "kiosk.toml").exists()
+
+
+@pytest.mark.parametrize("stale", ["dead", "unrelated"])
+def test_a_stale_pid_file_signals_nobody_and_the_admin_is_told(site: dict[str, Any], tmp_path: Path,
+                                                               stale: str) -> None:
+    """SIGHUP kills a process that does not handle it: a pid file left behind by a broker that
+    died may name any process by now."""
+    bystander = subprocess.Popen(["sleep", "60"])  # stands for whatever got the broker's old pid
+    if stale == "dead":
+        bystander.kill()
+        bystander.wait()
+    pid_file = tmp_path / "stale.pid"
+    pid_file.write_text(f"{bystander.pid}\n")
+    password_b = _password(site, "kiosk-b")
+    try:
+        env = {**site["env"], "ASSETGATE_BROKER_PID_FILE": str(pid_file)}
+        result = site["runner"].invoke(main, ["kiosk", "revoke", "kiosk-b"], env=env)
+        assert result.exit_code == 1, result.output
+        assert "kiosk kiosk-b revoked" in result.output and "NOT reloaded" in result.output
+        assert "kiosk-b can still log in until it is reloaded: run `systemctl reload mosquitto`" in result.output
+        assert "stale" in result.output
+        if stale == "unrelated":
+            assert bystander.poll() is None, "a process that is not the broker got a signal"
+        assert "kiosk-b:" not in Path(site["env"]["ASSETGATE_BROKER_PASSWORD_FILE"]).read_text()
+        assert not _refused(site, "kiosk-b", password_b, timeout=0), "not reloaded, so still let in: as the CLI said"
+        fixed = site["runner"].invoke(main, ["kiosk", "broker-files"], env=site["env"])
+        assert fixed.exit_code == 0, fixed.output
+        assert _refused(site, "kiosk-b", password_b)
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@pytest.mark.parametrize("name", ["assetgate-consumer", "assetgate-consumer-2", "assetgate-anything", "consumer-x"])
+def test_kiosk_names_of_the_server_side_are_refused(site: dict[str, Any], name: str) -> None:
+    env = {**site["env"], "ASSETGATE_MQTT_CLIENT_ID": "consumer-x"}
+    result = site["runner"].invoke(main, ["kiosk", "enroll", name, "--mode", "gate"], env=env)
+    assert result.exit_code == 1 and f"kiosk id {name} is reserved" in result.output
+    assert f"{name}:" not in Path(site["env"]["ASSETGATE_BROKER_PASSWORD_FILE"]).read_text()
 
 
 def _drain(q: queue.Queue[Any]) -> list[Any]:

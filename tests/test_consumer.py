@@ -20,6 +20,7 @@ from server.audit import SYSTEM
 from server.consumer import Consumer
 from server.models import Asset, AssetEvent, Kiosk, KioskEvent, RejectedMessage
 from server.services import assets, directory, kiosks
+from server.writer import Delivery, Writer
 from tests.conftest import BACKEND, PG_URL
 from tests.peers import KioskPeer
 
@@ -139,6 +140,45 @@ def test_every_kind_of_bad_input_is_rejected_with_its_reason(consumer: Consumer,
     assert 'assetgate_rejected_messages_total{reason="kiosk_mismatch"} 1' in text
 
 
+def test_one_kiosk_cannot_make_another_kiosks_event_a_duplicate(consumer: Consumer, peer: KioskPeer,
+                                                               office: dict[str, str], sessions: Any, app: Any,
+                                                               broker: Any) -> None:
+    """The idempotency key is (kiosk, event id): the same id from another kiosk is its own event."""
+    with sessions() as session, session.begin():
+        kiosks.enroll(session, SYSTEM, "store-2", "storeroom")
+    other = KioskPeer(broker[0], broker[1], settings_of(app).topic_prefix, "store-2")
+    try:
+        first = peer.event("asset.move", {"tag": office["asset"], "to": office["room"]})
+        assert peer.roundtrip(first)["status"] == "accepted"
+        same_id = other.event("asset.move", {"tag": office["asset"], "to": office["store"]}, id=first.id)
+        assert other.roundtrip(same_id)["status"] == "accepted"
+        assert other.roundtrip(same_id)["status"] == "duplicate"  # its own resend still is one
+        assert peer.roundtrip(first)["status"] == "duplicate"
+    finally:
+        other.close()
+    with sessions() as session:
+        stored = session.execute(select(KioskEvent.kiosk, KioskEvent.id)).all()
+        assert sorted(stored) == [("store-1", str(first.id)), ("store-2", str(first.id))]
+        assert session.scalars(select(Asset)).one().location.code == office["store"]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "safe-path"])
+def test_the_same_id_from_two_kiosks_in_one_batch_is_two_events(app: Any, office: dict[str, str], sessions: Any,
+                                                                 fast: bool) -> None:
+    with sessions() as session, session.begin():
+        kiosks.enroll(session, SYSTEM, "store-2", "storeroom")
+    settings = settings_of(app)
+    peers = {name: KioskPeer.offline(settings.topic_prefix, name) for name in ("store-1", "store-2")}
+    first = peers["store-1"].event("asset.move", {"tag": office["asset"], "to": office["room"]})
+    twin = peers["store-2"].event("asset.move", {"tag": office["asset"], "to": office["store"]}, id=first.id)
+    batch = [Delivery(n, 1, peers[e.kiosk].topics.events(e.kiosk), e.to_bytes()) for n, e in enumerate([first, twin])]
+    replies = Writer(settings, sessions).process(batch, fast=fast)
+    assert [json.loads(r.ack or b"")["status"] for r in replies] == ["accepted", "accepted"]
+    assert [json.loads(r.ack or b"")["status"] for r in Writer(settings, sessions).process(batch, fast=fast)] == [
+        "duplicate", "duplicate"]
+    assert _count(sessions, KioskEvent) == 2
+
+
 def test_illegal_transition_and_resend_of_a_rejected_event(consumer: Consumer, peer: KioskPeer,
                                                           office: dict[str, str], sessions: Any) -> None:
     event = peer.event("asset.checkin", {"tag": office["asset"]})  # it is in storage already
@@ -175,7 +215,7 @@ def test_status_and_unsynced_flags(consumer: Consumer, peer: KioskPeer, office: 
     ack = peer.roundtrip(event)
     assert ack["status"] == "accepted" and ack["display"]["level"] == "warn"
     with sessions() as session:
-        assert session.get(KioskEvent, str(event.id)).flags == ["unsynced"]  # type: ignore[union-attr]
+        assert session.get(KioskEvent, ("store-1", str(event.id))).flags == ["unsynced"]  # type: ignore[union-attr]
     fleet = client.get("/api/v1/kiosks", headers=tokens.headers("auditor")).get_json()["items"]
     row = next(k for k in fleet if k["kiosk"] == "store-1")
     assert row["state"] == "online" and row["events"] == 1 and row["seq_gaps"] == 0
@@ -191,7 +231,7 @@ def test_offline_event_that_conflicts_is_stored_flagged_and_acked_warn(consumer:
     ack = peer.roundtrip(stale)
     assert (ack["status"], ack["reason"], ack["display"]["level"]) == ("accepted", "conflict", "warn")
     with sessions() as session:
-        assert "conflict" in session.get(KioskEvent, str(stale.id)).flags  # type: ignore[union-attr]
+        assert "conflict" in session.get(KioskEvent, ("store-1", str(stale.id))).flags  # type: ignore[union-attr]
         row = session.scalars(select(AssetEvent).where(AssetEvent.kiosk_event_id == str(stale.id))).one()
         assert row.applied is False
         assert session.scalars(select(Asset)).one().status == "in_storage"

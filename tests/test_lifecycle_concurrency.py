@@ -104,7 +104,7 @@ def test_a_kiosk_batch_waits_for_a_disposal_in_progress(engine_sessions: Any, tm
     assert reply.ack is not None and b'"conflict"' in reply.ack  # made offline before the disposal: flagged
     with engine_sessions() as session:
         assert session.scalars(select(Asset.status).where(Asset.code == code)).one() == "disposed"
-        assert session.get(KioskEvent, str(event.id)) is not None
+        assert session.get(KioskEvent, ("store-1", str(event.id))) is not None
     _applied_chain_holds(engine_sessions, code)
 
 

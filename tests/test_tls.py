@@ -17,27 +17,15 @@ from server import settings_of
 from server.audit import SYSTEM
 from server.consumer import Consumer
 from server.services import assets, directory, kiosks
-from tests.brokers import MOSQUITTO, free_port
+from tests.brokers import MOSQUITTO, free_port, make_certs
 
 pytestmark = pytest.mark.broker
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture
 def tls_broker(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A CA, a broker certificate for 127.0.0.1, and Mosquitto listening with TLS only."""
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=AssetGate test CA",
-             "-keyout", "ca.key", "-out", "ca.crt", cwd=certs)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-             "-out", "server.csr", cwd=certs)
-    (certs / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=certs)
+    certs = make_certs(tmp_path / "certs")
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text("\n".join([

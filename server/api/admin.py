@@ -13,7 +13,7 @@ from server.auth import roles
 from server.errors import Invalid
 from server.i18n import N_
 from server.models import Kiosk, KioskEvent, RejectedMessage
-from server.services import auditlog, health, kiosks
+from server.services import auditlog, health, kiosks, rejected
 
 
 def _keyset_limit() -> int:
@@ -45,7 +45,8 @@ def audit_verify() -> Any:
 @bp.get("/kiosks")
 @roles("auditor")
 def kiosk_fleet() -> Any:
-    """Kiosk fleet: online state, last seen, outbox depth, events, rejects, seq gaps; and whether ingestion is up."""
+    """Kiosk fleet: online state, last seen, outbox depth, held events, events, rejects (logged and
+    only counted), seq gaps; and whether ingestion is up."""
     return jsonify(items=kiosks.fleet(g.db), ingestion=health.ingestion_status(g.db))
 
 
@@ -65,7 +66,8 @@ def rejected_log() -> Any:
 @bp.get("/metrics")
 @roles("auditor")
 def metrics() -> Any:
-    """Prometheus text: events stored per kiosk, rejects per reason, kiosks online, ingestion up."""
+    """Prometheus text: events stored per kiosk, rejects logged per reason, rejects not logged per
+    kiosk and reason, kiosks online, ingestion up."""
     lines = ["# HELP assetgate_kiosk_events_total Kiosk events stored, per kiosk.",
              "# TYPE assetgate_kiosk_events_total counter"]
     for kiosk, count in g.db.execute(select(KioskEvent.kiosk, func.count()).group_by(KioskEvent.kiosk)):
@@ -74,6 +76,11 @@ def metrics() -> Any:
               "# TYPE assetgate_rejected_messages_total counter"]
     for reason, count in g.db.execute(select(RejectedMessage.reason, func.count()).group_by(RejectedMessage.reason)):
         lines.append(f'assetgate_rejected_messages_total{{reason="{reason}"}} {count}')
+    lines += ["# HELP assetgate_rejected_log_dropped_total Refused messages answered but not logged "
+              "(over their kiosk's rate), per kiosk and reason.",
+              "# TYPE assetgate_rejected_log_dropped_total counter"]
+    for kiosk, reason, count in rejected.drop_rows(g.db):
+        lines.append(f'assetgate_rejected_log_dropped_total{{kiosk="{kiosk}",reason="{reason}"}} {count}')
     online = sum(1 for k in g.db.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)))
                  if k.status.get("state") == "online")
     lines += ["# HELP assetgate_kiosks_online Enrolled kiosks whose last status is online.",

@@ -79,19 +79,21 @@ HANDLERS: dict[str, Handler] = {
 class Prefetched:
     """What a batch of events needs from the database, read in a few queries up front."""
 
-    known_ids: set[str]
-    rejected: dict[tuple[str, str], str]  # (kiosk, event id) -> reason
+    known: set[tuple[str, str]]  # (kiosk, event id) stored before
+    rejected: dict[tuple[str, str], str]  # (kiosk, event id) -> reason of a final rejection
     kiosks: dict[str, Kiosk | None]
 
 
 def prefetch(session: Session, events: list[Event]) -> Prefetched:
     """Read what the batch needs; after ``lock_rows``, so that what is read stays true."""
     ids = [str(e.id) for e in events]
-    known = set(session.scalars(select(KioskEvent.id).where(KioskEvent.id.in_(ids))))
+    names = {e.kiosk for e in events}
+    # Both columns of the key: an id stored by another kiosk is not this kiosk's event.
+    known = {(kiosk, event_id) for kiosk, event_id in session.execute(
+        select(KioskEvent.kiosk, KioskEvent.id).where(KioskEvent.kiosk.in_(names), KioskEvent.id.in_(ids)))}
     rejected = {(kiosk or "", event_id or ""): reason for kiosk, event_id, reason in session.execute(
         select(RejectedMessage.kiosk, RejectedMessage.event_id, RejectedMessage.reason)
-        .where(RejectedMessage.event_id.in_(ids)))}
-    names = {e.kiosk for e in events}
+        .where(RejectedMessage.event_id.in_(ids), RejectedMessage.reason.not_in(m.NOT_FINAL)))}
     found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
     for kind, wanted in _codes_by_kind(events).items():
         lookup.prefetch(session, kind, wanted)
@@ -134,12 +136,13 @@ def _codes_by_kind(events: list[Event]) -> dict[str, set[str]]:
 
 def ingest(session: Session, event: Event, data: BaseModel, *, received_at: datetime | None = None,
            require_enrolled: bool = True, max_skew_s: float = 300.0, batch: Prefetched | None = None) -> Result:
-    """Apply one event, at most once. With ``batch`` (the consumer's fast path) lookups come
+    """Apply one event, at most once per (kiosk, event id). With ``batch`` (the consumer's fast path) lookups come
     from the prefetch and nothing is flushed or savepointed: handlers check before they
     write, and any surprise makes the consumer redo the batch on the safe path."""
     received_at = received_at or utcnow()
     event_id = str(event.id)
-    seen = event_id in batch.known_ids if batch else session.get(KioskEvent, event_id) is not None
+    key = (event.kiosk, event_id)
+    seen = key in batch.known if batch else session.get(KioskEvent, key) is not None
     if seen:
         return Result("duplicate", None, m.display_for("duplicate", None))
     previous = batch.rejected.get((event.kiosk, event_id)) if batch else _previous_rejection(session, event)
@@ -164,7 +167,7 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
         if batch is not None:
             title, detail, conflict = handler(session, ctx, data)
             bulk.persist(session, KioskEvent, {**row, "flags": [*flags, "conflict"] if conflict else flags})
-            batch.known_ids.add(event_id)
+            batch.known.add(key)
         else:
             with session.begin_nested():
                 claim = KioskEvent(**row)
@@ -174,7 +177,7 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
                 if conflict:
                     claim.flags = [*flags, "conflict"]
     except IntegrityError:
-        if session.get(KioskEvent, event_id) is not None:
+        if session.get(KioskEvent, key) is not None:
             return Result("duplicate", None, m.display_for("duplicate", None))
         raise
     except DomainError as exc:
@@ -206,7 +209,10 @@ def _reason(exc: DomainError) -> Reason | str:
 
 
 def _previous_rejection(session: Session, event: Event) -> str | None:
-    """A resend of an event refused before gets the same answer and no second row."""
+    """A resend of an event refused before gets the same answer and no second row. Not after a
+    rejection that is not final (``unknown_kiosk``, ``internal_error``): the kiosk kept the event
+    and sends it again because the server may know it by now."""
     query = (select(RejectedMessage.reason)
-             .where(RejectedMessage.event_id == str(event.id), RejectedMessage.kiosk == event.kiosk).limit(1))
+             .where(RejectedMessage.event_id == str(event.id), RejectedMessage.kiosk == event.kiosk,
+                    RejectedMessage.reason.not_in(m.NOT_FINAL)).limit(1))
     return session.scalars(query).first()

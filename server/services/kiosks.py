@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,18 +18,24 @@ from server.config import Settings
 from server.errors import AlreadyExists, DomainError, IllegalTransition, Invalid, NotFound
 from server.i18n import N_
 from server.models import Kiosk, KioskEvent, Location, RejectedMessage
-from server.services import directory, paging
+from server.services import directory, paging, rejected
 
 MODES = ("gate", "storeroom")
 
 
 def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: str | None = None,
-           reserved: frozenset[str] = frozenset()) -> tuple[Kiosk, str]:
+           reserved: Callable[[str], bool] = lambda _name: False) -> tuple[Kiosk, str]:
     """Create (or re-enrol) a kiosk with fresh broker credentials; returns it and its password,
-    which is shown once: only Mosquitto's hash of it is kept."""
-    if not valid_kiosk_id(name) or name in reserved:
-        raise Invalid(N_("a kiosk id is 1 to 32 of a-z, 0-9 and '-', and not the server's broker user"),
-                      code="bad_kiosk_id")
+    which is shown once: only Mosquitto's hash of it is kept. ``reserved`` (``broker.is_reserved``)
+    says which names belong to the server side."""
+    if not valid_kiosk_id(name):
+        raise Invalid(N_("a kiosk id is 1 to 32 of a-z, 0-9 and '-'"), code="bad_kiosk_id")
+    if reserved(name):
+        # The broker makes a kiosk's user name its client id: a kiosk so named would take the
+        # consumer's session (or the server's login) over.
+        raise Invalid(N_("the kiosk id %(name)s is reserved: it is the server's broker user, a consumer's client "
+                         "id, or starts with %(prefix)s"), code="bad_kiosk_id", name=name,
+                      prefix=broker.RESERVED_PREFIX)
     if mode not in MODES:
         raise Invalid(N_("kiosk mode must be one of %(modes)s"), code="bad_mode", modes=", ".join(MODES))
     existing = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
@@ -54,9 +61,10 @@ def _location(session: Session, code: str) -> Location:
                        location=code[:40]) from None
 
 
-def reserved_names(settings: Settings) -> frozenset[str]:
-    """Kiosk ids that may not be taken: the server's own broker user."""
-    return frozenset({settings.mqtt_username}) if settings.mqtt_username else frozenset()
+def reserved_names(settings: Settings) -> Callable[[str], bool]:
+    """Which kiosk ids may not be taken (``broker.is_reserved``): the server's broker user, the
+    consumer's client id, and everything starting with ``assetgate-``."""
+    return lambda name: broker.is_reserved(name, settings)
 
 
 def revoke(session: Session, actor: Actor, name: str, at: datetime) -> Kiosk:
@@ -89,7 +97,8 @@ def config_for(kiosk: Kiosk) -> KioskConfig:
 
 
 def fleet(session: Session) -> list[dict[str, Any]]:
-    """One row per kiosk: last seen, outbox depth it reported, events, rejects and seq gaps."""
+    """One row per kiosk: last seen, outbox depth it reported, events, rejects (logged, and not
+    logged because over the kiosk's rate) and seq gaps."""
     stats = dict(
         (row.kiosk, row)
         for row in session.execute(
@@ -100,21 +109,27 @@ def fleet(session: Session) -> list[dict[str, Any]]:
     flagged = {(kiosk, flag): count for flag in ("conflict", "skew", "unsynced") for kiosk, count in session.execute(
         select(KioskEvent.kiosk, func.count()).where(cast(KioskEvent.flags, String).like(f'%"{flag}"%'))
         .group_by(KioskEvent.kiosk))}
-    rejected: dict[str | None, int] = {
+    rejected_rows: dict[str | None, int] = {
         kiosk: count for kiosk, count in session.execute(
             select(RejectedMessage.kiosk, func.count()).group_by(RejectedMessage.kiosk))}
+    unlogged = rejected.drops_by_kiosk(session)
     rows = []
     for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.name)):
         stat = stats.get(kiosk.name)
         events = stat.events if stat else 0
         span = (stat.last - stat.first + 1) if stat else 0
+        refused = rejected_rows.get(kiosk.name, 0) + unlogged.get(kiosk.name, 0)
         rows.append({
             "kiosk": kiosk.name, "mode": kiosk.mode, "revoked": kiosk.revoked_at is not None,
             "state": kiosk.status.get("state", "unknown"), "outbox": kiosk.status.get("outbox"),
+            # Events the kiosk keeps after a rejection that is not final (e.g. unknown_kiosk).
+            "held": kiosk.status.get("held") or 0, "held_reason": kiosk.status.get("held_reason"),
             "last_seen_at": kiosk.last_seen_at.isoformat() if kiosk.last_seen_at else None,
-            "last_seq": kiosk.last_seq, "events": events, "rejected": rejected.get(kiosk.name, 0),
-            # Seqs between the first and last stored that were neither accepted nor rejected.
-            "seq_gaps": max(0, span - events - rejected.get(kiosk.name, 0)),
+            "last_seq": kiosk.last_seq, "events": events, "rejected": rejected_rows.get(kiosk.name, 0),
+            "rejected_unlogged": unlogged.get(kiosk.name, 0),
+            # Seqs between the first and last stored that were neither accepted nor refused (an
+            # estimate once refusals were left out of the log or the log was purged).
+            "seq_gaps": max(0, span - events - refused),
             "conflicts": flagged.get((kiosk.name, "conflict"), 0),
             "clock_skew": flagged.get((kiosk.name, "skew"), 0),
             "unsynced": flagged.get((kiosk.name, "unsynced"), 0),

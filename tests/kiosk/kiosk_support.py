@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from contract.messages import Ack, ContractError, Event, decode_event, display_for
+from contract.messages import Ack, ContractError, Event, decode_event, display_for, is_final
 from contract.topics import QOS, Topics
 from kiosk.config import AgentConfig, parse_config
 from tests.fault_support import toml_text  # noqa: F401 - the one TOML writer, re-exported for the kiosk tests
@@ -107,6 +107,9 @@ class Responder:
                     self.seen.discard(str(event.id))  # it was never stored, so no "duplicate" later
                 return
             status, reason = ("duplicate", None) if duplicate else self.verdict(event)
+            if not is_final(status, reason):
+                with self.lock:
+                    self.seen.discard(str(event.id))  # not stored: a resend is judged again
             ack = Ack(id=str(event.id), status=status, reason=reason,  # type: ignore[arg-type]
                       display=display_for(status, reason))
         client.publish(self.topics.acks(parsed.kiosk), ack.to_bytes(), qos=QOS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -198,6 +199,53 @@ def test_screen_words_every_ack_itself_but_an_unknown_reason(start_agent: Callab
         assert agent.screen_state()["last"]["title"] == "Refused: frobnicated"  # contract.display_for's text
     finally:
         peer.stop()
+
+
+def test_a_rejection_that_is_not_final_keeps_the_event_until_a_config_or_a_reconnect(
+    start_agent: Callable[..., Agent], prefix: str, kiosk_id: str
+) -> None:
+    answer = {"verdict": ("rejected", "internal_error")}
+    server = Responder(prefix, verdict=lambda e: answer["verdict"]).start()  # type: ignore[arg-type,return-value]
+    topics = Topics(prefix)
+    watcher = Watcher(topics.status(kiosk_id))
+    try:
+        agent = start_agent(language="en")
+        held = agent.record_many([checkin() for _ in range(3)])
+        wait_for(lambda: all(agent.outbox.ack_for(str(e.id)) for e in held))
+        assert agent.depth() == 3 and agent.link.held() == (3, "internal_error")
+        # The screen's banner is its status line.
+        assert agent.screen_state()["offline"] == ("The server did not store 3 events (server error): kept, "
+                                                   "sent again on reconnect")
+        wait_for(lambda: (watcher.last_json(topics.status(kiosk_id)) or {}).get("held") == 3)
+        assert watcher.last_json(topics.status(kiosk_id))["held_reason"] == "internal_error"  # type: ignore[index]
+
+        answer["verdict"] = ("rejected", "illegal_transition")  # final: this one leaves at once
+        refused = agent.record(*checkin())
+        wait_for(lambda: agent.outbox.ack_for(str(refused.id)) is not None)
+        sent = agent.link.sent
+        time.sleep(1.0)
+        assert agent.link.sent == sent == 4, "held events went out again on their own"
+        assert agent.depth() == 3
+
+        answer["verdict"] = ("accepted", None)  # the server is mended and says so with a config
+        watcher.publish(topics.config(kiosk_id), KioskConfig(kiosk=kiosk_id, mode="storeroom")
+                        .model_dump_json().encode(), retain=True)
+        wait_for(lambda: agent.depth() == 0)
+        assert agent.link.held() == (0, None) and agent.offline() is None
+        assert [agent.outbox.ack_for(str(e.id)).status for e in held] == ["accepted"] * 3  # type: ignore[union-attr]
+
+        answer["verdict"] = ("rejected", "unknown_kiosk")  # and again, mended by a restart this time
+        later = agent.record(*checkin())
+        wait_for(lambda: agent.link.held() == (1, "unknown_kiosk"))
+        agent.stop()
+        answer["verdict"] = ("accepted", None)
+        again = start_agent()
+        wait_for(lambda: again.depth() == 0)
+        assert again.outbox.ack_for(str(later.id)).status == "accepted"  # type: ignore[union-attr]
+    finally:
+        watcher.publish(topics.config(kiosk_id), b"", retain=True)
+        watcher.stop()
+        server.stop()
 
 
 def test_one_agent_per_outbox(start_agent: Callable[..., Agent], make_config: Callable[..., AgentConfig]) -> None:

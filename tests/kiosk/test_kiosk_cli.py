@@ -65,6 +65,17 @@ def test_publish_rejected_exit_1(config_file: Path, prefix: str) -> None:
     assert code == 1 and json.loads(output.strip().splitlines()[-1])["reason"] == "unknown_code"
 
 
+def test_publish_not_final_rejection_exit_2_keeps_the_event(config_file: Path, prefix: str) -> None:
+    peer = Responder(prefix, verdict=lambda e: ("rejected", "unknown_kiosk")).start()
+    try:
+        code, output = publish(config_file)
+    finally:
+        peer.stop()
+    assert code == 2 and json.loads(output.strip().splitlines()[-1])["reason"] == "unknown_kiosk"
+    summary = json.loads(CliRunner().invoke(main, ["outbox", "--config", str(config_file)]).output)
+    assert summary["depth"] == 1
+
+
 def test_publish_timeout_exit_2_keeps_the_event(config_file: Path) -> None:
     code, output = publish(config_file, "--timeout", "1")
     assert code == 2
