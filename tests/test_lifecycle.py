@@ -155,3 +155,22 @@ def test_rest_life_cycle(client: Any, tokens: Any, sessions: Any) -> None:
     r = client.post(f"/api/v1/assets/{code}/repair", json={}, headers=h)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "illegal_transition"
     assert client.post(f"/api/v1/assets/{code}/dispose", json={}, headers=tokens.headers("guard")).status_code == 403
+
+
+def test_moving_a_checked_out_asset_into_stock_ends_its_custody(engine_sessions: Any) -> None:
+    """Found by the random sequences: checked out, then moved onto a shelf, it stayed 'with' the person."""
+    from datetime import date as day
+
+    from server.services import assets as asset_service
+    from tests.procurement_support import ACTOR, office
+
+    with engine_sessions() as session, session.begin():
+        where = office(session)
+        code = asset_service.create_asset(session, ACTOR, "Laptop 1", "Laptop", where.store).code
+        asset_service.checkout(session, ACTOR, code, where.person, due=day(2030, 1, 1))
+        asset_service.move(session, ACTOR, code, where.shelf)
+        asset = asset_service.asset_by_code(session, code)
+        assert (asset.status, asset.custodian_id, asset.due_at) == ("in_storage", None, None)
+        asset_service.checkout(session, ACTOR, code, where.person)
+        asset_service.move(session, ACTOR, code, where.room)  # to an office: still with the person
+        assert asset_service.asset_by_code(session, code).custodian is not None

@@ -177,8 +177,10 @@ def move(session: Session, actor: Actor, tag: str, to_code: str, at: datetime | 
     location = directory.location_by_code(session, to_code)
     # A storeroom (or a shelf/bin in one) holds stock; anywhere else the asset is in use.
     status = S.IN_STORAGE if location.kind in {"storeroom", "shelf", "bin"} else S.IN_USE
-    return _apply(session, actor, asset_for_change(session, tag), Change("asset.move", status, location),
-                  at, reason, origin)
+    # Back into stock is back from whoever held it: nobody answers for an asset on a shelf.
+    stored = status == S.IN_STORAGE
+    change = Change("asset.move", status, location, clear_custodian=stored, clear_due=stored)
+    return _apply(session, actor, asset_for_change(session, tag), change, at, reason, origin)
 
 
 def due_time(due: date | None) -> datetime | None:
