@@ -8,7 +8,7 @@ from flask import Response, g, jsonify
 from sqlalchemy import func, select
 
 from server import audit, serialize
-from server.api import bp, page_args
+from server.api import LIMIT, OFFSET, bp, page_args, query
 from server.auth import roles
 from server.models import AuditEntry, Kiosk, KioskEvent, RejectedMessage
 from server.services import kiosks
@@ -16,6 +16,7 @@ from server.services import kiosks
 
 @bp.get("/audit")
 @roles("auditor")
+@query(LIMIT, OFFSET)
 def audit_log() -> Any:
     """The audit log, newest first."""
     limit, offset = page_args()
@@ -40,6 +41,7 @@ def kiosk_fleet() -> Any:
 
 @bp.get("/kiosks/rejected")
 @roles("auditor")
+@query(LIMIT, OFFSET)
 def rejected_log() -> Any:
     """Messages the consumer refused, newest first, with reason and a bounded copy."""
     limit, offset = page_args()

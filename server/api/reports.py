@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from server.api import bp
+from server.api import YEAR, Param, bp, choice, query
 from server.auth import roles
 from server.services import reports
 
@@ -22,6 +22,10 @@ def list_reports() -> Any:
 
 @bp.get("/reports/<name>")
 @roles(*REPORT_READERS)
+@query(choice("period", "spend: per month, quarter or year.", reports.PERIODS), YEAR,
+       choice("by", "assets: counted per this.", reports.ASSET_DIMENSIONS),
+       Param("controlled", "overdue: 1 for controlled items only."),
+       choice("format", "csv for CSV instead of JSON.", ("json", "csv")))
 def get_report(name: str) -> Any:
     """One report (spend ?period=&year=, spend-by-method, plan-execution, assets ?by=, bought-per-year,
     overdue ?controlled=1, usage-log); ?format=csv for CSV."""

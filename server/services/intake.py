@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contract import codes
-from server import audit
+from server import audit, params
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
 from server.models import Asset, AssetEvent, AssetStatus, Intake, PurchaseLine, utcnow
@@ -44,10 +44,8 @@ def codes_of(session: Session, intake_id: int) -> list[str]:
 
 
 def get(session: Session, intake_id: str | int) -> Intake:
-    try:
-        found = session.get(Intake, int(intake_id))
-    except ValueError:
-        found = None
+    number = params.row_id(intake_id)
+    found = session.get(Intake, number) if number is not None else None
     if found is None:
         raise NotFound(f"unknown intake {intake_id}", code="unknown_intake")
     return found

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound
+from server.i18n import N_
 from server.models import Category, PlanLine, ProcurementMethod, PurchaseLine
 
 COLUMNS = ("ref", "budget_year", "department", "category", "approved_qty", "unit_price_cap", "approved_amount",
@@ -75,6 +76,8 @@ class LineIn:
 
 def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, Category] | None = None) -> LineIn:
     """Check one line's fields (from JSON, CSV or XLSX alike); Invalid names the first bad field."""
+    if any(isinstance(v, str) and "\x00" in v for v in row.values()):  # PostgreSQL refuses NUL in text
+        raise Invalid(N_("a field contains a NUL character"))
     missing = [c for c in COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise Invalid(f"missing {', '.join(missing)}")
@@ -178,8 +181,12 @@ def read_table(data: bytes, filename: str = "") -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise Invalid("the CSV file is not UTF-8") from None
     reader = csv.DictReader(io.StringIO(text))
-    _check_header(reader.fieldnames or [])
-    return [{k.strip(): v for k, v in row.items() if k} for row in reader]
+    try:
+        _check_header(reader.fieldnames or [])
+        return [{k.strip(): v for k, v in row.items() if k} for row in reader]
+    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a bad quote: was a 500
+        raise Invalid(N_("the CSV file cannot be read at row %(row)s: %(problem)s"), code="bad_file",
+                      row=reader.line_num, problem=str(exc)) from None  # lines read before it: its data row
 
 
 def _read_xlsx(data: bytes) -> list[dict[str, Any]]:

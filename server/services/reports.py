@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, extract, func, select
 from sqlalchemy.orm import Session
 
+from server import params
 from server.errors import Invalid
 from server.models import Asset, Category, Location, PlanLine, Purchase, PurchaseLine
 from server.services import lifecycle, plans
@@ -157,11 +158,7 @@ def build(session: Session, name: str, args: dict[str, str]) -> Report:
 
 def _year(args: dict[str, str]) -> int | None:
     raw = args.get("year")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise Invalid("year must be a number")
-    return int(raw)
+    return None if raw is None or raw == "" else params.year(raw)
 
 
 REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
