@@ -167,3 +167,24 @@ def test_refused_requests_change_nothing(client: Any, tokens: Any, ledger: dict[
     with sessions() as session:
         after = [session.scalar(select(func.count()).select_from(t)) for t in (Asset, AssetEvent, AuditEntry)]
     assert after == before
+
+
+def test_a_nul_in_a_web_form_field(client: Any, sessions: Any) -> None:
+    """Web forms: a NUL in any posted field is a 400 before a view runs (a sign-in name with one reached
+    the sign-in failure table: a 500 on PostgreSQL)."""
+    from server.models import SignInFailure
+
+    for data in ({"username": "boss\x00", "password": "x"}, {"username": "boss", "password": "x\x00"},
+                 {"username": "boss", "password": "x", "extra\x00": "1"}):
+        r = client.post("/login", data=data)
+        assert r.status_code == 400, data
+        assert "NUL" in r.get_data(as_text=True)  # the page says why
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SignInFailure)) == 0
+
+
+@pytest.mark.parametrize("url", ["/api/v1/plans/2026-IT-01%00", "/api/v1/assets?category=Laptop%00",
+                                 "/api/v1/reports/assets?by=%00"])
+def test_a_nul_in_a_path_or_query(client: Any, tokens: Any, ledger: dict[str, Any], url: str) -> None:
+    r = client.get(url, headers=tokens.headers("admin"))
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_request"
