@@ -50,6 +50,7 @@ def _operation(view: Any, method: str, arguments: set[str], schemas: dict[str, A
     model = getattr(view, "_body", None)
     op: dict[str, Any] = {
         "operationId": view.__name__,
+        "tags": [view.__module__.rsplit(".", 1)[-1]],  # the module: assets, procurement, reports...
         "summary": doc.splitlines()[0] if doc else view.__name__,
         "parameters": _parameters(view, method, arguments),
         "responses": _responses(method, secured="*" not in roles, has_body=model is not None,
