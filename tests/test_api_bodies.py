@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -79,3 +80,31 @@ def test_a_body_that_forgets_a_limit_is_caught() -> None:
         fine: str | None = Field(None, max_length=10)
 
     assert _unbounded_fields(Careless) == ["Careless.note", "Careless.codes[]"]
+
+
+def test_the_openapi_document_comes_from_the_same_schemas(app: Any, client: Any) -> None:
+    """Request bodies are the @accepts models' own JSON schemas, query parameters the @query
+    declarations, and every POST lists the Idempotency-Key header."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        view = app.view_functions[rule.endpoint]
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = spec["paths"][path][method.lower()]
+            model = getattr(view, "_body", None)
+            if model is not None:
+                ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                own = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                own.pop("$defs", None)
+                assert spec["components"]["schemas"][ref.rsplit("/", 1)[-1]] == own, path
+                checked += 1
+            query = [p["name"] for p in op["parameters"] if p["in"] == "query"]
+            assert query == [p.name for p in getattr(view, "_query", ())], path
+            headers = [p["name"] for p in op["parameters"] if p["in"] == "header"]
+            assert headers == (["Idempotency-Key"] if method == "POST" else []), path
+    assert checked >= 15
+    assert {p["name"] for p in spec["paths"]["/api/v1/assets"]["get"]["parameters"]} == {
+        "limit", "offset", "status", "location", "category"}
