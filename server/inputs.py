@@ -7,6 +7,8 @@
   text, so one used to reach the database and come back as a 500 (a sign-in name, a plan reference).
   JSON bodies are checked field by field by the API's body model (server/api/body.py), files by
   whoever reads them (plan import).
+- A route's ``<int:...>`` takes at most 2**63 - 1 (the databases' integers): a longer number matches no
+  route, a 404, instead of reaching ``session.get`` and overflowing there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import orjson
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter, Map
 
+from server.params import INT64_MAX
 from server.web.errors import fail
 
 
@@ -47,6 +51,17 @@ def refuse_nul() -> None:
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+class Int64Converter(IntegerConverter):
+    """Werkzeug's ``int`` converter, bounded to what the databases store."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        bound = INT64_MAX if max is None or max > INT64_MAX else max
+        super().__init__(map, fixed_digits, min, bound, signed)
+
+
 def init_app(app: Flask) -> None:
+    """Before any blueprint is registered: the converter is read when a route is added."""
     app.json = StrictJSONProvider(app)
+    app.url_map.converters["int"] = Int64Converter
     app.before_request(refuse_nul)
