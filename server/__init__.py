@@ -42,15 +42,18 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["assetgate.sessions"] = make_session_factory(engine)
     _init_db_session(app)
 
-    from server import auth, i18n, security, web
+    from server import auth, i18n, inputs, security, web
     from server.api import bp as api_bp
+    from server.api.docs import bp as api_docs_bp
 
     security.init_app(app)
+    inputs.init_app(app)  # before any view reads a request: bounded JSON, no NUL
     auth.init_app(app)  # first: the language of a page depends on who is signed in
     i18n.init_app(app, settings.timezone)
     csrf = CSRFProtect(app)
     csrf.exempt(api_bp)  # bearer tokens only, never cookies: see server.auth
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_docs_bp)
     web.register(app)
     return app
 

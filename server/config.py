@@ -55,6 +55,8 @@ class Settings(BaseModel):
     require_enrolled_kiosks: bool = Field(True, description="Reject events from kiosks that are not enrolled.")
     max_clock_skew_s: float = Field(300.0, ge=0, description="Kiosk clock skew above which events are flagged.")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    idempotency_retention_hours: float = Field(24.0, gt=0, le=24 * 365, description=(
+        "How long the answer to a POST with an Idempotency-Key is kept for replay (hours)."))
     consumer_batch: int = Field(500, ge=1, le=5000, description="Most events the consumer commits in one transaction.")
     principal_approval_above: Decimal = Field(
         Decimal("10000.00"), ge=0, description="Requests above this amount (CNY) also need the principal leader.")

@@ -311,6 +311,27 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]  # None: until revoked
 
 
+class IdempotencyKey(Base):
+    """A POST's ``Idempotency-Key``, per caller: the first answer (2xx only) is replayed to a retry.
+
+    The row is made before the request runs, in a transaction of its own, so a second request
+    with the same key while the first is in flight finds it (and is refused) instead of running
+    again; ``status`` stays NULL until the answer is stored (server/api/idempotency.py).
+    """
+
+    __tablename__ = "idempotency_keys"
+    id: Mapped[intpk]
+    actor: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(255))
+    request: Mapped[str] = mapped_column(String(300))  # method and path
+    request_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the query string and body
+    status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)  # the JSON answer as sent
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotency_actor_key"),)
+
+
 class Kiosk(Base):
     __tablename__ = "kiosks"
     id: Mapped[intpk]

@@ -25,7 +25,8 @@ def test_every_route_declares_roles(app: Any) -> None:
     undeclared = [(m, u) for m, u, roles in _routes(app) if roles is None]
     assert undeclared == []
     public = sorted(u for _, u, roles in _routes(app) if roles == PUBLIC)
-    assert public == ["/api/v1/openapi.json", "/language", "/login", "/login", "/static/A-000010*"]
+    assert public == ["/api/docs", "/api/docs/swagger-ui/A-000010*", "/api/v1/openapi.json", "/language", "/login",
+                      "/login", "/static/A-000010*"]
 
 
 def test_unauthenticated_requests_are_refused(app: Any, client: Any) -> None:

@@ -1,61 +1,26 @@
-"""REST API v1: JSON under /api/v1, bearer tokens, errors as {"error": {"code", "message"}}."""
+"""REST API v1: JSON under /api/v1, bearer tokens, errors as {"error": {"code", "message"}}.
+
+What every route shares lives beside this file, so a new route gets it by using it: request bodies
+(``body``: ``Body``, ``accepts``), query parameters (``query``: ``@query``, ``page_args``),
+``Idempotency-Key`` on every POST (``idempotency``, hooks on this blueprint) and the OpenAPI
+document built from all of these (``openapi``).
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Blueprint, jsonify, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
+from server.api.body import Body, CodeText, accepts, error
+from server.api.query import LIMIT, OFFSET, YEAR, DateParam, IntParam, Param, choice, page_args, query
 from server.errors import DomainError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class Body(BaseModel):
-    """Base of every request body: unknown fields are refused, so a typo is an error, not a no-op."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-def error(code: str, message: str, status: int) -> Any:
-    return jsonify(error={"code": code, "message": message}), status
-
-
-def accepts(model: type[BaseModel]) -> Callable[[F], F]:
-    """Validate the JSON body against ``model`` and pass it to the view as ``body``."""
-
-    def wrap(view: F) -> F:
-        @functools.wraps(view)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            raw = request.get_json(silent=True)
-            if raw is None:
-                return error("bad_json", "the request body must be a JSON object", 400)
-            try:
-                kwargs["body"] = model.model_validate(raw)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "(body)"
-                return error("bad_schema", f"{where}: {first['msg']}", 422)
-            return view(*args, **kwargs)
-
-        inner._body = model  # type: ignore[attr-defined]
-        return inner  # type: ignore[return-value]
-
-    return wrap
-
-
-def page_args() -> tuple[int, int]:
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        limit, offset = 100, 0
-    return limit, offset
+__all__ = ["LIMIT", "OFFSET", "YEAR", "Body", "CodeText", "DateParam", "IntParam", "Param", "accepts", "bp",
+           "choice", "error", "page_args", "query"]
 
 
 @bp.errorhandler(DomainError)
@@ -68,6 +33,9 @@ def _integrity(exc: IntegrityError) -> Any:
     return error("conflict", "the change conflicts with existing data", 409)
 
 
+from server.api import idempotency  # noqa: E402
+
+idempotency.register(bp)
 
 from server.api import (  # noqa: E402,F401  (registers the routes)
     admin,

@@ -8,7 +8,7 @@ from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
 from server import audit, serialize, settings_of
-from server.api import bp, page_args
+from server.api import LIMIT, Param, bp, page_args, query
 from server.auth import roles
 from server.errors import Invalid
 from server.i18n import N_
@@ -25,6 +25,9 @@ def _keyset_limit() -> int:
 
 @bp.get("/audit")
 @roles("auditor")
+@query(LIMIT, Param("after", "the next cursor of the page before"), Param("actor", "who"),
+       Param("action", "an action, or a family such as user"), Param("entity", "what kind of row"),
+       Param("entity_id", "which row"), Param("since", "first day (YYYY-MM-DD)"), Param("until", "last day"))
 def audit_log() -> Any:
     """The audit log, newest first: ?actor= &action= (or a family: user) &entity= &entity_id= &since= &until=
     (days, YYYY-MM-DD, office time zone) &limit= &after=<next>."""
@@ -52,6 +55,7 @@ def kiosk_fleet() -> Any:
 
 @bp.get("/kiosks/rejected")
 @roles("auditor")
+@query(LIMIT, Param("after", "the next cursor of the page before"))
 def rejected_log() -> Any:
     """Messages the consumer refused, newest first, with reason and a bounded copy:
     ?kiosk= &reason= &limit= &after=<next>."""

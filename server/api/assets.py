@@ -10,7 +10,7 @@ from flask import g, jsonify, request
 from pydantic import Field
 
 from server import serialize
-from server.api import Body, accepts, bp, page_args
+from server.api import LIMIT, OFFSET, Body, CodeText, Param, accepts, bp, page_args, query
 from server.auth import READERS, roles
 from server.services import assets
 
@@ -18,7 +18,7 @@ from server.services import assets
 class AssetIn(Body):
     name: str = Field(min_length=1, max_length=200)
     category: str = Field(min_length=1, max_length=100)
-    location: str | None = None
+    location: CodeText | None = None
     serial: str | None = Field(None, max_length=100)
     price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
     acquired_on: date | None = None
@@ -26,12 +26,12 @@ class AssetIn(Body):
 
 
 class MoveIn(Body):
-    to: str
+    to: CodeText
     reason: str = Field("", max_length=1000)
 
 
 class CheckoutIn(Body):
-    to: str
+    to: CodeText
     due: date | datetime | None = None  # a date: back by the end of that day (UTC)
     reason: str = Field("", max_length=1000)
     purpose: str = Field("", max_length=500)  # required, with approval_ref and due, for controlled items
@@ -39,7 +39,7 @@ class CheckoutIn(Body):
 
 
 class CheckinIn(Body):
-    location: str | None = None
+    location: CodeText | None = None
     reason: str = Field("", max_length=1000)
 
 
@@ -51,6 +51,8 @@ def committed_asset(outcome: assets.Outcome) -> Any:
 
 @bp.get("/assets")
 @roles(*READERS)
+@query(LIMIT, OFFSET, Param("status", "Only this status."), Param("location", "Only at this location (L- code)."),
+       Param("category", "Only this category."))
 def list_assets() -> Any:
     """List assets, filtered by ?status=, ?location= (L- code), ?category=."""
     limit, offset = page_args()

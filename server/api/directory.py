@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from server import serialize
-from server.api import Body, accepts, bp, page_args
+from server.api import LIMIT, OFFSET, Body, CodeText, accepts, bp, page_args, query
 from server.auth import READERS, roles
 from server.models import Category, Location, Person
 from server.services import directory
@@ -22,15 +22,15 @@ class CategoryIn(Body):
 
 class LocationIn(Body):
     name: str = Field(min_length=1, max_length=200)
-    kind: str = "office"
-    parent: str | None = None
-    code: str | None = None
+    kind: str = Field("office", max_length=40)
+    parent: CodeText | None = None
+    code: CodeText | None = None
 
 
 class PersonIn(Body):
     name: str = Field(min_length=1, max_length=200)
-    department: str = ""
-    code: str | None = None
+    department: str = Field("", max_length=100)
+    code: CodeText | None = None
 
 
 @bp.get("/categories")
@@ -53,6 +53,7 @@ def create_category(body: CategoryIn) -> Any:
 
 @bp.get("/locations")
 @roles(*READERS)
+@query(LIMIT, OFFSET)
 def list_locations() -> Any:
     """List locations."""
     limit, offset = page_args()
@@ -79,6 +80,7 @@ def get_location(code: str) -> Any:
 
 @bp.get("/people")
 @roles(*READERS)
+@query(LIMIT, OFFSET)
 def list_people() -> Any:
     """List people (staff with P- badge codes)."""
     limit, offset = page_args()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Response, current_app, g, jsonify, request, url_for
 from pydantic import Field
@@ -21,7 +21,7 @@ class IntakeIn(Body):
     request_key: str = Field(min_length=1, max_length=64)
     location: str = Field(min_length=1, max_length=40)
     quantity: int | None = Field(None, ge=1, le=printing.MAX_BATCH)
-    serials: list[str | None] | None = Field(None, max_length=printing.MAX_BATCH)
+    serials: list[Annotated[str, Field(max_length=100)] | None] | None = Field(None, max_length=printing.MAX_BATCH)
     received_on: date | None = None
     name: str | None = Field(None, max_length=200)
 

@@ -6,7 +6,7 @@ memory and never stored): save the body to a file. The fleet and rejected log ar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from flask import Response, current_app, g, jsonify
 from pydantic import Field
@@ -20,8 +20,8 @@ from server.services import kiosks as kiosk_service
 
 class KioskIn(Body):
     name: str = Field(min_length=1, max_length=32, description="The kiosk id: 1 to 32 of a-z, 0-9 and '-'.")
-    mode: str = Field(description="gate or storeroom")
-    location: str | None = Field(None, description="L- code of where the kiosk stands.")
+    mode: Literal["gate", "storeroom"] = Field(description="gate or storeroom")
+    location: str | None = Field(None, max_length=300, description="L- code of where the kiosk stands.")
 
 
 def _broker_files() -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g
 from pydantic import Field
 
 from server import settings_of
-from server.api import Body, accepts, bp
+from server.api import Body, CodeText, IntParam, Param, accepts, bp, query
 from server.api.jobs import accepted
 from server.auth import roles
 from server.models import Job
@@ -16,8 +16,8 @@ from server.services import job_tasks, printing
 
 
 class LabelsIn(Body):
-    codes: list[str] = Field(min_length=1, max_length=printing.MAX_BATCH)
-    template: str | None = None
+    codes: list[CodeText] = Field(min_length=1, max_length=printing.MAX_BATCH)
+    template: str | None = Field(None, max_length=40)
     skip: int = Field(0, ge=0, le=1000)
 
 
@@ -41,12 +41,13 @@ def labels_pdf(body: LabelsIn) -> Any:
     return _pdf(body.codes, body.template, body.skip)
 
 
+SKIP = IntParam("skip", "Label positions to leave empty on a partly used sheet.", low=0, high=1000, default=0)
+TEMPLATE = Param("template", "Label template (default: the setting label_template).")
+
+
 @bp.get("/assets/<code>/label.pdf")
 @roles("storekeeper")
+@query(TEMPLATE, SKIP)
 def asset_label(code: str) -> Any:
     """One asset's label as PDF (?template=, ?skip=): a reprint, recorded in the audit log."""
-    try:
-        skip = int(request.args.get("skip", 0))
-    except ValueError:
-        skip = 0
-    return _pdf([code], request.args.get("template"), skip)
+    return _pdf([code], TEMPLATE.raw(), SKIP.read() or 0)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from flask import g
 from pydantic import Field
 
-from server.api import Body, accepts, bp
+from server.api import Body, CodeText, accepts, bp
 from server.api.assets import committed_asset
 from server.auth import roles
 from server.services import lifecycle
@@ -18,12 +18,12 @@ from server.services import lifecycle
 
 class RepairIn(Body):
     vendor: str = Field("", max_length=200)
-    location: str | None = None
+    location: CodeText | None = None
     reason: str = Field("", max_length=1000)
 
 
 class RepairedIn(Body):
-    location: str | None = None
+    location: CodeText | None = None
     reason: str = Field("", max_length=1000)
 
 
@@ -36,13 +36,13 @@ class DisposeIn(Body):
 class TransferIn(Body):
     department: str = Field(min_length=1, max_length=100)
     approval_ref: str = Field("", max_length=100)
-    custodian: str | None = None
-    location: str | None = None
+    custodian: CodeText | None = None
+    location: CodeText | None = None
     reason: str = Field("", max_length=1000)
 
 
 class CustodianIn(Body):
-    person: str
+    person: CodeText
     reason: str = Field("", max_length=1000)
 
 

@@ -11,10 +11,9 @@ from flask_babel import gettext as _
 from pydantic import Field
 
 from server import serialize, settings_of
-from server.api import Body, accepts, bp, error, page_args
+from server.api import LIMIT, OFFSET, YEAR, Body, Param, accepts, bp, error, page_args, query
 from server.api.jobs import accepted
 from server.auth import roles
-from server.errors import Invalid
 from server.models import Job
 from server.services import job_tasks, plans, purchases
 
@@ -51,20 +50,12 @@ class PurchaseIn(Body):
     lines: list[PurchaseLineIn] = Field(min_length=1, max_length=500)
 
 
-def _year() -> int | None:
-    raw = request.args.get("year")
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise Invalid("year must be a number")
-    return int(raw)
-
-
 @bp.get("/plans")
 @roles(*PLAN_READERS)
+@query(YEAR, Param("department", "Only this department."), Param("category", "Only this category."))
 def list_plan_lines() -> Any:
     """Plan lines with used and remaining quantity and amount (?year=, ?department=, ?category=)."""
-    rows = plans.execution(g.db, _year(), request.args.get("department"), request.args.get("category"))
+    rows = plans.execution(g.db, YEAR.read(), request.args.get("department"), request.args.get("category"))
     return jsonify(items=[serialize.plan_execution(r) for r in rows],
                    by_category=[{k: str(v) if isinstance(v, Decimal) else v for k, v in t.items()}
                                 for t in plans.by_category(rows)])
@@ -91,6 +82,7 @@ def get_plan_line(ref: str) -> Any:
 
 @bp.post("/plans/import")
 @roles()
+@query(Param("skip_bad", "1: import the good rows even when some are bad."))
 def import_plan() -> Any:
     """Import an approved plan from CSV or XLSX (a `file` upload or the raw body); ?skip_bad=1 imports
     the good rows when some are bad, otherwise nothing is imported and every bad row is reported.
@@ -115,6 +107,7 @@ def import_plan() -> Any:
 
 @bp.get("/purchases")
 @roles(*PLAN_READERS)
+@query(LIMIT, OFFSET)
 def list_purchases() -> Any:
     """Purchases, newest first."""
     limit, offset = page_args()

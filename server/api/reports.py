@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, g, jsonify, request
 
 from server import exports
-from server.api import bp
+from server.api import YEAR, Param, bp, choice, query
 from server.auth import roles
 from server.services import reports
 
@@ -28,6 +28,13 @@ def list_reports() -> Any:
 
 @bp.get("/reports/<name>")
 @roles(*REPORT_READERS)
+@query(choice("period", "spend: per month, quarter or year.", reports.PERIODS), YEAR,
+       choice("by", "assets: counted per this.", reports.ASSET_DIMENSIONS),
+       Param("controlled", "overdue: 1 for controlled items only."),
+       Param("from", "first day included (YYYY-MM-DD): spend, spend-by-method, usage-log, maintenance-cost, "
+             "spend-by-department, requests."),
+       Param("to", "last day included (YYYY-MM-DD), the same reports."),
+       choice("format", "csv or xlsx for a file instead of JSON.", FORMATS))
 def get_report(name: str) -> Any:
     """One report (spend ?period=&year=, spend-by-method, plan-execution, assets ?by=, bought-per-year,
     overdue ?controlled=1, usage-log); ?format=csv or ?format=xlsx for a file."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from flask import g, jsonify
 from pydantic import AwareDatetime, Field
@@ -12,20 +12,22 @@ from server.auth import roles
 from server.models import ApiToken, User
 from server.services import users
 
+RoleName = Literal["admin", "storekeeper", "guard", "auditor"]
+
 
 class UserIn(Body):
     username: str = Field(min_length=1, max_length=80)
-    role: str
-    password: str | None = Field(None, description="Left out: one is generated and returned once.")
+    role: RoleName
+    password: str | None = Field(None, max_length=200, description="Left out: one is generated and returned once.")
 
 
 class RoleIn(Body):
-    role: str
+    role: RoleName
 
 
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=80)
-    role: str
+    role: RoleName
     expires_at: AwareDatetime | None = Field(None, description="When it stops working; left out: until revoked.")
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contract import codes
-from server import audit
+from server import audit, params
 from server.audit import Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation
+from server.i18n import N_
 from server.models import Asset, AssetEvent, AssetStatus, Category, Location, Person, utcnow
 from server.services import bulk, directory, lookup
 from server.services import codes as code_service
@@ -187,6 +188,9 @@ def due_time(due: date | None) -> datetime | None:
     """A due date means "back by the end of that day" (UTC); a due time is taken as given."""
     if due is None:
         return None
+    if not params.MIN_YEAR <= due.year <= params.MAX_YEAR:  # 9999-12-31 plus a day overflowed: a 500
+        raise Invalid(N_("the due date %(due)s is outside the years %(low)s to %(high)s"), code="bad_due",
+                      due=due.isoformat(), low=params.MIN_YEAR, high=params.MAX_YEAR)
     if isinstance(due, datetime):
         return due if due.tzinfo else due.replace(tzinfo=UTC)
     return datetime.combine(due + timedelta(days=1), time.min, UTC)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contract import codes
-from server import audit
+from server import audit, params
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
 from server.i18n import N_
@@ -60,10 +60,8 @@ def storerooms(session: Session) -> list[Location]:
 
 
 def get(session: Session, intake_id: str | int) -> Intake:
-    try:
-        found = session.get(Intake, int(intake_id))
-    except ValueError:
-        found = None
+    number = params.row_id(intake_id)
+    found = session.get(Intake, number) if number is not None else None
     if found is None:
         raise NotFound(N_("unknown intake %(id)s"), code="unknown_intake", id=str(intake_id)[:40])
     return found

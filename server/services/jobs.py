@@ -33,6 +33,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import params
 from server.audit import Actor
 from server.config import ENV_PREFIX, Settings
 from server.db import make_engine, make_session_factory
@@ -123,10 +124,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 def get(session: Session, actor: Actor, job_id: int | str) -> Job:
     """A job its owner (or an admin) may see, its state brought up to date; anyone else: not found."""
-    try:
-        job = session.get(Job, int(job_id))
-    except (TypeError, ValueError):
-        job = None
+    number = params.row_id(job_id)
+    job = session.get(Job, number) if number is not None else None
     if job is None or (job.owner != actor.name and actor.role != "admin"):
         raise NotFound(N_("unknown job %(id)s"), code="unknown_job", id=str(job_id)[:20])
     refresh(job)

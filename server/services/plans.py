@@ -98,6 +98,8 @@ class LineIn:
 
 def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, Category] | None = None) -> LineIn:
     """Check one line's fields (from JSON, CSV or XLSX alike); Invalid names the first bad field."""
+    if any(isinstance(v, str) and "\x00" in v for v in row.values()):  # PostgreSQL refuses NUL in text
+        raise Invalid(N_("a field contains a NUL character"))
     missing = [c for c in COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise Invalid(N_("missing %(fields)s"), fields=", ".join(missing))
@@ -262,8 +264,12 @@ def read_table(data: bytes, filename: str = "", progress: Progress | None = None
     except UnicodeDecodeError:
         raise Invalid(N_("the CSV file is not UTF-8")) from None
     reader = csv.DictReader(io.StringIO(text))
-    _check_header(reader.fieldnames or [])
-    return [{k.strip(): v for k, v in row.items() if k} for row in reader]
+    try:
+        _check_header(reader.fieldnames or [])
+        return [{k.strip(): v for k, v in row.items() if k} for row in reader]
+    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a bad quote: was a 500
+        raise Invalid(N_("the CSV file cannot be read at row %(row)s: %(problem)s"), code="bad_file",
+                      row=reader.line_num, problem=str(exc)) from None  # lines read before it: its data row
 
 
 def _is_xlsx(data: bytes, filename: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server import audit
+from server import audit, params
 from server.audit import Actor
 from server.errors import Invalid, NotFound, RuleViolation
 from server.i18n import N_
@@ -242,10 +242,8 @@ def line(session: Session, line_id: str | int) -> PurchaseLine:
 
 
 def _by_id(session: Session, model: type[T], row_id: str | int, what: str) -> T:
-    try:
-        row = session.get(model, int(row_id))
-    except ValueError:
-        row = None
+    number = params.row_id(row_id)
+    row = session.get(model, number) if number is not None else None
     if row is None:
         raise NotFound(_UNKNOWN[what], code=f"unknown_{what.replace(' ', '_')}", id=str(row_id)[:40],
                        field=what.replace(" ", "_"))

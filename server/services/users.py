@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from server import audit
+from server import audit, params
 from server.audit import Actor
 from server.errors import AlreadyExists, Forbidden, IllegalTransition, Invalid, NotFound
 from server.i18n import N_
@@ -224,7 +224,8 @@ def tokens_named(db: Session, name: str) -> list[ApiToken]:
 def token_by_id(db: Session, token_id: int | str) -> ApiToken:
     """A token by its number (as given in a URL: text that is not a number names no token)."""
     text = str(token_id)
-    token = db.get(ApiToken, int(text)) if text.isdigit() and len(text) < 10 else None
+    number = params.row_id(text)
+    token = db.get(ApiToken, number) if number is not None else None
     if token is None:
         raise NotFound(N_("there is no API token number %(id)s"), code="unknown_token", id=text[:20])
     return token
