@@ -69,12 +69,18 @@ class Writer:
         self.sessions = sessions
         self.topics = Topics(settings.topic_prefix)
         self.counts: Counter[str] = Counter()
+        self._sent: dict[str, bytes] = {}  # kiosk -> the config payload last handed out
 
-    def configs(self) -> list[tuple[str, bytes]]:
-        """Each active kiosk's retained config: (kiosk name, payload)."""
+    def configs(self, changed_only: bool = False) -> list[tuple[str, bytes]]:
+        """Each active kiosk's retained config: (kiosk name, payload). With ``changed_only`` (the periodic
+        refresh) only those that differ from what was last returned: a gate's config follows its passes,
+        who is on site and the watchlist."""
         with self.sessions() as session:
-            return [(kiosk.name, kiosks.config_for(kiosk).model_dump_json().encode())
+            made = [(kiosk.name, kiosks.config_for(kiosk, session).model_dump_json().encode())
                     for kiosk in session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)))]
+        fresh = [(name, payload) for name, payload in made if not changed_only or self._sent.get(name) != payload]
+        self._sent.update(fresh)
+        return fresh
 
     def store(self, batch: list[Delivery], wait: Callable[[float], bool] | None = None) -> list[Reply] | None:
         """Store a batch, waiting out a database that is away. ``wait(seconds)`` returns True
@@ -192,7 +198,7 @@ class Writer:
                 event_id: str | None, received: Any, fast: bool = False) -> m.Ack:
         self.counts[f"rejected:{reason}"] += 1
         log.warning("rejected %s from %s: %s (%s)", event_id or "message", kiosk or delivery.topic[:80], reason, detail)
-        raw = delivery.payload[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
+        raw = ingest.redacted(delivery.payload)[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
         row = RejectedMessage(received_at=received, topic=_text(delivery.topic, 255), kiosk=kiosk,
                               event_id=_text(event_id, 64) if event_id else None, reason=reason,
                               detail=_text(detail, 1000), size=len(delivery.payload), raw=_text(raw, None))
@@ -223,18 +229,21 @@ def _text(value: str, limit: int | None) -> str:
 
 
 # --- the writer process ---
-# Requests on the pipe: ("batch", id, [Delivery]), ("configs",), ("stop",).
+# Requests on the pipe: ("batch", id, [Delivery]), ("configs", changed_only), ("stop",).
 # Answers: ("ready",), ("done", id, [Reply] | None, counts since the last answer), ("configs", [(kiosk, payload)]).
 
 
 def run(conn: Connection, settings: Settings) -> None:
     """The writer process: answer the network side's requests until it says stop or goes away."""
+    from server import personal
     from server.db import make_engine, make_session_factory
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the network side, which stops us in order
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine(settings.effective_database_url)
-    writer = Writer(settings, make_session_factory(engine))
+    factory = make_session_factory(engine)
+    personal.install(factory, settings)
+    writer = Writer(settings, factory)
     conn.send(("ready",))
     try:
         while True:
@@ -249,7 +258,7 @@ def run(conn: Connection, settings: Settings) -> None:
                 conn.send(("done", request[1], replies, dict(writer.counts)))
                 writer.counts.clear()  # the network side adds up what each answer counted
             elif request[0] == "configs":
-                conn.send(("configs", _configs_or_none(writer)))
+                conn.send(("configs", _configs_or_none(writer, len(request) > 1 and bool(request[1]))))
             elif request[0] == "stop":
                 break
     except (BrokenPipeError, EOFError):
@@ -258,9 +267,9 @@ def run(conn: Connection, settings: Settings) -> None:
         engine.dispose()
 
 
-def _configs_or_none(writer: Writer) -> list[tuple[str, bytes]]:
+def _configs_or_none(writer: Writer, changed_only: bool = False) -> list[tuple[str, bytes]]:
     try:
-        return writer.configs()
+        return writer.configs(changed_only)
     except SQLAlchemyError as exc:  # retained configs are sent again on the next connect
         log.error("could not read the kiosks' configs (%s); not publishing them now", exc)
         return []
