@@ -73,6 +73,8 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     admin,
     assets,
     directory,
+    exit_permits,
+    gate,
     intake,
     labels,
     lifecycle,
@@ -80,4 +82,5 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     procurement,
     reports,
     requests,
+    visitors,
 )

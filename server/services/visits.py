@@ -76,22 +76,25 @@ class SignedOut:
 
 
 def sign_in(session: Session, actor: Actor, code: str, at: datetime | None = None, origin: Origin = WEB,
-            details: VisitorIn | None = None, admit_watchlisted: bool = False) -> SignedIn:
+            details: VisitorIn | None = None, admit_watchlisted: bool = False, plate: str | None = None) -> SignedIn:
     """Sign a visitor in with a pass. ``details`` register a walk-in on a blank pass (kiosk); for a
-    registered pass only their plate is used (the vehicle the visitor came with today)."""
+    registered pass only their plate is used. ``plate`` is the vehicle the visitor came with today
+    (default: the one registered)."""
     at = at or utcnow()
     now = utcnow()
     normal = visitors.normal_code(code)
     row = visitors.pass_or_none(session, normal, lock=True)
-    clean = visitors.clean(session, details) if details is not None else None
+    today = visitors.clean_plate(plate)
     if row is None:
+        clean = visitors.clean(session, details) if details is not None else None
         if clean is None or not visitors.blank_pass(session, normal):
             raise NotFound(N_("unknown visitor pass %(pass_code)s"), pass_code=normal)
-        name, plate = clean.name, clean.plate
+        name, plate = clean.name, today or clean.plate
     else:
         conflict_revoked = _check_pass(row, at, origin)
         name = policy(session).vault.open(row.name_enc) or ""
-        plate = (clean.plate if clean else None) or policy(session).vault.open(row.plate_enc)
+        plate = today or visitors.clean_plate(details.plate if details else None) or \
+            policy(session).vault.open(row.plate_enc)
     _check_watchlist(session, actor, normal, name, plate, at, origin, admit_watchlisted)
     walk_in = row is None
     if row is None:
