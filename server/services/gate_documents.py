@@ -47,8 +47,9 @@ def pass_pdf(session: Session, actor: Actor, rows: list[VisitorPass], org: str, 
             lines.append((_("Plate"), view.plate))
         if view.purpose:
             lines.append((_("Purpose"), view.purpose))
+        title = _("Visitor pass")
         cards.append(documents.PassCard(code=row.code, content=codes.label_text(row.code, base_url),
-                                        title=f"{org} {_('Visitor pass')}", name=view.name or _("(walk-in)"),
+                                        title=f"{org} {title}", name=view.name or _("(walk-in)"),
                                         lines=lines, footer=_("Keep this pass with you and hand it back at the gate "
                                                               "when you leave.")))
     buffer = io.BytesIO()
@@ -61,13 +62,14 @@ def pass_pdf(session: Session, actor: Actor, rows: list[VisitorPass], org: str, 
 def roll_call_pdf(session: Session, actor: Actor, org: str, now: datetime | None = None) -> bytes:
     now = now or utcnow()
     present = visits.on_site(session)
-    columns = [documents.Column(_("No."), 10), documents.Column(_("Name"), 30), documents.Column(_("Organisation"), 38),
-               documents.Column(_("Pass"), 27), documents.Column(_("Host"), 25), documents.Column(_("Plate"), 20),
-               documents.Column(_("Since"), 16), documents.Column(_("Checked"), 14)]
+    widths = ((_("No."), 10), (_("Full name"), 30), (_("Organisation"), 38), (_("Pass"), 27), (_("Host"), 25),
+              (_("Plate"), 20), (_("Since"), 16), (_("Checked"), 14))
+    columns = [documents.Column(title, width) for title, width in widths]
     rows = [[str(n), v.name, v.organisation, v.code, v.host_name, v.plate,
              format_datetime(v.since, "HH:mm"), ""] for n, v in enumerate(present, 1)]
     buffer = io.BytesIO()
-    documents.render_table(buffer, f"{org} {_('Roll call')}",
+    title = _("Roll call")
+    documents.render_table(buffer, f"{org} {title}",
                            _("On site now: %(count)s · printed %(at)s", count=len(present),
                              at=format_datetime(now, "short")),
                            columns, rows, footer=_("Counted by: ____________    Time: ________"))
@@ -80,7 +82,7 @@ def visits_csv(session: Session, actor: Actor, day_from: datetime, day_to: datet
     vault = policy(session).vault
     query = (select(Visit).where(Visit.signed_in_at >= day_from, Visit.signed_in_at < day_to)
              .order_by(Visit.signed_in_at, Visit.id))
-    header = [_("Pass"), _("Name"), _("Organisation"), _("Host"), _("Purpose"), _("Plate"), _("Signed in"),
+    header = [_("Pass"), _("Full name"), _("Organisation"), _("Host"), _("Purpose"), _("Plate"), _("Signed in"),
               _("Signed out"), _("How it ended"), _("Gate"), _("Conflict")]
     rows = []
     for visit in session.scalars(query):

@@ -306,3 +306,22 @@ def conflicts(session: Session, limit: int = 100) -> list[Visit]:
 def check_hour(hour: int) -> None:
     if not -1 <= hour <= 23:
         raise Invalid(N_("the hour must be between 0 and 23"), code="bad_hour")
+
+
+@dataclass(frozen=True)
+class DeskScan:
+    """What one pass scanned at the gate desk did: a sign-in, or a sign-out of a visitor on site."""
+
+    action: str  # signin | signout
+    visitor_pass: VisitorPass
+    conflict: bool = False
+
+
+def desk_scan(session: Session, actor: Actor, code: str, origin: Origin = WEB,
+              admit_watchlisted: bool = False) -> DeskScan:
+    """The desk's one field: a pass on site signs out, any other pass signs in (with all the rules)."""
+    row = visitors.pass_by_code(session, code, lock=True)
+    if open_visits(session, row.id):
+        return DeskScan("signout", sign_out(session, actor, row.code, origin=origin).visitor_pass)
+    done = sign_in(session, actor, row.code, origin=origin, admit_watchlisted=admit_watchlisted)
+    return DeskScan("signin", done.visitor_pass, done.conflict)
