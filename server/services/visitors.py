@@ -310,12 +310,13 @@ def search(session: Session, *, name: str | None = None, plate: str | None = Non
 
 
 def expected(session: Session, now: datetime | None = None) -> list[VisitorPass]:
-    """Pre-registered passes valid at some time today (office time) that are not on site now."""
+    """Pre-registered passes valid at some time today (office time) whose visitor has not come yet today."""
     now = now or utcnow()
     zone = policy(session).zone
     start = datetime.combine(now.astimezone(zone).date(), time.min, zone)
     end = start + timedelta(days=1)
-    on_site = exists().where(Visit.pass_id == VisitorPass.id, Visit.signed_out_at.is_(None))
+    on_site = exists().where(Visit.pass_id == VisitorPass.id,
+                             (Visit.signed_out_at.is_(None)) | (Visit.signed_in_at >= start))
     query = (select(VisitorPass).where(VisitorPass.kind == "preregistered", VisitorPass.valid_from < end,
                                        VisitorPass.valid_until > max(start, now),
                                        VisitorPass.status.in_([PassStatus.VALID.value,
