@@ -174,3 +174,30 @@ def test_watchlist_page_and_logged_export_are_admin_only(client: Any, sessions: 
     with sessions() as session:
         assert session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "visitors.export")).all() == [
             "u-admin"]
+
+
+def test_leader_approves_a_visit_from_the_to_do(client: Any, settings_overrides: dict[str, Any]) -> None:
+    from server import create_app
+    from server.services import approvals
+
+    app = create_app({**settings_overrides, "visit_approval_purposes": "公务接待"})
+    sessions = app.extensions["assetgate.sessions"]
+    web = app.test_client()
+    try:
+        place = office(sessions)
+        with sessions() as session, session.begin():
+            auth.create_user(session, SYSTEM, "leader", PASSWORD, "auditor")
+            approvals.grant(session, SYSTEM, "leader", "leader", "")
+        code = preregister(sessions, place["host"], "钱十", purpose="公务接待")
+        web.post("/login", data={"username": "leader", "password": PASSWORD})
+        todo = _text(web.get("/gate/approvals"))
+        assert code in todo and "钱十" in todo
+        assert "待审批" in _text(web.get(f"/gate/passes/{code}"))
+        web.post(f"/gate/passes/{code}/decision", data={"decision": "approve"})
+        assert "没有待您审批的来访" in _text(web.get("/gate/approvals"))
+        with sessions() as session:
+            from server.services import visitors as passes
+
+            assert passes.pass_by_code(session, code).status == "valid"
+    finally:
+        app.extensions["assetgate.engine"].dispose()

@@ -181,6 +181,13 @@ def export_visits() -> Any:
         "Cache-Control": "no-store"})
 
 
+@bp.get("/visitors/approvals")
+@roles("storekeeper", "guard", "auditor")
+def visit_approvals() -> Any:
+    """Passes whose approval waits for the caller's decision."""
+    return jsonify(items=[_pass_json(row, with_visits=False) for row in visitors.waiting_for(g.db, g.actor.name)])
+
+
 @bp.get("/visitors/<code>")
 @roles(*DESK)
 def get_pass(code: str) -> Any:

@@ -27,7 +27,7 @@ from server import audit
 from server.audit import Actor
 from server.errors import IllegalTransition, Invalid, NotFound, Term
 from server.i18n import N_
-from server.models import AssetEvent, ExitPermit, ExitPermitAsset, utcnow
+from server.models import Asset, AssetEvent, ExitPermit, ExitPermitAsset, utcnow
 from server.services import assets, bulk, gate_alerts
 from server.services.gate_alerts import GateRefusal
 
@@ -147,11 +147,8 @@ def _usable(session: Session, asset_id: int, at: datetime) -> ExitPermitAsset | 
     return session.scalars(query).first()
 
 
-def _history(session: Session, actor: Actor, asset: object, kind: str, at: datetime,
+def _history(session: Session, actor: Actor, asset: Asset, kind: str, at: datetime,
              origin: assets.KioskOrigin | None, permit: ExitPermit) -> None:
-    from server.models import Asset
-
-    assert isinstance(asset, Asset)
     bulk.persist(session, AssetEvent, {
         "asset_id": asset.id, "type": kind, "at": at, "recorded_at": utcnow(), "actor": actor.name,
         "source": f"kiosk:{origin.kiosk}" if origin else actor.source, "kiosk": origin.kiosk if origin else None,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from server import audit
 from server.audit import Actor
-from server.errors import DomainError, NotFound, RuleViolation
+from server.errors import NotFound, RuleViolation
 from server.i18n import N_
 from server.models import GateAlert, utcnow
 
@@ -68,7 +68,3 @@ def resolve(session: Session, actor: Actor, alert_id: int) -> GateAlert:
         audit.record(session, actor, "gate.alert_resolve", "gate_alert", alert.id, {"resolved": False},
                      {"resolved": True, "kind": alert.kind, "subject": alert.subject})
     return alert
-
-
-def is_gate_refusal(exc: DomainError) -> bool:
-    return isinstance(exc, GateRefusal)

@@ -336,3 +336,12 @@ def revoked_codes(session: Session, now: datetime | None = None) -> list[str]:
     query = select(VisitorPass.code).where(VisitorPass.status == PassStatus.REVOKED.value,
                                            VisitorPass.valid_until > (now or utcnow()))
     return sorted(session.scalars(query))
+
+
+def waiting_for(session: Session, username: str) -> list[VisitorPass]:
+    """Passes whose approval waits for this user's decision (the leader in charge's to-do)."""
+    chains = approvals.waiting_for(session, username, [KIND])
+    if not chains:
+        return []
+    query = select(VisitorPass).where(VisitorPass.approval_id.in_([chain.id for chain in chains]))
+    return list(session.scalars(query.order_by(VisitorPass.valid_from)))

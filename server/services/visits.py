@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from contract.messages import Reason
 from server import audit
 from server.audit import Actor
-from server.errors import Forbidden, Invalid, NotFound, RuleViolation
+from server.errors import Forbidden, NotFound, RuleViolation
 from server.i18n import N_
 from server.models import PassStatus, Person, SignoutKind, Visit, VisitorPass, utcnow
 from server.personal import policy
@@ -302,10 +302,6 @@ def conflicts(session: Session, limit: int = 100) -> list[Visit]:
     query = select(Visit).where(Visit.conflict.is_(True)).order_by(Visit.signed_in_at.desc()).limit(limit)
     return list(session.scalars(query))
 
-
-def check_hour(hour: int) -> None:
-    if not -1 <= hour <= 23:
-        raise Invalid(N_("the hour must be between 0 and 23"), code="bad_hour")
 
 
 @dataclass(frozen=True)

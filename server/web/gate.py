@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from contract import codes
 from server import names, settings_of
-from server.auth import roles
+from server.auth import allowed_roles, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import VisitorPass
@@ -40,6 +40,16 @@ HOSTS = ("storekeeper", "guard")
 FIELD_FOR = {"bad_schema": "name", "too_long": "name", "bad_plate": "plate", "unknown_code": "host",
              "bad_code": "host", "bad_check": "host", "wrong_kind": "host", "bad_id_last4": "id_last4",
              "bad_window": "day"}
+
+def can(endpoint: str) -> bool:
+    """Whether the signed-in person's role may use ``endpoint``: templates ask this instead of repeating
+    the roles a view declares (server.auth)."""
+    actor = getattr(g, "actor", None)
+    allowed = allowed_roles(current_app.view_functions[endpoint]) or frozenset()
+    return actor is not None and actor.role in allowed
+
+
+bp.add_app_template_global(can)
 
 for _name, _table in (("pass_status", names.pass_status), ("pass_kind", names.pass_kind),
                       ("signout_kind", names.signout_kind), ("gate_alert", names.gate_alert),
@@ -101,12 +111,13 @@ def desk() -> Any:
     """The guard's desk: scan field, on site now, expected today, alerts, automatic sign-outs since yesterday."""
     zone = policy(g.db).zone
     since = datetime.combine(datetime.now(zone).date() - timedelta(days=1), time(12), zone)
+    expected = visitors.expected(g.db)
     return render_template(
-        "gate/desk.html", form=ScanForm(), on_site=visits.on_site(g.db), expected=visitors.expected(g.db),
-        views={row.code: visitors.view(g.db, row) for row in visitors.expected(g.db)},
+        "gate/desk.html", form=ScanForm(), on_site=visits.on_site(g.db), expected=expected,
+        views={row.code: visitors.view(g.db, row) for row in expected},
         alerts=gate_alerts.open_alerts(g.db, 20), automatic=visits.automatic_since(g.db, since),
-        failing=notify.failing(g.db, 10) if g.actor.role == "admin" else [],
-        admit=request.args.get("admit") if g.actor.role == "admin" else None)
+        failing=notify.failing(g.db, 10) if can("gate.export") else [],
+        admit=request.args.get("admit") if can("gate.watchlist_page") else None)
 
 
 @bp.get("/on-site/rows")
@@ -233,7 +244,7 @@ def _pass_or_404(code: str) -> VisitorPass:
 
 
 @bp.get("/passes/<code>")
-@roles(*HOSTS)
+@roles("storekeeper", "guard", "auditor")  # the approver of a visit may hold any role
 def pass_page(code: str) -> Any:
     """One pass: the visitor, the window, the QR, its visits; revoke, approve."""
     row = _pass_or_404(code)
@@ -305,6 +316,14 @@ def decide_pass(code: str) -> Any:
         g.db.commit()
         flash(_("Your decision is recorded."), "ok")
     return redirect(url_for("gate.pass_page", code=row.code))
+
+
+@bp.get("/approvals")
+@roles("storekeeper", "guard", "auditor")
+def approvals_todo() -> Any:
+    """Visits waiting for my approval (the leader in charge of the host's department)."""
+    rows = visitors.waiting_for(g.db, g.actor.name)
+    return render_template("gate/approvals.html", views=[visitors.view(g.db, row) for row in rows])
 
 
 # --- visitors: search and history, on site, roll call ---
