@@ -6,7 +6,8 @@ retention purge of a million old visits. Prints its figures.
 
 1. ``--signins`` pre-registered visitors sign in at two gate kiosks (kiosk-like MQTT clients with
    TCP_NODELAY, QoS 1) within one morning hour, compressed into ``--hour-seconds``; the consumer
-   runs as in production (network side here, writer process beside it, configs refreshed every
+   runs as in production (network side here, writer process beside it), and so does the gate's
+   scheduler (``assetgate gate run``, its own process, republishing the configs that change every
    15 s). Scan-to-ack: from publish to the ack's arrival.
 2. The on-site list (``visits.on_site`` and ``GET /api/v1/visitors/on-site``) with ``--history``
    signed-out visits in the table and 200 visitors on site.
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -146,6 +149,12 @@ def morning(url: str, folder: Path, count: int, hour_seconds: float) -> None:
     worker = Consumer(settings)
     worker.start()
     assert worker.connected.wait(30)
+    # The gate's scheduler as in production: its own process, republishing configs that changed.
+    env = {**os.environ, "ASSETGATE_DATABASE_URL": url, "ASSETGATE_INSTANCE_PATH": str(folder),
+           "ASSETGATE_MQTT_PORT": str(broker.port), "ASSETGATE_TOPIC_PREFIX": settings.topic_prefix,
+           "ASSETGATE_MQTT_CLIENT_ID": "bench-gate", "ASSETGATE_LOG_LEVEL": "WARNING", "ASSETGATE_PURGE_HOUR": "-1"}
+    scheduler = subprocess.Popen([sys.executable, "-m", "server", "gate", "run"], env=env,
+                                 cwd=Path(__file__).resolve().parents[1])
     topics = Topics(settings.topic_prefix)
     gates = [Gate(broker.port, topics, name) for name in GATES]
     time.sleep(0.5)
@@ -165,6 +174,8 @@ def morning(url: str, folder: Path, count: int, hour_seconds: float) -> None:
         g.close()
     with sessions() as s:
         on_site = visits.on_site_count(s)
+    scheduler.terminate()
+    scheduler.wait(30)
     worker.stop()
     engine.dispose()
     broker.stop()

@@ -81,7 +81,8 @@ class Settings(BaseModel):
     notify_max_attempts: int = Field(8, ge=1, le=50, description="Deliveries tried per notification before it "
                                                                  "is marked failed.")
     kiosk_config_refresh_s: float = Field(
-        15.0, ge=1, le=3600, description="How often the consumer republishes kiosk configs that changed.")
+        15.0, ge=1, le=3600,
+        description="How often the gate scheduler rebuilds the kiosks' configs and republishes those that changed.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")

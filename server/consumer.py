@@ -51,7 +51,6 @@ class Consumer:
         self._pending: deque[Delivery] = deque()  # received, not yet handed to the writer
         self._wake = threading.Event()
         self._want_configs = False
-        self._refresh_at = 0.0  # monotonic time of the next periodic config refresh
         self._window = threading.Semaphore(WINDOW)
         self._outstanding: dict[int, list[Delivery]] = {}  # batch id -> handed to the writer, not answered
         self._batch_ids = 0
@@ -205,17 +204,12 @@ class Consumer:
                         self._send_to_writer(("batch", batch_id, self._outstanding[batch_id]), locked=True)
             if not self._window.acquire(timeout=0.2):
                 continue
-            while not (self._worth_sending() or self._want_configs or self._refresh_due() or self._resend.is_set()
-                       or self._stop.is_set()):
+            while not (self._worth_sending() or self._want_configs or self._resend.is_set() or self._stop.is_set()):
                 self._wake.wait(0.2)
                 self._wake.clear()
             if self._want_configs:
                 self._want_configs = False
-                self._refresh_at = time.monotonic() + self.settings.kiosk_config_refresh_s
-                self._send_to_writer(("configs", False))
-            elif self._refresh_due():
-                self._refresh_at = time.monotonic() + self.settings.kiosk_config_refresh_s
-                self._send_to_writer(("configs", True))  # only the configs that changed
+                self._send_to_writer(("configs",))
             if self._stop.is_set() or self._resend.is_set() or not self._worth_sending():
                 self._window.release()
                 continue
@@ -224,11 +218,6 @@ class Consumer:
                 self._batch_ids += 1
                 self._outstanding[self._batch_ids] = batch
                 self._send_to_writer(("batch", self._batch_ids, batch), locked=True)
-
-    def _refresh_due(self) -> bool:
-        # Configs follow the data (a gate's passes, who is on site, the watchlist): asked for again
-        # periodically once connected; the writer answers with those that changed.
-        return self.connected.is_set() and 0 < self._refresh_at <= time.monotonic()
 
     def _worth_sending(self) -> bool:
         # An idle writer gets whatever is there (low latency); a busy one gets a second

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import Settings, ensure_instance
 
 KEY_FILE = "personal_data.keys"
+OPENED = 20_000  # opened fields remembered per process
 _POLICY = "assetgate.gate_policy"
 
 
@@ -48,6 +49,9 @@ class Vault:
             raise KeyProblem("personal_data_keys must be Fernet keys (32 url-safe base64 bytes), comma-separated, "
                             "made with: python -c 'from cryptography.fernet import Fernet; "
                             "print(Fernet.generate_key().decode())'") from None
+        # Tokens never change (a new value is a new token), so what was opened once is remembered:
+        # the desk's on-site list, polled every second, and the kiosks' configs reopen the same ones.
+        self._opened = lru_cache(maxsize=OPENED)(self._decrypt)
         primary = keys[0].encode()
         self._index_key = hmac.new(primary, b"assetgate blind index v1", hashlib.sha256).digest()
         self.watch_salt = hmac.new(primary, b"assetgate watchlist salt v1", hashlib.sha256).hexdigest()[:32]
@@ -61,6 +65,9 @@ class Vault:
     def open(self, token: str | None) -> str | None:
         if not token:
             return token
+        return self._opened(token)
+
+    def _decrypt(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:

@@ -69,18 +69,13 @@ class Writer:
         self.sessions = sessions
         self.topics = Topics(settings.topic_prefix)
         self.counts: Counter[str] = Counter()
-        self._sent: dict[str, bytes] = {}  # kiosk -> the config payload last handed out
 
-    def configs(self, changed_only: bool = False) -> list[tuple[str, bytes]]:
-        """Each active kiosk's retained config: (kiosk name, payload). With ``changed_only`` (the periodic
-        refresh) only those that differ from what was last returned: a gate's config follows its passes,
-        who is on site and the watchlist."""
+    def configs(self) -> list[tuple[str, bytes]]:
+        """Each active kiosk's retained config: (kiosk name, payload). A gate's follows its passes, who is
+        on site and the watchlist: the gate's scheduler republishes it when it changes (server.scheduler)."""
         with self.sessions() as session:
-            made = [(kiosk.name, kiosks.config_for(kiosk, session).model_dump_json().encode())
+            return [(kiosk.name, kiosks.config_for(kiosk, session).model_dump_json().encode())
                     for kiosk in session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)))]
-        fresh = [(name, payload) for name, payload in made if not changed_only or self._sent.get(name) != payload]
-        self._sent.update(fresh)
-        return fresh
 
     def store(self, batch: list[Delivery], wait: Callable[[float], bool] | None = None) -> list[Reply] | None:
         """Store a batch, waiting out a database that is away. ``wait(seconds)`` returns True
@@ -229,7 +224,7 @@ def _text(value: str, limit: int | None) -> str:
 
 
 # --- the writer process ---
-# Requests on the pipe: ("batch", id, [Delivery]), ("configs", changed_only), ("stop",).
+# Requests on the pipe: ("batch", id, [Delivery]), ("configs",), ("stop",).
 # Answers: ("ready",), ("done", id, [Reply] | None, counts since the last answer), ("configs", [(kiosk, payload)]).
 
 
@@ -258,7 +253,7 @@ def run(conn: Connection, settings: Settings) -> None:
                 conn.send(("done", request[1], replies, dict(writer.counts)))
                 writer.counts.clear()  # the network side adds up what each answer counted
             elif request[0] == "configs":
-                conn.send(("configs", _configs_or_none(writer, len(request) > 1 and bool(request[1]))))
+                conn.send(("configs", _configs_or_none(writer)))
             elif request[0] == "stop":
                 break
     except (BrokenPipeError, EOFError):
@@ -267,9 +262,9 @@ def run(conn: Connection, settings: Settings) -> None:
         engine.dispose()
 
 
-def _configs_or_none(writer: Writer, changed_only: bool = False) -> list[tuple[str, bytes]]:
+def _configs_or_none(writer: Writer) -> list[tuple[str, bytes]]:
     try:
-        return writer.configs(changed_only)
+        return writer.configs()
     except SQLAlchemyError as exc:  # retained configs are sent again on the next connect
         log.error("could not read the kiosks' configs (%s); not publishing them now", exc)
         return []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,3 +41,19 @@ def shift(sessions: Any, code: str, delta: timedelta) -> None:
         row = visitors.pass_by_code(session, code)
         row.valid_from, row.valid_until, row.created_at = (row.valid_from + delta, row.valid_until + delta,
                                                            row.created_at + delta)
+
+
+@contextmanager
+def config_refresh(app: Any) -> Iterator[None]:
+    """The scheduler's kiosk-config publishing, in a thread (its other rounds left out)."""
+    from server import scheduler, settings_of
+
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run, args=(app.extensions["assetgate.sessions"], settings_of(app),
+                                                          stop, None), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)

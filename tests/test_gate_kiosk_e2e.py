@@ -19,7 +19,7 @@ from server.consumer import Consumer
 from server.services import visitors, visits
 from tests.brokers import free_port
 from tests.conftest import BROKER_HOST, BROKER_PORT
-from tests.gate_support import office, preregister
+from tests.gate_support import config_refresh, office, preregister
 
 pytestmark = pytest.mark.broker
 
@@ -34,7 +34,8 @@ def consumer(app: Any, broker: Any) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
     assert worker.connected.wait(10)
-    yield worker
+    with config_refresh(app):  # the gate's scheduler republishes the configs that change
+        yield worker
     worker.stop()
 
 

@@ -22,7 +22,7 @@ from server.audit import SYSTEM
 from server.consumer import Consumer
 from server.models import GateAlert, KioskEvent, RejectedMessage, Visit, utcnow
 from server.services import assets, directory, retention, visitors, watchlist
-from tests.gate_support import ADMIN, office, preregister, shift
+from tests.gate_support import ADMIN, config_refresh, office, preregister, shift
 from tests.peers import KioskPeer
 
 pytestmark = pytest.mark.broker
@@ -208,9 +208,17 @@ def test_asset_exit_with_and_without_permit(gates: tuple[KioskPeer, KioskPeer], 
     assert state.get_json()["state"] == "returned"
 
 
+@pytest.fixture
+def refreshed_configs(app: Any, consumer: Consumer) -> Iterator[None]:
+    """The gate's scheduler republishing the configs that changed (every second here)."""
+    with config_refresh(app):
+        yield
+
+
 def test_gate_kiosk_config_carries_passes_on_site_and_hashed_watchlist(app: Any, broker: Any, sessions: Any,
                                                                        gates: tuple[KioskPeer, KioskPeer],
-                                                                       place: dict[str, str]) -> None:
+                                                                       place: dict[str, str],
+                                                                       refreshed_configs: None) -> None:
     gate, _ = gates
     with sessions() as session, session.begin():
         watchlist.add(session, ADMIN, "plate", "沪C88888")

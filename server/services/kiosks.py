@@ -75,6 +75,12 @@ def config_for(kiosk: Kiosk, session: Session | None = None) -> KioskConfig:
     return config
 
 
+def configs(session: Session) -> list[tuple[str, bytes]]:
+    """Every active kiosk's retained config payload: (kiosk name, JSON bytes)."""
+    active = session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)).order_by(Kiosk.name))
+    return [(kiosk.name, config_for(kiosk, session).model_dump_json().encode()) for kiosk in active]
+
+
 def fleet(session: Session) -> list[dict[str, Any]]:
     """One row per kiosk: last seen, outbox depth it reported, events, rejects and seq gaps."""
     stats = dict(
