@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -124,6 +125,10 @@ class GatePolicy:
     admin_email: str
     webhook: bool
     email: bool
+
+    def today(self) -> date:
+        """Today in the office's time zone (a loan's day, an export's days)."""
+        return datetime.now(self.zone).date()
 
 
 def policy_for(settings: Settings) -> GatePolicy:

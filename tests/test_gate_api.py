@@ -7,10 +7,11 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -107,7 +108,7 @@ def test_pass_qr_pdf_and_roll_call_decode(client: Any, tokens: Any, place: dict[
 def test_export_is_admin_only_and_logged(client: Any, tokens: Any, place: dict[str, str], sessions: Any) -> None:
     code = preregister(sessions, place["host"], "孙七")
     client.post(f"/api/v1/visitors/{code}/sign-in", json={}, headers=tokens.headers("guard"))
-    today = utcnow().date().isoformat()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()  # days are the office's days
     answer = client.get(f"/api/v1/visitors/export.csv?from={today}&to={today}", headers=tokens.headers("admin"))
     assert answer.status_code == 200
     text = answer.data.decode("utf-8-sig")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.fernet import Fernet
@@ -19,6 +20,11 @@ from server.services import assets, directory, exit_permits, gate_alerts, retent
 from server.services.visitors import VisitorIn
 from server.services.visits import Origin
 from tests.gate_support import ADMIN, GUARD, office, preregister, shift
+
+
+def OFFICE_TODAY() -> date:  # noqa: N802 (reads like the constant it stands for)
+    """Today where the office is (Asia/Shanghai): loans are due on the office's days."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 @pytest.fixture
@@ -271,7 +277,7 @@ def test_exit_permit_lets_an_asset_out_once_and_a_loan_back_in(sessions: Any) ->
         camera = assets.create_asset(session, SYSTEM, "Camera", "Laptop").code
         permit = exit_permits.issue(session, ADMIN, exit_permits.PermitIn(
             [laptop], "送修", "张师傅", utcnow() + timedelta(hours=4), loan=True,
-            expected_return=date.today() + timedelta(days=3)))
+            expected_return=OFFICE_TODAY() + timedelta(days=3)))
         permit_id = permit.id
     with sessions() as session, session.begin():
         assert exit_permits.at_gate(session, GUARD, laptop).action == "exit"
@@ -294,11 +300,11 @@ def test_overdue_loans_are_listed(sessions: Any) -> None:
         directory.get_or_create_category(session, SYSTEM, "Projector")
         tag = assets.create_asset(session, SYSTEM, "Epson", "Projector").code
         exit_permits.issue(session, ADMIN, exit_permits.PermitIn([tag], "外借", "办公室", utcnow() + timedelta(hours=1),
-                                                                  loan=True, expected_return=date.today()))
+                                                                  loan=True, expected_return=OFFICE_TODAY()))
         exit_permits.at_gate(session, GUARD, tag)
     with sessions() as session:
-        assert exit_permits.overdue(session, date.today()) == []
-        [late] = exit_permits.overdue(session, date.today() + timedelta(days=1))
+        assert exit_permits.overdue(session, OFFICE_TODAY()) == []
+        [late] = exit_permits.overdue(session, OFFICE_TODAY() + timedelta(days=1))
         assert late.asset.code == tag
 
 

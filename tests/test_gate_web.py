@@ -4,8 +4,9 @@ their errors beside the fields, pass pages (also from /c/V-…), the watchlist a
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -94,7 +95,7 @@ def test_walk_in_form_puts_errors_beside_their_fields(client: Any, sessions: Any
 def test_preregistration_makes_a_pass_with_qr_and_pdf_reachable_from_its_label(client: Any, sessions: Any,
                                                                              place: dict[str, str]) -> None:
     _login(client, sessions, "storekeeper")
-    day = (date.today() + timedelta(days=1)).isoformat()
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
     made = client.post("/gate/passes/new", data={"name": "欧阳娜娜", "host": place["host"], "organisation": "某公司",
                                                  "day": day, "start": "09:00", "end": "11:30"})
     assert made.status_code == 302, made.get_data(as_text=True)

@@ -28,6 +28,7 @@ from server.audit import Actor
 from server.errors import IllegalTransition, Invalid, NotFound, Term
 from server.i18n import N_
 from server.models import Asset, AssetEvent, ExitPermit, ExitPermitAsset, utcnow
+from server.personal import policy
 from server.services import assets, bulk, gate_alerts
 from server.services.gate_alerts import GateRefusal
 
@@ -61,7 +62,7 @@ def issue(session: Session, actor: Actor, data: PermitIn, today: date | None = N
                                                                              else N_("reason")))
     if data.valid_until.tzinfo is None or data.valid_until <= utcnow():
         raise Invalid(N_("the permit must be valid until a time in the future"), code="bad_valid_until")
-    if data.loan and (data.expected_return is None or data.expected_return < (today or utcnow().date())):
+    if data.loan and (data.expected_return is None or data.expected_return < (today or policy(session).today())):
         raise Invalid(N_("a loan needs the day it is expected back, today or later"), code="bad_expected_return")
     tags = list(dict.fromkeys(data.assets))
     if not 1 <= len(tags) <= MAX_ASSETS:
@@ -172,7 +173,7 @@ def listing(session: Session, state: str | None = None, today: date | None = Non
                                                        ExitPermitAsset.returned_at.is_(None)))
         query = query.where(ExitPermit.loan.is_(True), ExitPermit.id.in_(out))
         if state == "overdue":
-            query = query.where(ExitPermit.expected_return < (today or now.date()))
+            query = query.where(ExitPermit.expected_return < (today or policy(session).today()))
     elif state:
         raise Invalid(N_("unknown permit state %(state)s"), code="bad_filter", state=state[:20])
     return query
@@ -182,7 +183,8 @@ def overdue(session: Session, today: date | None = None) -> list[ExitPermitAsset
     """Assets out on a loan whose expected return day has passed."""
     query = (select(ExitPermitAsset).join(ExitPermit, ExitPermit.id == ExitPermitAsset.permit_id)
              .where(ExitPermit.loan.is_(True), ExitPermitAsset.exited_at.is_not(None),
-                    ExitPermitAsset.returned_at.is_(None), ExitPermit.expected_return < (today or utcnow().date()))
+                    ExitPermitAsset.returned_at.is_(None),
+                    ExitPermit.expected_return < (today or policy(session).today()))
              .order_by(ExitPermit.expected_return, ExitPermitAsset.id))
     return list(session.scalars(query))
 

@@ -217,7 +217,7 @@ def preregister() -> Any:
     """A host pre-registers a visitor: the pass (QR and printable PDF) is valid only in its window."""
     form = PreRegisterForm()
     if request.method == "GET":
-        form.day.data = date.today()
+        form.day.data = policy(g.db).today()
     if form.validate_on_submit():
         assert form.day.data and form.start.data and form.end.data
         start, end = visitors.window_of_day(g.db, form.day.data, form.start.data, form.end.data)

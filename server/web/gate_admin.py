@@ -66,7 +66,7 @@ def new_permit() -> Any:
     """Issue an exit permit for one or more assets."""
     form = PermitForm()
     if request.method == "GET":
-        form.valid_day.data = date.today()
+        form.valid_day.data = policy(g.db).today()
         form.assets.data = request.args.get("asset", "")
     if form.validate_on_submit():
         assert form.valid_day.data and form.valid_time.data

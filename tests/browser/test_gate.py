@@ -23,8 +23,8 @@ def test_the_desk_scans_and_follows_the_gates(page: Any, live_server: LiveServer
     assert "王芳" in page.locator("#expected-h + table").inner_text()
 
     page.keyboard.type(first)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert f"已登记入场：王芳（{first}）" in page.locator(".flashes").inner_text()
     assert page.evaluate("document.activeElement.id") == "code"  # ready for the next visitor
     assert "京A12345" in page.locator("#on-site").inner_text()
@@ -38,8 +38,8 @@ def test_the_desk_scans_and_follows_the_gates(page: Any, live_server: LiveServer
     assert page.locator(".onsite-count strong").inner_text() == "2"
 
     page.fill("#code", first.lower())
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert f"已离场：王芳（{first}）" in page.locator(".flashes").inner_text()
     assert "王芳" not in page.locator("#on-site").inner_text()
     page.screenshot(path=str(live_server.app.instance_path) + "/gate-desk.png", full_page=True)
@@ -49,8 +49,8 @@ def test_a_refused_pass_is_said_in_red(page: Any, live_server: LiveServer) -> No
     sign_in(page, live_server, live_server.user("guard"))
     page.goto(f"{live_server.url}/gate/")
     page.keyboard.type("V-00000000")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     message = page.locator(".flash.error")
     assert "未知编号" in message.inner_text()
     color = page.evaluate("getComputedStyle(document.querySelector('.flash.error')).backgroundColor")
