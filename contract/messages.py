@@ -49,6 +49,14 @@ class Reason(StrEnum):
     NO_EXIT_PERMIT = "no_exit_permit"
     INSUFFICIENT_STOCK = "insufficient_stock"
     ON_WATCHLIST = "on_watchlist"
+    # The gate (issue 12): why a visitor pass or a plate was refused.
+    ALREADY_ON_SITE = "already_on_site"
+    NOT_ON_SITE = "not_on_site"
+    PASS_EXPIRED = "pass_expired"
+    PASS_REVOKED = "pass_revoked"
+    PASS_NOT_YET_VALID = "pass_not_yet_valid"
+    PASS_NOT_APPROVED = "pass_not_approved"
+    BAD_PLATE = "bad_plate"
     NOT_SUPPORTED = "not_supported"
     INTERNAL = "internal_error"
 
@@ -263,6 +271,14 @@ class KioskConfig(BaseModel):
     display_names: dict[str, str] = Field(default_factory=dict)
     revoked_passes: list[str] = Field(default_factory=list)
     watchlist_digest: str | None = None
+    # Gate kiosks (all optional, so an older kiosk or server simply leaves them out):
+    # pre-registered passes valid today -> their visitor.signin data without "pass";
+    expected_visitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # who the server knows to be on site (pass, name, organisation, host, plate, since), for a roll call offline;
+    on_site: list[dict[str, Any]] = Field(default_factory=list)
+    # the watchlist as contract.normalize.watch_hash values under this salt: never names or plates.
+    watchlist_salt: str | None = None
+    watchlist: list[str] = Field(default_factory=list)
 
 
 _CODE_REASONS = {"bad_check": Reason.BAD_CHECK, "bad_code": Reason.BAD_CODE, "wrong_kind": Reason.WRONG_KIND}

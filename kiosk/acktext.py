@@ -40,6 +40,15 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "no_dispatch": (N_("no dispatch"), N_("An official vehicle leaves only with a dispatch")),
     Reason.INSUFFICIENT_STOCK: (N_("not enough stock"), N_("Check the quantity taken")),
     Reason.ON_WATCHLIST: (N_("on the watchlist"), N_("Follow the watchlist procedure and tell the office")),
+    Reason.ALREADY_ON_SITE: (N_("already on site"), N_("The visitor is signed in already; scan the pass at idle "
+                                                      "to sign out")),
+    Reason.NOT_ON_SITE: (N_("not on site"), N_("The visitor was not signed in; check the pass")),
+    Reason.PASS_EXPIRED: (N_("visitor pass expired"), N_("Ask the host to register the visit again")),
+    Reason.PASS_REVOKED: (N_("visitor pass revoked"), N_("Do not let the visitor in; call the host")),
+    Reason.PASS_NOT_YET_VALID: (N_("visitor pass not valid yet"), N_("Check the time of the visit with the host")),
+    Reason.PASS_NOT_APPROVED: (N_("visit not approved"), N_("The visit waits for the leader in charge; call the "
+                                                           "host")),
+    Reason.BAD_PLATE: (N_("not a plate"), N_("Enter the plate again: letters, digits and the province character")),
     Reason.NOT_SUPPORTED: (N_("not supported by the server yet"), N_("Record it by hand and tell the admin")),
     Reason.INTERNAL: (N_("server error"), N_("Kept on the kiosk and sent again later")),
 }

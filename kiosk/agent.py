@@ -29,6 +29,7 @@ from kiosk import acktext
 from kiosk.config import AgentConfig
 from kiosk.i18n import translations
 from kiosk.link import Link, LinkListener
+from kiosk.onsite import OnSiteSnapshot
 from kiosk.outbox import AckRecord, Outbox
 from kiosk.screen import Screen
 from kiosk.workflows import Outcome, make_workflow
@@ -87,6 +88,11 @@ class Agent(LinkListener):
             config.mode, self.record, location=config.location, timeout=config.workflow_timeout,
             language=config.language,
         )
+        # A gate keeps who is on site, for a roll call without the server (kiosk.onsite).
+        self.on_site: OnSiteSnapshot | None = None
+        if config.mode == "gate":
+            self.on_site = OnSiteSnapshot(config.outbox.with_name(config.outbox.name + ".onsite.json"))
+            self.workflow.on_site = self.on_site.rows  # type: ignore[attr-defined]
         self._want_screen = config.screen.enabled if screen is None else screen
         self._want_scanners = scanners
         self.screen: Screen | None = None
@@ -169,8 +175,17 @@ class Agent(LinkListener):
     def record(self, type_: str, actor: str | None, data: dict[str, Any]) -> Event:
         """Store one event durably in the outbox and let the link send it."""
         event = self.outbox.add(type_, actor, data)
+        self._track_visitor(event)
         self.link.wake()
         return event
+
+    def _track_visitor(self, event: Event) -> None:
+        if self.on_site is None:
+            return
+        if event.type == "visitor.signin":
+            self.on_site.signed_in(str(event.id), event.data, event.at.isoformat())
+        elif event.type == "visitor.signout":
+            self.on_site.signed_out(str(event.id), str(event.data.get("pass", "")))
 
     def record_many(self, items: list[tuple[str, str | None, dict[str, Any]]]) -> list[Event]:
         """Store many events in one transaction (bulk loads, tests, bench)."""
@@ -214,6 +229,8 @@ class Agent(LinkListener):
     # -- link listener ------------------------------------------------------------------
 
     def on_ack(self, record: AckRecord) -> None:
+        if self.on_site is not None:
+            self.on_site.acked(record.id, record.status)
         with self._lock:
             last = self.last
             if last is not None and record.id in last["events"]:
@@ -245,6 +262,8 @@ class Agent(LinkListener):
     def on_kiosk_config(self, config: KioskConfig | None) -> None:
         self.server_config = config
         self.workflow.server_config = config
+        if config is not None and self.on_site is not None and config.mode == "gate":
+            self.on_site.server(config.on_site)
         if config is not None:
             if config.mode != self.config.mode:
                 log.warning("server says mode %s but this kiosk runs %s (local config wins)", config.mode,
@@ -284,6 +303,7 @@ class Agent(LinkListener):
             "connected": self.link.connected,
             "outbox": {"depth": depth, "oldest_s": None if oldest is None else round(oldest, 1)},
             "outbox_label": self._("Waiting to send: {n}").format(n=depth),
+            "roll_call": self.on_site.rows() if self.on_site is not None and view["step"] == "rollcall" else None,
         }
 
     def screen_input(self, action: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,12 @@ SCRIPT_TEXTS = {
     "not_responding": N_("The kiosk agent is not responding"),
     "clear": N_("Clear"),
     "ok": N_("OK"),
+    # the roll call's columns
+    "name": N_("Name"),
+    "organisation": N_("Organisation"),
+    "host_name": N_("Host"),
+    "plate": N_("Plate"),
+    "since": N_("Since"),
 }
 PAGE_TEXTS = {
     "title": N_("AssetGate kiosk"),
@@ -61,6 +67,7 @@ HTML = """<!doctype html>
 {fields}
     <button type="submit" class="big">{sign_in}</button>
   </form>
+  <table id="rollcall" class="rollcall" hidden><thead><tr></tr></thead><tbody></tbody></table>
   <div id="actions" class="actions"></div>
   <form id="typed" class="typed"><input id="code" placeholder="{type_code}" autocomplete="off">
     <button type="submit">{enter}</button></form>
@@ -118,6 +125,8 @@ button { font-size: 30px; min-height: 80px; min-width: 160px; margin: .2em; bord
 input { font-size: 30px; padding: .3em; width: 100%; }
 label { display: block; margin: .2em 0; }
 .typed { display: flex; gap: .5em; margin-top: 1em; } .typed input { flex: 1; }
+.rollcall { width: 100%; border-collapse: collapse; font-size: 24px; background: #fff; }
+.rollcall th, .rollcall td { border-bottom: 1px solid #ccc; padding: .2em .4em; text-align: left; }
 """
 
 # No words in here: labels come from the page's texts block and from /state.json.
@@ -146,10 +155,37 @@ function render(s) {
   $('title').textContent = last.title; $('detail').textContent = last.detail;
   $('quantity').hidden = s.view.step !== 'quantity';
   $('visitor').hidden = s.view.step !== 'signin';
+  renderRollCall(s.roll_call);
   const acts = $('actions'); acts.replaceChildren();
   for (const button of s.view.buttons) {
     const btn = document.createElement('button'); btn.textContent = button.label;
     btn.onclick = () => send(button.action); acts.appendChild(btn);
+  }
+}
+
+const ROLL = ['name', 'organisation', 'host_name', 'plate', 'since'];
+function renderRollCall(rows) {
+  const table = $('rollcall');
+  table.hidden = !rows;
+  if (!rows) return;
+  const head = table.tHead.rows[0]; head.replaceChildren();
+  for (const key of ROLL) {
+    const th = document.createElement('th'); th.textContent = texts[key]; head.appendChild(th);
+  }
+  const body = table.tBodies[0]; body.replaceChildren();
+  for (const row of rows) {
+    const tr = document.createElement('tr');
+    for (const key of ROLL) {
+      const td = document.createElement('td');
+      if (key === 'since') {
+        td.textContent = row.since ? new Date(row.since).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'})
+          : '';
+      } else {
+        td.textContent = row[key] || (key === 'host_name' ? row.host || '' : '');
+      }
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
   }
 }
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contract import codes
+from contract import codes, normalize
 from contract.codes import Kind
 from contract.messages import Event, KioskConfig, VisitorSignin
 from kiosk.i18n import DEFAULT_LANGUAGE, N_, translations
@@ -37,6 +37,7 @@ PROMPTS = {
     "quantity": N_("Enter the quantity taken"),
     "gate_idle": N_("Scan a visitor pass (sign out) or an asset (exit permit check)"),
     "signin": N_("Scan the visitor pass or fill in the visitor's details"),
+    "rollcall": N_("Roll call: everyone on site as this gate knows it"),
 }
 # What the person at the kiosk calls each kind of code.
 KIND_NAMES = {
@@ -55,8 +56,9 @@ ACTION_LABELS = {
     "signin": N_("Sign in a visitor"),
     "quantity": N_("Quantity"),
     "visitor": N_("Sign in"),
+    "rollcall": N_("Roll call"),
 }
-BUTTONS = ("finish", "cancel", "login", "logout", "signin")
+BUTTONS = ("finish", "cancel", "login", "logout", "signin", "rollcall")
 # The visitor form's fields (contract names), as the form and its error messages call them.
 VISITOR_FIELDS = {
     "name": N_("Name"),
@@ -77,6 +79,7 @@ PROBLEMS = {
     "bad_check": N_("check symbol wrong"),
     "bad_code": N_("not an AssetGate code"),
     "wrong_kind": N_("wrong kind of code"),
+    "bad_plate": N_("not a plate"),
 }
 
 
@@ -350,6 +353,9 @@ class GateWorkflow(Workflow):
     operator_role = N_("Guard")
     idle_step = "gate_idle"
 
+    # Who is on site as this gate knows it (kiosk.onsite), for the roll call; the agent sets it.
+    on_site: Callable[[], list[dict[str, Any]]] | None = None
+
     def _tables(self) -> tuple[dict[tuple[str, Kind], ScanHandler], dict[tuple[str, str], InputHandler]]:
         scans: dict[tuple[str, Kind], ScanHandler] = {
             ("gate_idle", Kind.VISITOR): self._signout,
@@ -359,9 +365,27 @@ class GateWorkflow(Workflow):
         }
         inputs: dict[tuple[str, str], InputHandler] = {
             ("gate_idle", "signin"): self._start_signin,
+            ("gate_idle", "rollcall"): self._roll_call,
             ("signin", "visitor"): self._signin_form,
         }
         return scans, inputs
+
+    def _roll_call(self, data: dict[str, Any]) -> Outcome:
+        rows = self.on_site() if self.on_site else []
+        self._go("rollcall")
+        title = self.tr.ngettext("{n} person on site", "{n} people on site", len(rows)).format(n=len(rows))
+        return Outcome("info", title, self._("Works without the server: this gate's list and its own scans"))
+
+    def _watched(self, form: dict[str, Any]) -> bool:
+        """The visitor's name or plate is on the watchlist (the config has only salted hashes of it)."""
+        config = self.server_config
+        if not config or not config.watchlist or not config.watchlist_salt:
+            return False
+        salt, listed = config.watchlist_salt, set(config.watchlist)
+        forms = [("name", normalize.person_name(str(form.get("name", ""))))]
+        if form.get("plate"):
+            forms.append(("plate", str(form["plate"])))
+        return any(value and normalize.watch_hash(salt, kind, value) in listed for kind, value in forms)
 
     def _signout(self, code: str) -> Outcome:
         title = self._("Visitor {name} signed out").format(name=self._name(code))
@@ -415,14 +439,24 @@ class GateWorkflow(Workflow):
         return self._signin(form)
 
     def _signin(self, form: dict[str, Any]) -> Outcome:
+        form = {**form, "name": str(form.get("name", "")).strip()} if "name" in form else form
         try:
             VisitorSignin.model_validate(form)
+            if form.get("plate"):
+                form = {**form, "plate": normalize.plate(str(form["plate"]))}
+        except normalize.NormalizeError as exc:
+            return refused(self._("Visitor details incomplete"), self._problem("plate", exc.reason))
         except ValidationError as exc:
             # Named by the form's labels, not pydantic's English messages.
             problems = [self._problem(str(e["loc"][0]) if e["loc"] else "", e["type"]) for e in exc.errors()[:3]]
             return refused(self._("Visitor details incomplete"), self._("; ").join(problems))
+        watched = self._watched(form)
+        # Recorded either way: the server refuses a watchlisted visitor and tells the office.
         event = self._emit("visitor.signin", form)
         self.reset()
+        if watched:
+            return Outcome("error", self._("On the watchlist: do not let the visitor in yet"),
+                           self._("Follow the watchlist procedure and tell the office"), [event])
         return self._saved(self._("Visitor {name} signed in").format(name=form["name"]), [event])
 
 

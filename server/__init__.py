@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 
+from server import personal
 from server.config import Settings, load_settings, secret_key_for
 from server.db import make_engine, make_session_factory
 
@@ -40,6 +41,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     engine = make_engine(settings.effective_database_url)
     app.extensions["assetgate.engine"] = engine
     app.extensions["assetgate.sessions"] = make_session_factory(engine)
+    personal.install(app.extensions["assetgate.sessions"], settings)
     _init_db_session(app)
 
     from server import auth, i18n, inputs, security, web

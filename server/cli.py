@@ -15,7 +15,7 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from server import audit, auth, broker
+from server import audit, auth, broker, personal
 from server.audit import Actor
 from server.config import ConfigError, Settings, ensure_instance, load_settings
 from server.db import make_engine, make_session_factory
@@ -60,8 +60,14 @@ class Context:
     def session(self) -> Iterator[Session]:
         """A transaction on the configured database; domain errors become clean CLI errors."""
         engine = self.ready_engine()
+        factory = make_session_factory(engine)
         try:
-            with make_session_factory(engine)() as session, session.begin():
+            personal.install(factory, self.settings)
+        except personal.KeyProblem as exc:
+            engine.dispose()
+            raise click.ClickException(str(exc)) from None
+        try:
+            with factory() as session, session.begin():
                 yield session
         except DomainError as exc:
             raise click.ClickException(f"{exc.code}: {exc.message}") from None
@@ -99,21 +105,28 @@ def init(ctx: Context) -> None:
 @click.option("--dev", is_flag=True, help="Werkzeug's development server instead of gunicorn (never in production).")
 @click.option("--consumer/--no-consumer", default=True, show_default=True,
               help="Also run the MQTT event consumer, as its own process, restarted when it dies.")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Also run the gate's scheduler (notifications, automatic sign-out, daily purge), restarted "
+                   "when it dies.")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, workers: int | None, dev: bool, consumer: bool) -> None:
-    """Run the web UI and REST API (gunicorn), and the MQTT consumer beside it (see docs/deployment.md)."""
+def serve(ctx: Context, host: str, port: int, workers: int | None, dev: bool, consumer: bool,
+          scheduler: bool) -> None:
+    """Run the web UI and REST API (gunicorn), with the MQTT consumer and the gate's scheduler beside it
+    (see docs/deployment.md)."""
     settings = ctx.settings  # validated here, before any process is started
     ctx.ready_engine().dispose()  # a missing or old database: one clear line, before anything starts
     workers = workers or settings.web_workers
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if consumer:
+    if consumer or scheduler:
         from server.serving import Supervisor
 
-        web = [sys.executable, "-m", "server", "serve", "--no-consumer", "--host", host, "--port", str(port),
-               "--workers", str(workers)] + (["--dev"] if dev else [])
+        web = [sys.executable, "-m", "server", "serve", "--no-consumer", "--no-scheduler", "--host", host,
+               "--port", str(port), "--workers", str(workers)] + (["--dev"] if dev else [])
+        companions = {name: [sys.executable, "-m", "server", *command] for name, command, wanted in
+                      (("consumer", ["consume"], consumer), ("scheduler", ["gate", "run"], scheduler)) if wanted}
         click.echo(f"AssetGate on http://{host}:{port}/ ({'development server' if dev else f'{workers} workers'}"
-                   ", consumer supervised)")
-        sys.exit(Supervisor(web, [sys.executable, "-m", "server", "consume"]).run())
+                   f", {' and '.join(companions)} supervised)")
+        sys.exit(Supervisor(web, companions=companions).run())
     if dev:
         from werkzeug.serving import run_simple
 
@@ -454,3 +467,78 @@ def job_run(ctx: Context, job_id: int) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not jobs.run(settings, job_id):
         sys.exit(1)
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@pass_ctx
+def purge(ctx: Context, dry_run: bool) -> None:
+    """Apply the retention settings: visitors' personal fields after visitor_personal_days, visit records
+    after visit_record_days (docs/gate.md). A real run is recorded in the audit log."""
+    from server.services import retention
+
+    with ctx.session() as session:
+        report = retention.purge(session, CLI_ACTOR, dry_run=dry_run)
+    verb = "would be" if dry_run else "were"
+    click.echo(f"personal fields before {report.personal_cutoff:%Y-%m-%d}: {report.visits_anonymised} visits and "
+               f"{report.passes_anonymised} passes {verb} emptied, {report.notifications_deleted} notifications "
+               f"deleted; records before {report.record_cutoff:%Y-%m-%d}: {report.visits_deleted} visits, "
+               f"{report.passes_deleted} passes and {report.alerts_deleted} alerts {verb} deleted")
+
+
+@main.group()
+def gate() -> None:
+    """The gate: visitors, exit permits, the scheduler."""
+
+
+@gate.command("run")
+@click.option("--once", is_flag=True, help="One round, then exit.")
+@pass_ctx
+def gate_run(ctx: Context, once: bool) -> None:
+    """Run the gate's scheduler until stopped: notifications, automatic sign-out, daily purge."""
+    import threading
+
+    from server import scheduler
+
+    settings = ctx.settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = ctx.ready_engine()
+    factory = make_session_factory(engine)
+    personal.install(factory, settings)
+    try:
+        if once:
+            done = scheduler.tick(factory, settings)
+            click.echo(f"notifications sent {done.sent}, failed {done.failed}; signed out automatically "
+                       f"{done.signed_out}; purged {'yes' if done.purged else 'no'}")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with suppress(KeyboardInterrupt):
+            scheduler.run(factory, settings, stop)
+    finally:
+        engine.dispose()
+
+
+@gate.command("auto-signout")
+@click.option("--hour", type=click.IntRange(0, 23), help="Cut-off hour (default: auto_signout_hour).")
+@pass_ctx
+def gate_auto_signout(ctx: Context, hour: int | None) -> None:
+    """Sign out, as automatic, every visitor still on site since before the last cut-off hour."""
+    from server.services import visits
+
+    with ctx.session() as session:
+        closed = visits.auto_signout(session, CLI_ACTOR, hour=hour)
+    click.echo(f"{closed} visits signed out automatically")
+
+
+@gate.command("rotate-key")
+@pass_ctx
+def gate_rotate_key(ctx: Context) -> None:
+    """Re-encrypt every visitor personal field with the first key of personal_data_keys (docs/gate.md)."""
+    from server.services import retention
+
+    try:
+        with ctx.session() as session:
+            report = retention.rotate(session, CLI_ACTOR)
+    except personal.KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-encrypted: {report.passes} passes, {report.visits} visits, {report.watchlist} watchlist "
+               f"entries, {report.notifications} notifications")

@@ -73,6 +73,36 @@ class Settings(BaseModel):
                                     "before the per-minute rate applies.")
     rejected_log_retention_days: float = Field(30.0, gt=0, description="Days a refused message stays in the "
                                                "rejected log.")
+    # --- the gate (docs/gate.md) ---
+    personal_data_keys: str = Field(
+        "", description="Fernet keys for visitors' personal fields, comma-separated, newest first; empty: "
+                        "one generated once and kept in the instance folder.")
+    visitor_personal_days: int = Field(
+        90, ge=1, le=3650, description="Days after a visit when the visitor's personal fields are purged.")
+    visit_record_days: int = Field(
+        730, ge=1, le=36500, description="Days a visit record is kept (without personal fields) before it is deleted.")
+    visitor_id_last4: bool = Field(
+        False, description="Keep the last 4 characters of a visitor's ID number (never the whole number).")
+    visit_approval_purposes: str = Field(
+        "", description="Comma-separated visit purposes whose pre-registration needs the leader in charge.")
+    auto_signout_hour: int = Field(
+        22, ge=-1, le=23, description="Local hour at which visitors still on site are signed out automatically; "
+                                      "-1: never.")
+    purge_hour: int = Field(3, ge=-1, le=23, description="Local hour of the daily purge by the scheduler; -1: never.")
+    smtp_host: str = Field("", description="SMTP server for host notifications; empty: no email.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user name, if the server wants a login.")
+    smtp_password: str | None = Field(None, description="SMTP password (use the environment).")
+    smtp_starttls: bool = Field(False, description="Switch the SMTP connection to TLS with STARTTLS.")
+    smtp_from: str = Field("assetgate@localhost", description="Sender address of notification emails.")
+    gate_admin_email: str = Field("", description="Where watchlist alerts are mailed; empty: none.")
+    gate_webhook_url: str = Field("", description="URL that gets gate notifications as signed JSON; empty: none.")
+    gate_webhook_secret: str | None = Field(None, description="HMAC-SHA256 key that signs each webhook body.")
+    notify_max_attempts: int = Field(8, ge=1, le=50, description="Deliveries tried per notification before it "
+                                                                 "is marked failed.")
+    kiosk_config_refresh_s: float = Field(
+        15.0, ge=1, le=3600,
+        description="How often the gate scheduler rebuilds the kiosks' configs and republishes those that changed.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")
@@ -94,6 +124,10 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
         return value
+
+    @property
+    def approval_purposes(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.visit_approval_purposes.split(",") if p.strip())
 
     @property
     def effective_database_url(self) -> str:

@@ -40,6 +40,7 @@ EVENTS = {
     "asset.custodian": N_("Custodian changed"),
     "asset.dispose": N_("Disposed"),
     "asset.exit": N_("Left through the gate"),
+    "asset.return": N_("Back through the gate"),
     "visitor.signin": N_("Visitor signed in"),
     "visitor.signout": N_("Visitor signed out"),
     "supply.pickup": N_("Supply pickup"),
@@ -113,6 +114,53 @@ TOKEN_STATES = {
 }
 
 
+# The gate (issue 12).
+PASS_STATUSES = {
+    "valid": N_("Valid"),
+    "pending_approval": N_("Awaiting approval"),
+    "rejected": N_("Not approved"),
+    "revoked": N_("Voided"),
+}
+
+PASS_KINDS = {
+    "preregistered": N_("Pre-registration"),
+    "walk_in": N_("Walk-in"),
+}
+
+SIGNOUT_KINDS = {
+    "signout": N_("Signed out"),
+    "automatic": N_("Automatic sign-out"),
+}
+
+GATE_ALERTS = {
+    "watchlist_hit": N_("Watchlist"),
+    "refused_exit": N_("Exit refused: no exit permit"),
+    "pass_conflict": N_("Pass signed in twice"),
+}
+
+PERMIT_STATES = {
+    "valid": N_("Valid"),
+    "used": N_("Used up"),
+    "out": N_("On loan, out"),
+    "returned": N_("Returned"),
+    "expired": N_("Expired"),
+    "revoked": N_("Voided"),
+}
+
+# Why the gate refused something (the reason codes of the contract), as the desk says it.
+GATE_REASONS = {
+    "already_on_site": N_("Already on site"),
+    "not_on_site": N_("Not on site"),
+    "pass_expired": N_("Pass expired"),
+    "pass_revoked": N_("Pass revoked"),
+    "pass_not_yet_valid": N_("Pass not valid yet"),
+    "pass_not_approved": N_("Pass not approved"),
+    "on_watchlist": N_("On the watchlist"),
+    "no_exit_permit": N_("No exit permit"),
+    "unknown_code": N_("Unknown code"),
+}
+
+
 def _name(table: dict[str, str], code: object) -> str:
     key = str(code)
     return gettext(table[key]) if key in table else key
@@ -180,3 +228,25 @@ def job_state(code: object) -> str:
 
 def job_kind(code: object) -> str:
     return _name(JOB_KINDS, code)
+def pass_status(code: object) -> str:
+    return _name(PASS_STATUSES, code)
+
+
+def pass_kind(code: object) -> str:
+    return _name(PASS_KINDS, code)
+
+
+def signout_kind(code: object) -> str:
+    return _name(SIGNOUT_KINDS, code)
+
+
+def gate_alert(code: object) -> str:
+    return _name(GATE_ALERTS, code)
+
+
+def permit_state(code: object) -> str:
+    return _name(PERMIT_STATES, code)
+
+
+def gate_reason(code: object) -> str:
+    return _name(GATE_REASONS, code)

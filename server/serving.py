@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,23 +84,59 @@ class Backoff:
         return delay
 
 
-class Supervisor:
-    """Runs the web server and the consumer as child processes until told to stop."""
+class Companion:
+    """A process that runs beside the web server (the consumer, the gate's scheduler): restarted with
+    back-off whenever it dies, each death and restart logged."""
 
-    def __init__(self, web_command: Sequence[str], consumer_command: Sequence[str],
-                 backoff: Backoff | None = None, poll_s: float = 0.2) -> None:
-        self.web_command, self.consumer_command = list(web_command), list(consumer_command)
-        self.backoff = backoff or Backoff()
+    def __init__(self, name: str, command: Sequence[str], backoff: Backoff) -> None:
+        self.name, self.command, self.backoff = name, list(command), backoff
+        self.process: subprocess.Popen[bytes] | None = None
+        self._since = 0.0
+        self._restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = _spawn(self.command)
+        self._since = time.monotonic()
+        self._restart_at = None
+        log.info("%s started (pid %d)", self.name, self.process.pid)
+
+    def watch(self) -> None:
+        if self._restart_at is not None:
+            if time.monotonic() >= self._restart_at:
+                self.start()
+            return
+        assert self.process is not None
+        exit_code = self.process.poll()
+        if exit_code is None:
+            return
+        ran = time.monotonic() - self._since
+        delay = self.backoff.delay(ran)
+        log.error("%s (pid %d) died after %.1f s: %s; restarting it in %.0f s",
+                  self.name, self.process.pid, ran, _how(exit_code), delay)
+        self._restart_at = time.monotonic() + delay
+
+
+class Supervisor:
+    """Runs the web server and its companions (the consumer; the gate's scheduler) as child processes
+    until told to stop; a companion that dies is restarted, the web server's end ends everything."""
+
+    def __init__(self, web_command: Sequence[str], consumer_command: Sequence[str] | None = None,
+                 backoff: Backoff | None = None, poll_s: float = 0.2,
+                 companions: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.web_command = list(web_command)
+        commands = {**({"consumer": consumer_command} if consumer_command else {}), **(companions or {})}
+        self.companions = [Companion(name, command, backoff or Backoff()) for name, command in commands.items()]
         self.poll_s = poll_s
         self._stopping = False
         self.web: subprocess.Popen[bytes] | None = None
-        self.consumer: subprocess.Popen[bytes] | None = None
-        self._consumer_since = 0.0
-        self._restart_at: float | None = None
+
+    @property
+    def consumer(self) -> subprocess.Popen[bytes] | None:
+        return next((c.process for c in self.companions if c.name == "consumer"), None)
 
     def request_stop(self, signum: int = signal.SIGTERM, _frame: Any = None) -> None:
         if not self._stopping:
-            log.info("%s received: stopping the web server and the consumer", signal.Signals(signum).name)
+            log.info("%s received: stopping the web server and its companions", signal.Signals(signum).name)
         self._stopping = True
 
     def run(self) -> int:
@@ -111,7 +147,8 @@ class Supervisor:
         try:
             self.web = _spawn(self.web_command)
             log.info("web server started (pid %d)", self.web.pid)
-            self._start_consumer()
+            for companion in self.companions:
+                companion.start()
             while not self._stopping:
                 time.sleep(self.poll_s)
                 web_code = self.web.poll()
@@ -119,34 +156,15 @@ class Supervisor:
                     log.error("web server (pid %d) ended: %s; stopping", self.web.pid, _how(web_code))
                     code = web_code or 1
                     break
-                self._watch_consumer()
+                for companion in self.companions:
+                    companion.watch()
         finally:
             self._stop_children()
         return code
 
-    def _start_consumer(self) -> None:
-        self.consumer = _spawn(self.consumer_command)
-        self._consumer_since = time.monotonic()
-        self._restart_at = None
-        log.info("consumer started (pid %d)", self.consumer.pid)
-
-    def _watch_consumer(self) -> None:
-        if self._restart_at is not None:
-            if time.monotonic() >= self._restart_at:
-                self._start_consumer()
-            return
-        assert self.consumer is not None
-        exit_code = self.consumer.poll()
-        if exit_code is None:
-            return
-        ran = time.monotonic() - self._consumer_since
-        delay = self.backoff.delay(ran)
-        log.error("consumer (pid %d) died after %.1f s: %s; restarting it in %.0f s",
-                  self.consumer.pid, ran, _how(exit_code), delay)
-        self._restart_at = time.monotonic() + delay
-
     def _stop_children(self) -> None:
-        children = [p for p in (self.web, self.consumer) if p is not None and p.poll() is None]
+        everyone = [self.web, *(c.process for c in self.companions)]
+        children = [p for p in everyone if p is not None and p.poll() is None]
         for child in children:
             child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S

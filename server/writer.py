@@ -74,9 +74,10 @@ class Writer:
         self._drops: rejected.Drops = Counter()  # of the batch being processed
 
     def configs(self) -> list[tuple[str, bytes]]:
-        """Each active kiosk's retained config: (kiosk name, payload)."""
+        """Each active kiosk's retained config: (kiosk name, payload). A gate's follows its passes, who is
+        on site and the watchlist: the gate's scheduler republishes it when it changes (server.scheduler)."""
         with self.sessions() as session:
-            return [(kiosk.name, kiosks.config_for(kiosk).model_dump_json().encode())
+            return [(kiosk.name, kiosks.config_for(kiosk, session).model_dump_json().encode())
                     for kiosk in session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)))]
 
     def beat(self, name: str, host: str, pid: int, started_at: Any, interval_s: float) -> None:
@@ -236,7 +237,7 @@ class Writer:
             self._drops[(kiosk or "", reason)] += 1
             return ack
         log.warning("rejected %s from %s: %s (%s)", event_id or "message", kiosk or delivery.topic[:80], reason, detail)
-        raw = delivery.payload[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
+        raw = ingest.redacted(delivery.payload)[:RAW_KEPT].decode("utf-8", errors="backslashreplace")
         row = RejectedMessage(received_at=received, topic=_text(delivery.topic, 255), kiosk=kiosk,
                               event_id=_text(event_id, 64) if event_id else None, reason=reason,
                               detail=_text(detail, 1000), size=len(delivery.payload), raw=_text(raw, None))
@@ -281,12 +282,15 @@ def _text(value: str, limit: int | None) -> str:
 
 def run(conn: Connection, settings: Settings) -> None:
     """The writer process: answer the network side's requests until it says stop or goes away."""
+    from server import personal
     from server.db import make_engine, make_session_factory
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the network side, which stops us in order
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine(settings.effective_database_url)
-    writer = Writer(settings, make_session_factory(engine))
+    factory = make_session_factory(engine)
+    personal.install(factory, settings)
+    writer = Writer(settings, factory)
     conn.send(("ready",))
     next_purge = 0.0  # at once: what expired while no writer ran goes first
     try:

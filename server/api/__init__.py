@@ -42,6 +42,8 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     assets,
     departments,
     directory,
+    exit_permits,
+    gate,
     intake,
     jobs,
     kiosks,
@@ -52,4 +54,5 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     reports,
     requests,
     users,
+    visitors,
 )

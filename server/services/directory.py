@@ -9,6 +9,7 @@ from contract import codes
 from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound
+from server.i18n import N_
 from server.models import Category, Location, Person
 from server.services import codes as code_service
 from server.services import lookup
@@ -101,3 +102,15 @@ def _normal(code: str, kind: codes.Kind) -> str:
         return codes.normalize(code, kind)
     except codes.CodeError as exc:
         raise Invalid(str(exc), code=exc.reason) from None
+
+
+def set_email(session: Session, actor: Actor, code: str, email: str | None) -> Person:
+    """Where a person is told of their visitors' arrival (services.notify); None: not by email."""
+    person = person_by_code(session, code)
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > 200 or "@" not in email or any(ch.isspace() for ch in email)):
+        raise Invalid(N_("%(email)s is not an email address"), code="bad_email", email=email[:60])
+    before = {"email": person.email}
+    person.email = email
+    audit.record(session, actor, "person.email", "person", person.code, before, {"email": email})
+    return person

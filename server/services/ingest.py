@@ -6,6 +6,7 @@ bad event never spoils the others of a batch; the caller acks after commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,8 @@ from contract.messages import Display, Event, Reason
 from server.audit import Actor
 from server.errors import DomainError
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
-from server.services import assets, bulk, kiosks, lookup
+from server.services import assets, bulk, exit_permits, gate_alerts, kiosks, lookup, visits
+from server.services.visitors import VisitorIn
 
 
 @dataclass
@@ -67,12 +69,67 @@ def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str,
     return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
 
 
+def _gate_origin(ctx: Context) -> visits.Origin:
+    event = ctx.event
+    return visits.Origin(f"kiosk:{event.kiosk}", str(event.id), event.synced, kiosk=True)
+
+
+def _visitor_signin(session: Session, ctx: Context, data: m.VisitorSignin) -> tuple[str, str, bool]:
+    details = VisitorIn(name=data.name, host=data.host, organisation=data.organisation, purpose=data.purpose,
+                        id_last4=data.id_last4, plate=data.plate)
+    out = visits.sign_in(session, ctx.actor, data.pass_, at=ctx.event.at, origin=_gate_origin(ctx), details=details)
+    if out.conflict:
+        return (f"Saved with a conflict: {out.visitor_pass.code}",
+                "signed in at another gate meanwhile, or revoked; an admin will review", True)
+    return f"Signed in {out.visitor_pass.code}", "walk-in registered" if out.walk_in else "", False
+
+
+def _visitor_signout(session: Session, ctx: Context, data: m.VisitorSignout) -> tuple[str, str, bool]:
+    out = visits.sign_out(session, ctx.actor, data.pass_, at=ctx.event.at, origin=_gate_origin(ctx))
+    return f"Signed out {out.visitor_pass.code}", "replaced the automatic sign-out" if out.corrected else "", False
+
+
+def _asset_exit(session: Session, ctx: Context, data: m.AssetExit) -> tuple[str, str, bool]:
+    out = exit_permits.at_gate(session, ctx.actor, data.tag, at=ctx.event.at, origin=ctx.origin)
+    if out.action == "return":
+        return f"Returned {out.asset_code}", f"exit permit {out.permit.id}" + (", loan closed" if out.closed
+                                                                               else ""), False
+    return f"May leave: {out.asset_code}", f"exit permit {out.permit.id}, carrier {out.permit.carrier}"[:500], False
+
+
 # Types of the contract whose server side is not built yet are refused with a reason.
 HANDLERS: dict[str, Handler] = {
     "asset.move": _move,
     "asset.checkout": _checkout,
     "asset.checkin": _checkin,
+    "asset.exit": _asset_exit,
+    "visitor.signin": _visitor_signin,
+    "visitor.signout": _visitor_signout,
 }
+# What a stored kiosk event keeps of its data: a visitor's personal fields live encrypted with the
+# pass and the visit (services.visitors, purged after the retention period), never in the clear here.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"visitor.signin": ("name", "organisation", "id_last4", "plate")}
+
+
+def _kept_data(event: Event) -> dict[str, Any]:
+    personal = PERSONAL_FIELDS.get(event.type)
+    return {k: v for k, v in event.data.items() if k not in personal} if personal else event.data
+
+
+def redacted(payload: bytes) -> bytes:
+    """A refused message as the rejected log keeps it: without a visitor's personal fields when it
+    is readable enough to find them (a refused sign-in is kept for the admin, the name is not)."""
+    if b"visitor." not in payload:
+        return payload
+    try:
+        raw = json.loads(payload[: m.MAX_EVENT_BYTES])
+    except ValueError:
+        return payload
+    personal = PERSONAL_FIELDS.get(str(raw.get("type"))) if isinstance(raw, dict) else None
+    if not personal or not isinstance(raw.get("data"), dict):
+        return payload
+    raw["data"] = {k: ("[personal]" if k in personal else v) for k, v in raw["data"].items()}
+    return json.dumps(raw, ensure_ascii=False).encode()
 
 
 @dataclass
@@ -162,7 +219,7 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
                   assets.KioskOrigin(event.kiosk, event.seq, event_id))
     row = {"id": event_id, "kiosk": event.kiosk, "seq": event.seq, "boot": event.boot, "type": event.type,
            "actor": event.actor, "at": event.at, "received_at": received_at, "synced": event.synced,
-           "data": event.data, "flags": flags}
+           "data": _kept_data(event), "flags": flags}
     try:
         if batch is not None:
             title, detail, conflict = handler(session, ctx, data)
@@ -181,6 +238,7 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
             return Result("duplicate", None, m.display_for("duplicate", None))
         raise
     except DomainError as exc:
+        gate_alerts.keep(session, exc)  # a refusal at the gate leaves its alert (after the savepoint's rollback)
         raise m.ContractError(_reason(exc), exc.message, event_id) from None
     if kiosk is not None:
         kiosk.last_seen_at = received_at

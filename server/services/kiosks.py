@@ -89,11 +89,23 @@ def active_kiosk(session: Session, name: str) -> Kiosk | None:
     return kiosk if kiosk is not None and kiosk.revoked_at is None else None
 
 
-def config_for(kiosk: Kiosk) -> KioskConfig:
-    """The retained config a kiosk needs to work offline."""
-    return KioskConfig(kiosk=kiosk.name, mode=kiosk.mode,  # type: ignore[arg-type]
-                       location=kiosk.location.code if kiosk.location else None,
-                       display_names={kiosk.location.code: kiosk.location.name} if kiosk.location else {})
+def config_for(kiosk: Kiosk, session: Session | None = None) -> KioskConfig:
+    """The retained config a kiosk needs to work offline (a gate's also has passes, who is on site and
+    the hashed watchlist: services.gate_kiosk, given a session)."""
+    config = KioskConfig(kiosk=kiosk.name, mode=kiosk.mode,  # type: ignore[arg-type]
+                         location=kiosk.location.code if kiosk.location else None,
+                         display_names={kiosk.location.code: kiosk.location.name} if kiosk.location else {})
+    if session is not None and kiosk.mode == "gate":
+        from server.services import gate_kiosk
+
+        config = config.model_copy(update=gate_kiosk.extras(session))
+    return config
+
+
+def configs(session: Session) -> list[tuple[str, bytes]]:
+    """Every active kiosk's retained config payload: (kiosk name, JSON bytes)."""
+    active = session.scalars(select(Kiosk).where(Kiosk.revoked_at.is_(None)).order_by(Kiosk.name))
+    return [(kiosk.name, config_for(kiosk, session).model_dump_json().encode()) for kiosk in active]
 
 
 def fleet(session: Session) -> list[dict[str, Any]]:

@@ -155,7 +155,8 @@ def test_screen_speaks_chinese_by_default(agent: Agent) -> None:
     assert not [t for t in texts if re.search(r"[A-Za-z]{2,}", t)], f"English on the Chinese page: {texts}"
     assert {"姓名", "被访人（P-…）", "登记入场", "确定", "正在启动…"} <= set(texts)
     assert 'placeholder="手动输入编号"' in html
-    assert script_texts(html) == {"not_responding": "自助终端程序无响应", "clear": "清除", "ok": "确定"}
+    assert script_texts(html) == {"not_responding": "自助终端程序无响应", "clear": "清除", "ok": "确定", "name": "姓名",
+                                  "organisation": "单位", "host_name": "被访人", "plate": "车牌号", "since": "入场时间"}
     state = request(agent, "GET", "/state.json")[1]
     view = state["view"]
     assert (view["mode_label"], view["prompt"]) == ("库房", "请扫描人员、资产或存放地点的二维码标签")
@@ -191,6 +192,8 @@ def test_the_script_holds_no_words() -> None:
                  "application/json", "X-Kiosk-Token", "mode", "operator", "prompt", "outbox", "banner", "info",
                  "", "result", "result ", "title", "detail", "quantity", "signin", "visitor", "actions", "button",
                  "/state.json", "no-store", ".keys", "clear", "ok", "qty", "typed", "code",
-                 "1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}
+                 "1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
+                 # the gate's roll call: its table's id and cells, the row keys, the time format
+                 "rollcall", "th", "tr", "td", "name", "organisation", "host_name", "plate", "since", "2-digit"}
     literals = set(re.findall(r"'([^']*)'", page.JS))
     assert literals - technical == set(), "words in the script: translate them in Python"
