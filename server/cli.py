@@ -426,3 +426,7 @@ def job_run(ctx: Context, job_id: int) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not jobs.run(settings, job_id):
         sys.exit(1)
+
+
+# Commands kept in modules of their own register themselves on `main` when imported.
+from server import cli_backup  # noqa: E402,F401

@@ -23,7 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware-config"
 PI = FIRMWARE / "pi"
-UNITS = sorted(p for p in FIRMWARE.rglob("*") if p.suffix in {".service", ".timer"} and p.is_file())
+UNITS = sorted(p for p in FIRMWARE.rglob("*") if p.suffix in {".service", ".timer", ".path"} and p.is_file())
 SCRIPTS = sorted([*(p for p in FIRMWARE.rglob("*") if p.is_file() and p.read_bytes()[:2] == b"#!"),
                   *(ROOT / "scripts").glob("*.sh")])
 
@@ -65,8 +65,8 @@ def test_there_are_units_and_scripts_to_check() -> None:
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path, unit: Path) -> None:
-    # A timer is verified with the service it starts.
-    units = [unit, *([unit.with_suffix(".service")] if unit.suffix == ".timer" else [])]
+    # A timer or path unit is verified with the service it starts.
+    units = [unit, *([unit.with_suffix(".service")] if unit.suffix in {".timer", ".path"} else [])]
     result = _verify(tmp_path, units)
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
 
@@ -105,6 +105,28 @@ def test_system_settings_hardware_watchdog_journal_and_time() -> None:
     journal = _unit(PI / "etc" / "journald.conf.d" / "assetgate.conf")["Journal"]
     assert journal["Storage"] == "volatile" and journal["RuntimeMaxUse"].endswith("M")
     assert "NTP" in _unit(PI / "etc" / "timesyncd.conf.d" / "assetgate.conf")["Time"]
+
+
+SERVER = FIRMWARE / "server" / "systemd"
+
+
+def test_server_units_are_hardened_and_scheduled() -> None:
+    services = sorted(SERVER.glob("*.service"))
+    assert {"assetgate-web.service", "assetgate-consumer.service"} <= {s.name for s in services}
+    for path in services:
+        service = _unit(path)["Service"]
+        assert service.get("NoNewPrivileges") == "yes" and service.get("PrivateTmp") == "yes", path.name
+        assert service.get("ProtectSystem") == "strict", path.name
+        if path.name != "assetgate-broker-reload.service":  # systemctl reload needs root
+            assert service["User"] == "assetgate", path.name
+    timers = {p.stem: _unit(p)["Timer"]["OnCalendar"] for p in SERVER.glob("*.timer")}
+    assert set(timers) == {"assetgate-purge", "assetgate-auto-signout", "assetgate-audit-checkpoint",
+                           "assetgate-backup"}
+    commands = {p.stem: _unit(p)["Service"]["ExecStart"] for p in SERVER.glob("*.service")}
+    assert commands["assetgate-audit-checkpoint"].endswith("assetgate audit checkpoint")
+    for stem, when in timers.items():  # each calendar expression is one systemd understands
+        result = subprocess.run(["systemd-analyze", "calendar", when], capture_output=True, text=True)
+        assert result.returncode == 0, (stem, result.stderr)
 
 
 def test_user_data_passes_cloud_init_schema(tmp_path: Path) -> None:
