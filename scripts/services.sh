@@ -11,11 +11,9 @@ wait_port() {
   echo "services: nothing answers on port $1" >&2; return 1
 }
 
-if ! answers 1883; then
-  echo "services: starting mosquitto on 127.0.0.1:1883"
-  sudo_ mosquitto -d -c /etc/mosquitto/mosquitto.conf
-  wait_port 1883
-fi
+# AssetGate's own broker configuration (loopback only), or a plain word on what the broker
+# that already answers risks (scripts/broker.sh).
+bash "$(dirname "$0")/broker.sh" start
 
 if [ "${1:-}" = postgres ] && ! answers 5432; then
   echo "services: starting postgresql"
