@@ -92,7 +92,7 @@ def test_it_starts_the_projects_broker_on_loopback_which_keeps_more_than_1000_qu
     time.sleep(0.5)
     assert _script("start", port=port, folder=run_dir).returncode == 0
     consumer = _client(port, "away-consumer")
-    consumer.on_message = lambda c, u, m: received.append(m.payload)
+    consumer.on_message = lambda c, u, m: received.append(bytes(m.payload))
     deadline = time.monotonic() + 20
     while len(received) < 1500 and time.monotonic() < deadline:
         consumer.loop(0.2)
