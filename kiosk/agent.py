@@ -134,6 +134,24 @@ class Agent(LinkListener):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def health(self, limit: float) -> list[str]:
+        """What is hung, for the watchdog: empty while every loop of the agent turns.
+
+        Checked: the link's housekeeping (it takes the link lock each turn), each capture loop
+        (decoder turns, camera frames), and the input lock that scans and the screen take.
+        """
+        problems = [p for p in (self.link.stalled(limit),) if p]
+        for handle in self._scanner_handles:
+            stalled = getattr(handle, "stalled", None)
+            reason = stalled(limit) if callable(stalled) else None
+            if reason:
+                problems.append(reason)
+        if self._lock.acquire(timeout=min(limit, 1.0)):
+            self._lock.release()
+        else:
+            problems.append("input handling stuck (lock held)")
+        return problems
+
     def _start_scanners(self) -> None:
         for source in self.config.scanners:
             if source.kind == "stdin":

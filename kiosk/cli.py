@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,8 @@ from pydantic import ValidationError
 from kiosk.config import AgentConfig, ConfigError, describe_keys, load_config
 
 EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT = 0, 1, 2
+
+log = logging.getLogger("kiosk.cli")
 
 
 def _load(path: str) -> AgentConfig:
@@ -55,8 +58,36 @@ def run(config_path: str, no_screen: bool) -> None:
     screen = agent.screen.url if agent.screen else "off"
     click.echo(f"kiosk {config.kiosk} running; screen {screen}; outbox {agent.depth()}", err=False)
     sys.stdout.flush()
-    stop.wait()
+    _supervised(agent, stop)
     agent.stop()
+
+
+def _supervised(agent: Any, stop: threading.Event) -> None:
+    """Tell systemd we are up, then ping its watchdog only while every loop of the agent turns.
+
+    A hung loop stops the pings, so systemd (WatchdogSec=, Restart=always) kills and restarts
+    the agent; events in the outbox are safe on disk and go out after the restart.
+    """
+    from kiosk import sdnotify
+
+    sdnotify.notify(f"READY=1\nSTATUS=kiosk {agent.kiosk}: running\nMAINPID={os.getpid()}")
+    interval = sdnotify.watchdog_interval()
+    # Without a watchdog, still check every 5 s so the log says what hung.
+    limit = 2 * interval if interval else 10.0
+    pinged_ok = True
+    while not stop.wait(interval or 5.0):
+        problems = agent.health(limit)
+        if not problems:
+            if interval:
+                sdnotify.notify("WATCHDOG=1")
+            if not pinged_ok:
+                log.info("agent healthy again")
+            pinged_ok = True
+            continue
+        log.error("agent hung, not pinging the watchdog: %s", "; ".join(problems))
+        sdnotify.notify("STATUS=hung: " + "; ".join(problems))
+        pinged_ok = False
+    sdnotify.notify("STOPPING=1")
 
 
 @main.command()

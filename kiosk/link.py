@@ -77,6 +77,7 @@ class Link:
         self._status_sent = 0.0
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.last_tick = time.monotonic()  # end of the last housekeeping turn, for the watchdog
         self.sent = 0  # events published (resends included), for the bench and tests
         self._handlers: dict[str, Callable[[bytes], None]] = {
             self.topics.acks(self.kiosk): self._on_ack_payload,
@@ -141,6 +142,15 @@ class Link:
         if self._ticker is not None:
             self._ticker.join(timeout)
         self._connected = False
+
+    def stalled(self, limit: float) -> str | None:
+        """Why the link should be restarted (its housekeeping thread hung or died), or None."""
+        if self._ticker is None or self._stop.is_set():
+            return None
+        if not self._ticker.is_alive():
+            return "link thread ended"
+        idle = time.monotonic() - self.last_tick
+        return f"link housekeeping stuck for {idle:.0f} s" if idle > limit else None
 
     @property
     def connected(self) -> bool:
@@ -287,6 +297,7 @@ class Link:
                 self._tick()
             except Exception:
                 log.exception("link housekeeping failed")
+            self.last_tick = time.monotonic()
 
     def _tick(self) -> None:
         now = time.monotonic()

@@ -11,21 +11,19 @@ wait_port() {
   echo "services: nothing answers on port $1" >&2; return 1
 }
 
-if ! answers 1883; then
-  echo "services: starting mosquitto on 127.0.0.1:1883"
-  sudo_ mosquitto -d -c /etc/mosquitto/mosquitto.conf
-  wait_port 1883
-fi
+# AssetGate's own broker configuration (loopback only), or a plain word on what the broker
+# that already answers risks (scripts/broker.sh).
+bash "$(dirname "$0")/broker.sh" start
 
 if [ "${1:-}" = postgres ] && ! answers 5432; then
   echo "services: starting postgresql"
-  version=$(ls /etc/postgresql | sort -n | tail -1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tail -1)
   sudo_ pg_ctlcluster --skip-systemctl-redirect "$version" main start
   wait_port 5432
 fi
 if [ "${1:-}" = postgres ] && ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
   # A freshly installed cluster asks for passwords on TCP; the test cluster is local-only, so trust loopback.
-  version=$(ls /etc/postgresql | sort -n | tail -1)
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tail -1)
   hba=/etc/postgresql/$version/main/pg_hba.conf
   sudo_ sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
   sudo_ pg_ctlcluster --skip-systemctl-redirect "$version" main reload

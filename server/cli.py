@@ -542,3 +542,7 @@ def gate_rotate_key(ctx: Context) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"re-encrypted: {report.passes} passes, {report.visits} visits, {report.watchlist} watchlist "
                f"entries, {report.notifications} notifications")
+
+
+# Commands kept in modules of their own register themselves on `main` when imported.
+from server import cli_backup  # noqa: E402,F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -99,6 +100,9 @@ class CaptureLoop:
         self._stop = threading.Event()
         self._grabber: threading.Thread | None = None
         self._worker: threading.Thread | None = None
+        # Monotonic times of the last decode-loop turn and the last frame grabbed: the agent's
+        # watchdog reads them (a decoder or a camera read that hangs stops them moving).
+        self.last_turn = self.last_frame = time.monotonic()
 
     def add_scan_callback(self, callback: ScanCallback) -> None:
         self.dispatcher.scan_callbacks.append(callback)
@@ -112,6 +116,7 @@ class CaptureLoop:
                 if self._stop.is_set() or not self._slot.put(frame, wait=not self.drop_frames):
                     break
                 self.stats.grabbed += 1
+                self.last_frame = time.monotonic()
         except Exception:
             log.exception("frame source failed")
         finally:
@@ -127,6 +132,7 @@ class CaptureLoop:
         """Decode until the source ends or ``stop()`` is called (blocks the caller)."""
         self._start_grabber()
         while not self._stop.is_set():
+            self.last_turn = time.monotonic()
             frame = self._slot.take(timeout=0.5)
             if frame is None:
                 if self._slot.closed:
@@ -150,6 +156,20 @@ class CaptureLoop:
     def stop(self) -> None:
         self._stop.set()
         self._slot.close()
+
+    def stalled(self, limit: float) -> str | None:
+        """Why this loop should be restarted, or None while it is healthy."""
+        now = time.monotonic()
+        if self._worker is None or self._stop.is_set():
+            return None
+        if not self._worker.is_alive():
+            # A file that ended is done; a live camera that ended has gone away.
+            return "camera stream ended" if self.source.live else None
+        if now - self.last_turn > limit:
+            return f"decode loop stuck for {now - self.last_turn:.0f} s"
+        if self.source.live and now - self.last_frame > limit:
+            return f"no frame from the camera for {now - self.last_frame:.0f} s"
+        return None
 
     def join(self, timeout: float | None = None) -> None:
         for thread in (self._worker, self._grabber):
