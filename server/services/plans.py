@@ -25,7 +25,7 @@ from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, DomainError, Invalid, NotFound
 from server.i18n import N_
-from server.models import Category, PlanLine, ProcurementMethod, PurchaseLine
+from server.models import Category, PlanLine, ProcurementMethod, Purchase, PurchaseLine
 from server.services import bulk
 
 COLUMNS = ("ref", "budget_year", "department", "category", "approved_qty", "unit_price_cap", "approved_amount",
@@ -65,7 +65,7 @@ def money(value: Any, what: str, line: int | None = None) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _count(value: Any, what: str, low: int = 1, high: int = 10_000_000) -> int:
+def count(value: Any, what: str, low: int = 1, high: int = 10_000_000) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
@@ -74,6 +74,14 @@ def _count(value: Any, what: str, low: int = 1, high: int = 10_000_000) -> int:
         raise Invalid(N_("%(field)s %(value)s must be between %(low)s and %(high)s"), field=what, value=number,
                       low=low, high=high)
     return number
+
+
+def check_amount_within_cap(qty: int, cap: Decimal, amount: Decimal) -> None:
+    """An approved amount can never be more than the quantity could cost at the unit price cap."""
+    if amount > cap * qty:
+        raise Invalid(N_("approved_amount %(amount)s is more than approved_qty %(qty)s x unit_price_cap %(cap)s "
+                         "= %(most)s"), code="amount_above_cap", amount=amount, qty=qty, cap=cap,
+                      most=(cap * qty).quantize(CENT), field="approved_amount")
 
 
 def _text(value: Any, what: str, size: int) -> str:
@@ -108,11 +116,13 @@ def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, C
     category = (categories or {}).get(name) or session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
         raise NotFound(N_("no category named %(name)s"), code="unknown_category", name=name)
-    return LineIn(_text(row["ref"], "ref", 40), _count(row["budget_year"], "budget_year", 2000, 2200),
+    line = LineIn(_text(row["ref"], "ref", 40), count(row["budget_year"], "budget_year", 2000, 2200),
                   _text(row["department"], "department", 100), category,
-                  _count(row["approved_qty"], "approved_qty"), money(row["unit_price_cap"], "unit_price_cap"),
+                  count(row["approved_qty"], "approved_qty"), money(row["unit_price_cap"], "unit_price_cap"),
                   money(row["approved_amount"], "approved_amount"), method,
                   _text(row["approval_ref"], "approval_ref", 100))
+    check_amount_within_cap(line.approved_qty, line.unit_price_cap, line.approved_amount)
+    return line
 
 
 def _add(session: Session, actor: Actor, line: LineIn) -> PlanLine:
@@ -343,8 +353,10 @@ class Execution:
 
 
 def usage_query() -> Select[int, int, Decimal]:
-    """Quantity and amount used per plan line, summed from the purchase lines (the documented query)."""
+    """Quantity and amount used per plan line, summed from the purchase lines of purchases that are not
+    voided (the documented query)."""
     return (select(PurchaseLine.plan_line_id, func.sum(PurchaseLine.quantity), func.sum(PurchaseLine.amount))
+            .join(Purchase, PurchaseLine.purchase_id == Purchase.id).where(Purchase.voided_at.is_(None))
             .group_by(PurchaseLine.plan_line_id))
 
 
