@@ -72,6 +72,7 @@ def _integrity(exc: IntegrityError) -> Any:
 from server.api import (  # noqa: E402,F401  (registers the routes)
     admin,
     assets,
+    corrections,
     departments,
     directory,
     intake,

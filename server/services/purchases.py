@@ -222,6 +222,8 @@ def describe(purchase: Purchase) -> dict[str, Any]:
         "id": purchase.id, "supplier": purchase.supplier, "purchased_on": purchase.purchased_on.isoformat(),
         "method": purchase.method, "reference": purchase.reference,
         "method_exception_ref": purchase.method_exception_ref,
+        "voided_at": purchase.voided_at.isoformat() if purchase.voided_at else None,
+        "void_reason": purchase.void_reason, "void_approval_ref": purchase.void_approval_ref,
         "total": str(sum((li.amount for li in purchase.lines), Decimal("0.00"))),
         "lines": [{"id": li.id, "plan_line": li.plan_line.ref, "category": li.category.name,
                    "description": li.description, "quantity": li.quantity, "unit_price": str(li.unit_price),

@@ -21,7 +21,7 @@ from server.auth import allowed_roles, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Category, Job, PlanLine, Purchase
-from server.services import intake, job_tasks, jobs, plans, purchases, uploads
+from server.services import corrections, intake, job_tasks, jobs, plans, purchases, uploads
 from server.services.paging import keyset_page
 from server.web.errors import fail
 from server.web.labels import template_choices
@@ -103,7 +103,8 @@ def plan_line(ref: str) -> Any:
         fail(404, exc.localized())
     [row] = plans.execution_of(g.db, [line])
     return render_template("procurement/plan_line.html", row=row,
-                           purchase_lines=purchases.lines_of_plan(g.db, line.id))
+                           purchase_lines=purchases.lines_of_plan(g.db, line.id),
+                           amendments=corrections.amendments(g.db, line.id))
 
 
 # --- importing a plan: upload, preview (nothing stored), confirm ---
@@ -376,3 +377,6 @@ def intake_labels(intake_id: str) -> Any:
     g.db.commit()
     return Response(made, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="intake-{row.id}-labels.pdf"'})
+
+
+from server.web import procurement_corrections  # noqa: E402,F401  (registers the correction pages on bp)

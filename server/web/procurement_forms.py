@@ -145,3 +145,21 @@ def drop_blank_lines(form: PurchaseForm) -> None:
     kept = [entry for entry in form.lines.entries if not blank(entry)] or form.lines.entries[:1]
     form.lines.entries = kept
     form.lines.last_index = max(int(entry.name.rsplit("-", 1)[-1]) for entry in kept)
+
+
+class VoidForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[InputRequired(REQUIRED), Length(max=1000)])
+    approval_ref = StringField(_l("Approval reference"), validators=[InputRequired(REQUIRED), Length(max=100)])
+
+
+class AmendForm(FlaskForm):
+    approved_qty = IntegerField(_l("New approved quantity"), validators=[
+        Optional(), NumberRange(1, 10_000_000, _l("Between 1 and 10,000,000."))])
+    approved_amount = DecimalField(_l("New approved amount (yuan)"), places=2, validators=[
+        Optional(), NumberRange(Decimal(0), message=_l("Not below 0."))])
+    approval_ref = StringField(_l("Approval reference"), validators=[InputRequired(REQUIRED), Length(max=100)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=1000)])
+
+
+class ReverseForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[InputRequired(REQUIRED), Length(max=1000)])
