@@ -253,6 +253,9 @@ class Purchase(Base):
     reference: Mapped[str] = mapped_column(String(100))  # invoice or contract number
     # Approval reference of a recorded exception to the plan's required method, if any.
     method_exception_ref: Mapped[str | None] = mapped_column(String(100))
+    # A donation or free transfer-in (the only purchases whose lines may have a unit price of 0), and its approval.
+    free_kind: Mapped[str | None] = mapped_column(String(20))
+    free_approval_ref: Mapped[str | None] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[created]
     # A voided purchase stays, with why and on whose approval; it no longer counts against the plan.

@@ -48,6 +48,8 @@ class PurchaseIn(Body):
     method: Method
     reference: str = Field(min_length=1, max_length=100)
     method_exception_ref: str | None = Field(None, max_length=100)
+    free_kind: Literal["donation", "free_transfer_in"] | None = None
+    free_approval_ref: str | None = Field(None, max_length=100)
     lines: list[PurchaseLineIn] = Field(min_length=1, max_length=500)
 
 
@@ -126,10 +128,12 @@ def list_purchases() -> Any:
 @roles("storekeeper")
 @accepts(PurchaseIn)
 def create_purchase(body: PurchaseIn) -> Any:
-    """Record a purchase; refused (rule_violation codes) when it breaks the plan, saying by how much."""
+    """Record a purchase; refused (rule_violation codes) when it breaks the plan, saying by how much, when its
+    date is outside the plan line's budget year or in the future, or when a unit price is 0 and the purchase is
+    not a donation or free transfer-in (free_kind) with its approval reference (free_approval_ref)."""
     lines = [purchases.LineIn(**li.model_dump()) for li in body.lines]
     purchase = purchases.record(g.db, g.actor, body.supplier, body.purchased_on, body.method, body.reference,
-                                lines, body.method_exception_ref)
+                                lines, body.method_exception_ref, body.free_kind, body.free_approval_ref)
     g.db.commit()
     return jsonify(purchases.describe(purchase)), 201
 

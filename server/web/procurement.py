@@ -245,7 +245,8 @@ def _check(form: PurchaseForm) -> None:
         return
     try:
         purchases.validate(g.db, form.supplier.data or "", form.method.data or "", form.reference.data or "",
-                           lines, form.method_exception_ref.data)
+                           lines, form.method_exception_ref.data, purchased_on=form.purchased_on.data,
+                           free_kind=form.free_kind.data, free_approval_ref=form.free_approval_ref.data)
     except DomainError as exc:
         place_error(form, exc, entries)
 
@@ -282,7 +283,8 @@ def purchase_new() -> Any:
             _check(form)  # the plan's verdict too, beside the lines it can judge
             return _show_purchase(form, 422)
         purchase = purchases.record(g.db, g.actor, form.supplier.data, form.purchased_on.data, form.method.data,
-                                    form.reference.data, lines, form.method_exception_ref.data)
+                                    form.reference.data, lines, form.method_exception_ref.data,
+                                    form.free_kind.data, form.free_approval_ref.data)
     except DomainError as exc:
         g.db.rollback()
         place_error(form, exc, entries)

@@ -22,6 +22,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -61,6 +62,12 @@ class PurchaseForm(FlaskForm):
     reference = StringField(_l("Invoice or contract number"), validators=[InputRequired(REQUIRED), Length(max=100)])
     method_exception_ref = StringField(_l("Approval reference of a method exception (only when the method differs "
                                           "from the plan's)"), validators=[Optional(), Length(max=100)])
+    free_kind = SelectField(_l("Donation or free transfer-in (only these may have a unit price of 0)"),
+                            choices=[SelectChoice("", _l("No: a purchase")), SelectChoice("donation", _l("Donation")),
+                                     SelectChoice("free_transfer_in", _l("Free transfer-in"))],
+                            validators=[Optional()])
+    free_approval_ref = StringField(_l("Approval reference of the donation or transfer-in"),
+                                    validators=[Optional(), Length(max=100)])
     lines = FieldList(FormField(PurchaseLineForm), min_entries=1, max_entries=MAX_LINES)
     add_line = SubmitField(_l("Add a line"))
     save = SubmitField(_l("Record the purchase"))

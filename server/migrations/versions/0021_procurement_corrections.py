@@ -1,4 +1,4 @@
-"""procurement corrections: voided purchases, plan line amendments, reversed intakes
+"""procurement corrections: voided purchases, plan line amendments, reversed intakes; free purchases
 
 Revision ID: 0021_procurement_corrections
 Revises: 0012_jobs
@@ -39,6 +39,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("void_reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("void_approval_ref", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("voided_by", sa.String(length=100), nullable=True))
+        batch.add_column(sa.Column("free_kind", sa.String(length=20), nullable=True))
+        batch.add_column(sa.Column("free_approval_ref", sa.String(length=100), nullable=True))
     with op.batch_alter_table("intakes") as batch:
         batch.add_column(sa.Column("reversed_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("reverse_reason", sa.Text(), nullable=True))
@@ -51,6 +53,8 @@ def downgrade() -> None:
         batch.drop_column("reverse_reason")
         batch.drop_column("reversed_at")
     with op.batch_alter_table("purchases") as batch:
+        batch.drop_column("free_approval_ref")
+        batch.drop_column("free_kind")
         batch.drop_column("voided_by")
         batch.drop_column("void_approval_ref")
         batch.drop_column("void_reason")
