@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from flask import current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from pydantic import Field
 
@@ -16,7 +16,7 @@ from server.api.jobs import accepted
 from server.auth import roles
 from server.errors import Invalid
 from server.models import Job
-from server.services import job_tasks, plans, purchases
+from server.services import job_tasks, plan_files, plans, purchases
 
 PLAN_READERS = ("storekeeper", "auditor")
 Method = Literal["online_inquiry", "self_purchase", "framework_agreement", "public_tender", "other"]
@@ -89,6 +89,15 @@ def get_plan_line(ref: str) -> Any:
     line = plans.line_by_ref(g.db, ref)
     rows = [r for r in plans.execution(g.db, line.budget_year) if r.line.id == line.id]
     return jsonify(serialize.plan_execution(rows[0]))
+
+
+@bp.get("/plans/template")
+@roles(*PLAN_READERS)
+def plan_template() -> Any:
+    """The plan file template with one example row: ?lang=zh (Chinese headers and method) or en, ?format=xlsx
+    or csv (UTF-8 with a BOM, which Excel opens correctly)."""
+    data, name, mime = plan_files.template(request.args.get("lang", "zh"), request.args.get("format", "xlsx"))
+    return Response(data, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.post("/plans/import")

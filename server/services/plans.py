@@ -10,9 +10,6 @@ that is what the person fixing the file looks for.
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -262,71 +259,17 @@ def _store(session: Session, actor: Actor, lines: list[LineIn], progress: Progre
 
 
 def read_table(data: bytes, filename: str = "", progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8, BOM allowed) or XLSX file (first sheet) as dicts keyed by the header.
+    """Rows of a plan file (services/plan_files: CSV in UTF-8 or GB18030/GBK, XLSX; Chinese or English
+    headers and methods) keyed by the column codes of COLUMNS."""
+    from server.services import plan_files
 
-    ``progress`` hears the rows read from an XLSX file (slow: about 4,000 rows a second)."""
-    if _is_xlsx(data, filename):
-        return _read_xlsx(data, progress)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Invalid(N_("the CSV file is not UTF-8")) from None
-    reader = csv.DictReader(io.StringIO(text))
-    _check_header(reader.fieldnames or [])
-    return [{k.strip(): v for k, v in row.items() if k} for row in reader]
-
-
-def _is_xlsx(data: bytes, filename: str) -> bool:
-    return filename.lower().endswith(".xlsx") or data[:2] == b"PK"
+    return plan_files.read_table(data, filename, progress)
 
 
 def estimate_rows(data: bytes, filename: str = "") -> int:
-    """About how many data rows a file has, without parsing it (decides whether it is a long job).
+    from server.services import plan_files
 
-    CSV: its line breaks. XLSX: the ``<row`` elements of its first sheet (decompressing is fast;
-    openpyxl's parsing is what is slow). A file that is not a valid zip counts 0: the real read
-    will refuse it at once.
-    """
-    if not _is_xlsx(data, filename):
-        return max(data.count(b"\n") - 1, 0)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
-            sheets = sorted(n for n in book.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml"))
-            if not sheets:
-                return 0
-            if book.getinfo(sheets[0]).file_size > 256 * 1024 * 1024:
-                return 10**7  # a huge sheet (or a zip bomb): never read it inside a request
-            return max(book.read(sheets[0]).count(b"<row") - 1, 0)
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return 0
-
-
-def _read_xlsx(data: bytes, progress: Progress | None = None) -> list[dict[str, Any]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a bad file
-        raise Invalid(N_("cannot read the XLSX file: %(reason)s"), reason=str(exc)) from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(h or "").strip() for h in next(rows, ())]
-    _check_header(header)
-    out = []
-    for number, values in enumerate(rows, start=1):
-        if any(v not in (None, "") for v in values):
-            out.append(dict(zip(header, ("" if v is None else v for v in values), strict=False)))
-        if progress is not None and number % 500 == 0:
-            progress(number)
-    book.close()
-    return out
-
-
-def _check_header(header: Iterable[str]) -> None:
-    missing = [c for c in COLUMNS if c not in {h.strip() for h in header}]
-    if missing:
-        raise Invalid(N_("the header lacks the columns %(missing)s (expected: %(expected)s)"),
-                      missing=", ".join(missing), expected=", ".join(COLUMNS))
+    return plan_files.estimate_rows(data, filename)
 
 
 # --- what is left ---

@@ -21,7 +21,7 @@ from server.auth import allowed_roles, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Category, Job, PlanLine, Purchase
-from server.services import corrections, intake, job_tasks, jobs, plans, purchases, uploads
+from server.services import corrections, intake, job_tasks, jobs, plan_files, plans, purchases, uploads
 from server.services.paging import keyset_page
 from server.web.errors import fail
 from server.web.labels import template_choices
@@ -129,6 +129,17 @@ def import_upload() -> Any:
             return redirect(url_for("procurement.import_preview", token=token))
     status = 422 if form.errors else 200
     return render_template("procurement/import.html", form=form, inline_max=jobs.PLAN_ROWS_INLINE_MAX), status
+
+
+@bp.get("/plans/template")
+@roles(*PLAN_READERS)  # as GET /api/v1/plans/template
+def plan_template() -> Any:
+    """The plan file template, headers in Chinese or English (?lang=zh|en, ?format=xlsx|csv)."""
+    try:
+        data, name, mime = plan_files.template(request.args.get("lang", "zh"), request.args.get("format", "xlsx"))
+    except DomainError as exc:
+        fail(400, exc.localized())
+    return Response(data, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _preview_data(token: str) -> dict[str, Any]:
