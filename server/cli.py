@@ -434,8 +434,9 @@ def plans() -> None:
 @click.option("--skip-bad", is_flag=True, help="Import the good rows even when some rows are bad.")
 @pass_ctx
 def plans_import(ctx: Context, path: Path, skip_bad: bool) -> None:
-    """Import a plan from CSV or XLSX (columns: ref, budget_year, department, category, approved_qty,
-    unit_price_cap, approved_amount, method, approval_ref). Any bad row: nothing is imported (exit 1)."""
+    """Import a plan from CSV (UTF-8 or GBK) or XLSX (columns: ref, budget_year, department, category,
+    approved_qty, unit_price_cap, approved_amount, method, approval_ref, or their Chinese headers 计划编号,
+    预算年度, 部门, 品目, 数量, 单价上限, 金额, 采购方式, 批复文号). Any bad row: nothing is imported (exit 1)."""
     from server.services import plans as plan_service
 
     with ctx.session() as session:

@@ -100,6 +100,7 @@ class AssetStatus(enum.StrEnum):
     IN_USE = "in_use"
     UNDER_REPAIR = "under_repair"
     DISPOSED = "disposed"
+    RETIRED = "retired"  # made by an intake that was reversed: never in use, its code never reused
 
 
 class IssuedCode(Base):
@@ -227,6 +228,23 @@ class PlanLine(Base):
     category: Mapped[Category] = relationship(lazy="joined")
 
 
+class PlanLineAmendment(Base):
+    """An approved change to a plan line: the values before and after, kept for good. The line itself
+    carries the newest values (what every rule checks against)."""
+
+    __tablename__ = "plan_line_amendments"
+    id: Mapped[intpk]
+    plan_line_id: Mapped[int] = mapped_column(ForeignKey("plan_lines.id"), index=True)
+    old_qty: Mapped[int] = mapped_column(Integer)
+    old_amount: Mapped[money]
+    new_qty: Mapped[int] = mapped_column(Integer)
+    new_amount: Mapped[money]
+    approval_ref: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[created]
+
+
 class Purchase(Base):
     __tablename__ = "purchases"
     id: Mapped[intpk]
@@ -236,8 +254,16 @@ class Purchase(Base):
     reference: Mapped[str] = mapped_column(String(100))  # invoice or contract number
     # Approval reference of a recorded exception to the plan's required method, if any.
     method_exception_ref: Mapped[str | None] = mapped_column(String(100))
+    # A donation or free transfer-in (the only purchases whose lines may have a unit price of 0), and its approval.
+    free_kind: Mapped[str | None] = mapped_column(String(20))
+    free_approval_ref: Mapped[str | None] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[created]
+    # A voided purchase stays, with why and on whose approval; it no longer counts against the plan.
+    voided_at: Mapped[datetime | None]
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    void_approval_ref: Mapped[str | None] = mapped_column(String(100))
+    voided_by: Mapped[str | None] = mapped_column(String(100))
 
     lines: Mapped[list[PurchaseLine]] = relationship(back_populates="purchase", order_by="PurchaseLine.id")
 
@@ -270,6 +296,10 @@ class Intake(Base):
     received_on: Mapped[date]
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[created]
+    # A reversed intake stays, its assets retired: why, by whom, when.
+    reversed_at: Mapped[datetime | None]
+    reverse_reason: Mapped[str | None] = mapped_column(Text)
+    reversed_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class User(Base):

@@ -17,6 +17,7 @@ STATUSES = {
     "in_use": N_("In use"),
     "under_repair": N_("Under repair"),
     "disposed": N_("Disposed"),
+    "retired": N_("Retired"),
     "lost": N_("Lost"),
 }
 
@@ -38,6 +39,7 @@ EVENTS = {
     "asset.maintenance": N_("Maintenance"),
     "asset.transfer": N_("Transferred"),
     "asset.custodian": N_("Custodian changed"),
+    "asset.retire": N_("Retired (intake reversed)"),
     "asset.dispose": N_("Disposed"),
     "asset.exit": N_("Left through the gate"),
     "asset.return": N_("Back through the gate"),

@@ -56,7 +56,7 @@ def test_disposal_is_final_and_kept(db: Any, reason: str) -> None:
                    lambda: assets.checkout(db, ACTOR, laptop, where.person),
                    lambda: lifecycle.send_to_repair(db, ACTOR, laptop),
                    lambda: lifecycle.dispose(db, ACTOR, laptop, "sold", "X"),
-                   lambda: lifecycle.transfer(db, ACTOR, laptop, "Finance"),
+                   lambda: lifecycle.transfer(db, ACTOR, laptop, "Finance", "TR-8"),
                    lambda: lifecycle.change_custodian(db, ACTOR, laptop, where.person),
                    lambda: lifecycle.record_maintenance(db, ACTOR, laptop, date(2026, 1, 1), "v", "1", "x")):
         with pytest.raises(IllegalTransition):
@@ -82,7 +82,7 @@ def test_transfer_custodian_and_maintenance_keep_status(db: Any) -> None:
     assert (out.asset.department, out.asset.custodian.code, out.asset.status) == ("Finance", where.other_person,
                                                                                   "in_storage")
     with pytest.raises(Invalid, match="belongs to Finance already"):
-        lifecycle.transfer(db, ACTOR, laptop, "Finance")
+        lifecycle.transfer(db, ACTOR, laptop, "Finance", "TR-8")
     lifecycle.change_custodian(db, ACTOR, laptop, where.person, "handover")
     lifecycle.record_maintenance(db, ACTOR, laptop, date(2026, 5, 2), "Dell service", "350.50", "new battery")
     with pytest.raises(Invalid, match="more than two decimals"):
@@ -145,6 +145,9 @@ def test_rest_life_cycle(client: Any, tokens: Any, sessions: Any) -> None:
                                                                "description": "oiled"}, headers=h)
     assert r.status_code == 200
     r = client.post(f"/api/v1/assets/{code}/transfer", json={"department": "Finance"}, headers=h)
+    assert r.status_code == 422  # a transfer needs its approval reference
+    r = client.post(f"/api/v1/assets/{code}/transfer", json={"department": "Finance", "approval_ref": "TR-2"},
+                    headers=h)
     assert r.get_json()["department"] == "Finance"
     r = client.post(f"/api/v1/assets/{code}/custodian", json={"person": where.other_person}, headers=h)
     assert r.get_json()["custodian"]["code"] == where.other_person

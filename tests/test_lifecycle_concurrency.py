@@ -131,7 +131,7 @@ def test_many_changes_at_once_leave_an_unbroken_history(engine_sessions: Any) ->
         elif action == "custodian":
             lifecycle.change_custodian(session, ACTOR, code, rng.choice([where.person, where.other_person]))
         else:
-            lifecycle.transfer(session, ACTOR, code, rng.choice(["IT", "Finance", "Admin"]))
+            lifecycle.transfer(session, ACTOR, code, rng.choice(["IT", "Finance", "Admin"]), "TR-1")
 
     failures: list[BaseException] = []
     start = threading.Barrier(4)

@@ -46,7 +46,7 @@ def _act(db: Any, where: Any, action: str, pick: int, qty: int, cents: int, n: i
     elif action == "dispose":
         lifecycle.dispose(db, ACTOR, code, lifecycle.DISPOSAL_REASONS[pick % 4], "OK-1")
     elif action == "transfer":
-        lifecycle.transfer(db, ACTOR, code, ("IT", "Finance")[pick % 2])
+        lifecycle.transfer(db, ACTOR, code, ("IT", "Finance")[pick % 2], "TR-1")
 
 
 def _check(db: Any) -> None:

@@ -88,7 +88,7 @@ def test_xlsx_import(db: Any) -> None:
 def test_bad_files(db: Any) -> None:
     with pytest.raises(Invalid, match="lacks the columns approval_ref"):
         plans.read_table(HEADER.replace(",approval_ref", "").encode())
-    with pytest.raises(Invalid, match="not UTF-8"):
+    with pytest.raises(Invalid, match="Save As and pick .CSV UTF-8"):
         plans.read_table(b"\xff\xfe" + HEADER.encode("utf-16-le"))
     with pytest.raises(Invalid, match="XLSX"):
         plans.read_table(b"PK\x03\x04 not a zip", "x.xlsx")

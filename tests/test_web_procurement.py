@@ -139,7 +139,7 @@ def test_import_of_an_xlsx_and_of_unreadable_files(client: Any, sessions: Any) -
     preview_url = _upload(client, buffer.getvalue(), "plan.xlsx").headers["Location"]
     assert client.post(preview_url, data={}).status_code == 302 and count(sessions, PlanLine) == 1
     not_utf8 = _upload(client, b"\xff\xfe" + HEADER.encode("utf-16-le"))
-    assert not_utf8.status_code == 422 and "CSV 文件不是 UTF-8 编码" in text(not_utf8)
+    assert not_utf8.status_code == 422 and "无法判断 CSV 文件的编码" in text(not_utf8)
     no_header = _upload(client, b"a,b\n1,2\n")
     assert no_header.status_code == 422 and "表头缺少列" in text(no_header)
     assert _upload(client, b"").status_code == 422

@@ -40,6 +40,7 @@ idempotency.register(bp)
 from server.api import (  # noqa: E402,F401  (registers the routes)
     admin,
     assets,
+    corrections,
     departments,
     directory,
     exit_permits,

@@ -35,7 +35,7 @@ class DisposeIn(Body):
 
 class TransferIn(Body):
     department: str = Field(min_length=1, max_length=100)
-    approval_ref: str = Field("", max_length=100)
+    approval_ref: str = Field(min_length=1, max_length=100)
     custodian: CodeText | None = None
     location: CodeText | None = None
     reason: str = Field("", max_length=1000)

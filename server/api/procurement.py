@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from flask import current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from pydantic import Field
 
@@ -15,7 +15,7 @@ from server.api import LIMIT, OFFSET, YEAR, Body, Param, accepts, bp, error, pag
 from server.api.jobs import accepted
 from server.auth import roles
 from server.models import Job
-from server.services import job_tasks, plans, purchases
+from server.services import job_tasks, plan_files, plans, purchases
 
 PLAN_READERS = ("storekeeper", "auditor")
 Method = Literal["online_inquiry", "self_purchase", "framework_agreement", "public_tender", "other"]
@@ -47,6 +47,8 @@ class PurchaseIn(Body):
     method: Method
     reference: str = Field(min_length=1, max_length=100)
     method_exception_ref: str | None = Field(None, max_length=100)
+    free_kind: Literal["donation", "free_transfer_in"] | None = None
+    free_approval_ref: str | None = Field(None, max_length=100)
     lines: list[PurchaseLineIn] = Field(min_length=1, max_length=500)
 
 
@@ -78,6 +80,15 @@ def get_plan_line(ref: str) -> Any:
     line = plans.line_by_ref(g.db, ref)
     rows = [r for r in plans.execution(g.db, line.budget_year) if r.line.id == line.id]
     return jsonify(serialize.plan_execution(rows[0]))
+
+
+@bp.get("/plans/template")
+@roles(*PLAN_READERS)
+def plan_template() -> Any:
+    """The plan file template with one example row: ?lang=zh (Chinese headers and method) or en, ?format=xlsx
+    or csv (UTF-8 with a BOM, which Excel opens correctly)."""
+    data, name, mime = plan_files.template(request.args.get("lang", "zh"), request.args.get("format", "xlsx"))
+    return Response(data, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.post("/plans/import")
@@ -119,10 +130,12 @@ def list_purchases() -> Any:
 @roles("storekeeper")
 @accepts(PurchaseIn)
 def create_purchase(body: PurchaseIn) -> Any:
-    """Record a purchase; refused (rule_violation codes) when it breaks the plan, saying by how much."""
+    """Record a purchase; refused (rule_violation codes) when it breaks the plan, saying by how much, when its
+    date is outside the plan line's budget year or in the future, or when a unit price is 0 and the purchase is
+    not a donation or free transfer-in (free_kind) with its approval reference (free_approval_ref)."""
     lines = [purchases.LineIn(**li.model_dump()) for li in body.lines]
     purchase = purchases.record(g.db, g.actor, body.supplier, body.purchased_on, body.method, body.reference,
-                                lines, body.method_exception_ref)
+                                lines, body.method_exception_ref, body.free_kind, body.free_approval_ref)
     g.db.commit()
     return jsonify(purchases.describe(purchase)), 201
 

@@ -20,6 +20,7 @@ from server.models import (
     Approval,
     Asset,
     AssetEvent,
+    AssetStatus,
     Category,
     Department,
     PlanLine,
@@ -96,7 +97,8 @@ def total_cost_of_ownership(session: Session, today: date | None = None) -> Rows
         upkeep[asset.id] += cost
     ended = _disposed_on(session)
     rows = []
-    for asset in session.scalars(select(Asset).where(Asset.price.is_not(None) | Asset.id.in_(list(upkeep)))
+    for asset in session.scalars(select(Asset).where(Asset.status != AssetStatus.RETIRED.value)
+                                  .where(Asset.price.is_not(None) | Asset.id.in_(list(upkeep)))
                                  .order_by(Asset.code)):
         price = _cents(asset.price)
         total = price + upkeep[asset.id]
@@ -120,7 +122,8 @@ def spend_by_department(session: Session, year: int | None, start: date | None, 
     y = cast(extract("year", Purchase.purchased_on), Integer)
     query = (select(y, PlanLine.department, func.sum(PurchaseLine.amount))
              .join(Purchase, PurchaseLine.purchase_id == Purchase.id)
-             .join(PlanLine, PurchaseLine.plan_line_id == PlanLine.id).group_by(y, PlanLine.department))
+             .join(PlanLine, PurchaseLine.plan_line_id == PlanLine.id).where(Purchase.voided_at.is_(None))
+             .group_by(y, PlanLine.department))
     if start is not None:
         query = query.where(Purchase.purchased_on >= start)
     if end is not None:
@@ -143,6 +146,7 @@ def spend_by_department(session: Session, year: int | None, start: date | None, 
 def execution_rate(session: Session, year: int | None) -> Rows:
     """Plan execution rate per department and category: approved amount, used amount, used / approved."""
     used = (select(PurchaseLine.plan_line_id.label("line"), func.sum(PurchaseLine.amount).label("used"))
+            .join(Purchase, PurchaseLine.purchase_id == Purchase.id).where(Purchase.voided_at.is_(None))
             .group_by(PurchaseLine.plan_line_id).subquery())
     query = (select(PlanLine.department, Category.name, func.sum(PlanLine.approved_amount),
                     func.sum(func.coalesce(used.c.used, 0)))

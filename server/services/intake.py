@@ -21,7 +21,7 @@ from server import audit, params
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
 from server.i18n import N_
-from server.models import Asset, AssetEvent, AssetStatus, Intake, Location, PurchaseLine, utcnow
+from server.models import Asset, AssetEvent, AssetStatus, Intake, Location, Purchase, PurchaseLine, utcnow
 from server.services import codes as code_service
 from server.services import directory, purchases
 
@@ -37,7 +37,9 @@ class Received:
 
 
 def received_count(session: Session, line_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Asset).where(Asset.purchase_line_id == line_id)) or 0
+    """Units of a purchase line received by intakes that stand (a reversed intake's retired assets do not)."""
+    return session.scalar(select(func.count()).select_from(Asset).where(
+        Asset.purchase_line_id == line_id, Asset.status != AssetStatus.RETIRED.value)) or 0
 
 
 def codes_of(session: Session, intake_id: int) -> list[str]:
@@ -47,10 +49,13 @@ def codes_of(session: Session, intake_id: int) -> list[str]:
 def open_lines(session: Session, limit: int = 500) -> list[tuple[PurchaseLine, int]]:
     """Purchase lines with units still to receive, newest first, with how many are left."""
     received = (select(Asset.purchase_line_id.label("line_id"), func.count().label("n"))
-                .where(Asset.purchase_line_id.is_not(None)).group_by(Asset.purchase_line_id).subquery())
+                .where(Asset.purchase_line_id.is_not(None), Asset.status != AssetStatus.RETIRED.value)
+                .group_by(Asset.purchase_line_id).subquery())
     got = func.coalesce(received.c.n, 0)
     rows = session.execute(select(PurchaseLine, got).outerjoin(received, received.c.line_id == PurchaseLine.id)
-                           .where(PurchaseLine.quantity > got).order_by(PurchaseLine.id.desc()).limit(limit))
+                           .join(Purchase, PurchaseLine.purchase_id == Purchase.id)
+                           .where(PurchaseLine.quantity > got, Purchase.voided_at.is_(None))
+                           .order_by(PurchaseLine.id.desc()).limit(limit))
     return [(line, line.quantity - int(n)) for line, n in rows.unique()]
 
 
@@ -109,6 +114,9 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
     existing = session.scalars(select(Intake).where(Intake.request_key == key)).first()
     if existing is not None:
         return _replay(session, existing, line.id)
+    if line.purchase.voided_at is not None:
+        raise RuleViolation(N_("purchase %(id)s is voided; nothing of it can be received"), code="purchase_voided",
+                            id=line.purchase_id)
     location = directory.location_by_code(session, location_code)
     if location.kind not in STORE_KINDS:
         raise RuleViolation(N_("intake goes to a storeroom, shelf or bin; %(location)s is a %(kind)s"),

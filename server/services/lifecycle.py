@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.audit import Actor
 from server.errors import Invalid
+from server.i18n import N_
 from server.models import Asset, AssetEvent, AssetStatus, Category, Person, utcnow
 from server.services import directory, plans
 from server.services.assets import Change, Outcome, _apply, asset_for_change, due_time
@@ -69,17 +70,22 @@ def dispose(session: Session, actor: Actor, tag: str, disposal_reason: str, appr
 
 def transfer(session: Session, actor: Actor, tag: str, to_department: str, approval_ref: str = "",
              custodian_code: str | None = None, location_code: str | None = None, reason: str = "") -> Outcome:
-    """Hand an asset to another department (optionally with its new custodian and place)."""
+    """Hand an asset to another department (调拨; optionally with its new custodian and place), with its
+    approval reference, as a disposal needs one."""
     department = _required(to_department, "the department to transfer to")
     asset = asset_for_change(session, tag)
     if department == asset.department:
         raise Invalid(f"{asset.code} belongs to {department} already")
+    approval_ref = (approval_ref or "").strip()
+    if not approval_ref or len(approval_ref) > 100:
+        raise Invalid(N_("a transfer needs its approval reference (1 to 100 characters)"),
+                      code="approval_required", field="approval_ref")
     person = directory.person_by_code(session, custodian_code) if custodian_code else None
     location = directory.location_by_code(session, location_code) if location_code else None
     change = Change("asset.transfer", None, location, person, department=department)
     return _apply(session, actor, asset, change, None, reason, None,
                   {"from_department": asset.department, "to_department": department,
-                   "approval_ref": approval_ref.strip()[:100]})
+                   "approval_ref": approval_ref})
 
 
 def change_custodian(session: Session, actor: Actor, tag: str, person_code: str, reason: str = "") -> Outcome:

@@ -10,9 +10,6 @@ that is what the person fixing the file looks for.
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -25,7 +22,7 @@ from server import audit
 from server.audit import Actor
 from server.errors import AlreadyExists, DomainError, Invalid, NotFound
 from server.i18n import N_
-from server.models import Category, PlanLine, ProcurementMethod, PurchaseLine
+from server.models import Category, PlanLine, ProcurementMethod, Purchase, PurchaseLine
 from server.services import bulk
 
 COLUMNS = ("ref", "budget_year", "department", "category", "approved_qty", "unit_price_cap", "approved_amount",
@@ -65,7 +62,7 @@ def money(value: Any, what: str, line: int | None = None) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _count(value: Any, what: str, low: int = 1, high: int = 10_000_000) -> int:
+def count(value: Any, what: str, low: int = 1, high: int = 10_000_000) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
@@ -74,6 +71,14 @@ def _count(value: Any, what: str, low: int = 1, high: int = 10_000_000) -> int:
         raise Invalid(N_("%(field)s %(value)s must be between %(low)s and %(high)s"), field=what, value=number,
                       low=low, high=high)
     return number
+
+
+def check_amount_within_cap(qty: int, cap: Decimal, amount: Decimal) -> None:
+    """An approved amount can never be more than the quantity could cost at the unit price cap."""
+    if amount > cap * qty:
+        raise Invalid(N_("approved_amount %(amount)s is more than approved_qty %(qty)s x unit_price_cap %(cap)s "
+                         "= %(most)s"), code="amount_above_cap", amount=amount, qty=qty, cap=cap,
+                      most=(cap * qty).quantize(CENT), field="approved_amount")
 
 
 def _text(value: Any, what: str, size: int) -> str:
@@ -110,11 +115,13 @@ def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, C
     category = (categories or {}).get(name) or session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
         raise NotFound(N_("no category named %(name)s"), code="unknown_category", name=name)
-    return LineIn(_text(row["ref"], "ref", 40), _count(row["budget_year"], "budget_year", 2000, 2200),
+    line = LineIn(_text(row["ref"], "ref", 40), count(row["budget_year"], "budget_year", 2000, 2200),
                   _text(row["department"], "department", 100), category,
-                  _count(row["approved_qty"], "approved_qty"), money(row["unit_price_cap"], "unit_price_cap"),
+                  count(row["approved_qty"], "approved_qty"), money(row["unit_price_cap"], "unit_price_cap"),
                   money(row["approved_amount"], "approved_amount"), method,
                   _text(row["approval_ref"], "approval_ref", 100))
+    check_amount_within_cap(line.approved_qty, line.unit_price_cap, line.approved_amount)
+    return line
 
 
 def _add(session: Session, actor: Actor, line: LineIn) -> PlanLine:
@@ -254,75 +261,17 @@ def _store(session: Session, actor: Actor, lines: list[LineIn], progress: Progre
 
 
 def read_table(data: bytes, filename: str = "", progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8, BOM allowed) or XLSX file (first sheet) as dicts keyed by the header.
+    """Rows of a plan file (services/plan_files: CSV in UTF-8 or GB18030/GBK, XLSX; Chinese or English
+    headers and methods) keyed by the column codes of COLUMNS."""
+    from server.services import plan_files
 
-    ``progress`` hears the rows read from an XLSX file (slow: about 4,000 rows a second)."""
-    if _is_xlsx(data, filename):
-        return _read_xlsx(data, progress)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Invalid(N_("the CSV file is not UTF-8")) from None
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        _check_header(reader.fieldnames or [])
-        return [{k.strip(): v for k, v in row.items() if k} for row in reader]
-    except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a bad quote: was a 500
-        raise Invalid(N_("the CSV file cannot be read at row %(row)s: %(problem)s"), code="bad_file",
-                      row=reader.line_num, problem=str(exc)) from None  # lines read before it: its data row
-
-
-def _is_xlsx(data: bytes, filename: str) -> bool:
-    return filename.lower().endswith(".xlsx") or data[:2] == b"PK"
+    return plan_files.read_table(data, filename, progress)
 
 
 def estimate_rows(data: bytes, filename: str = "") -> int:
-    """About how many data rows a file has, without parsing it (decides whether it is a long job).
+    from server.services import plan_files
 
-    CSV: its line breaks. XLSX: the ``<row`` elements of its first sheet (decompressing is fast;
-    openpyxl's parsing is what is slow). A file that is not a valid zip counts 0: the real read
-    will refuse it at once.
-    """
-    if not _is_xlsx(data, filename):
-        return max(data.count(b"\n") - 1, 0)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
-            sheets = sorted(n for n in book.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml"))
-            if not sheets:
-                return 0
-            if book.getinfo(sheets[0]).file_size > 256 * 1024 * 1024:
-                return 10**7  # a huge sheet (or a zip bomb): never read it inside a request
-            return max(book.read(sheets[0]).count(b"<row") - 1, 0)
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return 0
-
-
-def _read_xlsx(data: bytes, progress: Progress | None = None) -> list[dict[str, Any]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a bad file
-        raise Invalid(N_("cannot read the XLSX file: %(reason)s"), reason=str(exc)) from None
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(h or "").strip() for h in next(rows, ())]
-    _check_header(header)
-    out = []
-    for number, values in enumerate(rows, start=1):
-        if any(v not in (None, "") for v in values):
-            out.append(dict(zip(header, ("" if v is None else v for v in values), strict=False)))
-        if progress is not None and number % 500 == 0:
-            progress(number)
-    book.close()
-    return out
-
-
-def _check_header(header: Iterable[str]) -> None:
-    missing = [c for c in COLUMNS if c not in {h.strip() for h in header}]
-    if missing:
-        raise Invalid(N_("the header lacks the columns %(missing)s (expected: %(expected)s)"),
-                      missing=", ".join(missing), expected=", ".join(COLUMNS))
+    return plan_files.estimate_rows(data, filename)
 
 
 # --- what is left ---
@@ -349,8 +298,10 @@ class Execution:
 
 
 def usage_query() -> Select[int, int, Decimal]:
-    """Quantity and amount used per plan line, summed from the purchase lines (the documented query)."""
+    """Quantity and amount used per plan line, summed from the purchase lines of purchases that are not
+    voided (the documented query)."""
     return (select(PurchaseLine.plan_line_id, func.sum(PurchaseLine.quantity), func.sum(PurchaseLine.amount))
+            .join(Purchase, PurchaseLine.purchase_id == Purchase.id).where(Purchase.voided_at.is_(None))
             .group_by(PurchaseLine.plan_line_id))
 
 

@@ -6,7 +6,10 @@
 * the plan line's cumulative quantity never exceeds the approved quantity;
 * its cumulative amount never exceeds the approved amount;
 * the purchase's method is the plan line's, unless an exception with its approval
-  reference is recorded on the purchase.
+  reference is recorded on the purchase;
+* the purchase date falls inside each plan line's budget year and is not in the future;
+* a unit price of 0 only on a donation or free transfer-in recorded as such, with its approval
+  reference.
 
 Exactly at a limit passes, one unit or one cent over fails. The plan lines are locked
 first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions are ``BEGIN
@@ -83,6 +86,8 @@ class Checked:
     exception_ref: str | None
     lines: list[LineIn]
     plan: dict[str, PlanLine] = field(repr=False)
+    free_kind: str | None = None
+    free_ref: str | None = None
 
 
 def _lines(session: Session, raw: Sequence[LineIn | Mapping[str, Any]]) -> list[LineIn]:
@@ -122,9 +127,47 @@ def _unknown_plan_line(lines: list[LineIn], exc: NotFound) -> NotFound:
                     ref=lines[n - 1].plan_line, field="plan_line")
 
 
+FREE_KINDS = ("donation", "free_transfer_in")
+
+
+def _free(free_kind: str | None, free_ref: str | None) -> tuple[str | None, str | None]:
+    kind = (free_kind or "").strip() or None
+    ref = (free_ref or "").strip() or None
+    if kind is not None and kind not in FREE_KINDS:
+        raise Invalid(N_("free_kind %(value)s must be one of %(choices)s"), value=kind, choices=", ".join(FREE_KINDS),
+                      field="free_kind")
+    if kind is not None and (ref is None or len(ref) > 100):
+        raise Invalid(N_("a donation or free transfer-in needs its approval reference"), code="approval_required",
+                      field="free_approval_ref")
+    return kind, ref
+
+
+def _dated(purchased_on: date | None, lines: list[LineIn], plan: dict[str, PlanLine],
+           today: date) -> list[Violation]:
+    """The purchase date: not in the future, and inside the budget year of every plan line it draws on."""
+    if purchased_on is None:
+        return []
+    if purchased_on > today:
+        return [Violation("date_in_future", N_("the purchase date %(date)s is in the future"),
+                          {"date": purchased_on.isoformat()}, field="purchased_on")]
+    return [Violation("outside_budget_year", N_(
+        "the purchase date %(date)s is outside plan line %(ref)s's budget year %(year)s"),
+        {"date": purchased_on.isoformat(), "ref": ref, "year": plan[ref].budget_year}, field="purchased_on")
+        for ref in sorted({line.plan_line for line in lines}) if plan[ref].budget_year != purchased_on.year]
+
+
+def _zero_prices(lines: list[LineIn], free_kind: str | None) -> list[Violation]:
+    if free_kind is not None:
+        return []
+    return [Violation("zero_price", N_(
+        "line %(line)s: a unit price of 0 is only for a donation or free transfer-in recorded as such, with its "
+        "approval reference"), {"line": n}, n, "unit_price")
+        for n, line in enumerate(lines, start=1) if line.unit_price == 0]
+
+
 def check(session: Session, method: str, exception_ref: str | None, lines: list[LineIn],
           plan: dict[str, PlanLine]) -> list[Violation]:
-    """Every rule broken by these lines, given what the plan lines have used so far."""
+    """Every rule of the plan broken by these lines, given what the plan lines have used so far."""
     ids = [p.id for p in plan.values()]
     used = {line_id: (int(qty or 0), Decimal(amount or 0).quantize(plans.CENT)) for line_id, qty, amount in
             session.execute(plans.usage_query().where(PurchaseLine.plan_line_id.in_(ids)))}
@@ -172,7 +215,8 @@ def _line_violations(n: int, line: LineIn, p: PlanLine, used: dict[int, tuple[in
 
 def validate(session: Session, supplier: str, method: str, reference: str,
              lines: Sequence[LineIn | Mapping[str, Any]], exception_ref: str | None = None,
-             lock: bool = False) -> Checked:
+             lock: bool = False, purchased_on: date | None = None, free_kind: str | None = None,
+             free_approval_ref: str | None = None) -> Checked:
     """Every rule of a purchase, writing nothing: ``record`` calls it (with ``lock``) before storing, and
     the purchase form calls it as the person types. Raises the first problem with the input, or
     PlanRefused naming every rule of the plan the lines break.
@@ -184,12 +228,14 @@ def validate(session: Session, supplier: str, method: str, reference: str,
         raise Invalid(N_("method %(value)s must be one of %(choices)s"), value=method,
                       choices=", ".join(plans.METHODS), field="method")
     exception_ref = (exception_ref or "").strip() or None
+    free_kind, free_ref = _free(free_kind, free_approval_ref)
     checked = _lines(session, lines)
     try:
         plan = lock_plan_lines(session, {line.plan_line for line in checked}, lock)
     except NotFound as exc:
         raise _unknown_plan_line(checked, exc) from None
-    violations = check(session, method, exception_ref, checked, plan)
+    violations = (_dated(purchased_on, checked, plan, date.today()) + _zero_prices(checked, free_kind)
+                  + check(session, method, exception_ref, checked, plan))
     if violations:
         raise PlanRefused(violations)
     supplier = (supplier or "").strip()
@@ -197,15 +243,18 @@ def validate(session: Session, supplier: str, method: str, reference: str,
     if not supplier or not reference:
         raise Invalid(N_("a purchase needs a supplier and an invoice or contract reference"),
                       field="reference" if supplier else "supplier")
-    return Checked(supplier[:200], reference[:100], method, exception_ref, checked, plan)
+    return Checked(supplier[:200], reference[:100], method, exception_ref, checked, plan, free_kind, free_ref)
 
 
 def record(session: Session, actor: Actor, supplier: str, purchased_on: date, method: str, reference: str,
-           lines: Sequence[LineIn | Mapping[str, Any]], exception_ref: str | None = None) -> Purchase:
+           lines: Sequence[LineIn | Mapping[str, Any]], exception_ref: str | None = None,
+           free_kind: str | None = None, free_approval_ref: str | None = None) -> Purchase:
     """Record a purchase if it breaks no rule; otherwise PlanRefused naming every rule broken."""
-    checked = validate(session, supplier, method, reference, lines, exception_ref, lock=True)
+    checked = validate(session, supplier, method, reference, lines, exception_ref, True, purchased_on,
+                       free_kind, free_approval_ref)
     purchase = Purchase(supplier=checked.supplier, purchased_on=purchased_on, method=method,
-                        reference=checked.reference, method_exception_ref=checked.exception_ref, actor=actor.name)
+                        reference=checked.reference, method_exception_ref=checked.exception_ref,
+                        free_kind=checked.free_kind, free_approval_ref=checked.free_ref, actor=actor.name)
     for line in checked.lines:
         p = checked.plan[line.plan_line]
         purchase.lines.append(PurchaseLine(plan_line=p, category=p.category, quantity=line.quantity,
@@ -222,6 +271,9 @@ def describe(purchase: Purchase) -> dict[str, Any]:
         "id": purchase.id, "supplier": purchase.supplier, "purchased_on": purchase.purchased_on.isoformat(),
         "method": purchase.method, "reference": purchase.reference,
         "method_exception_ref": purchase.method_exception_ref,
+        "free_kind": purchase.free_kind, "free_approval_ref": purchase.free_approval_ref,
+        "voided_at": purchase.voided_at.isoformat() if purchase.voided_at else None,
+        "void_reason": purchase.void_reason, "void_approval_ref": purchase.void_approval_ref,
         "total": str(sum((li.amount for li in purchase.lines), Decimal("0.00"))),
         "lines": [{"id": li.id, "plan_line": li.plan_line.ref, "category": li.category.name,
                    "description": li.description, "quantity": li.quantity, "unit_price": str(li.unit_price),

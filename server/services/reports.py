@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import DomainError, Invalid
 from server.i18n import N_
-from server.models import Asset, Category, Location, PlanLine, Purchase, PurchaseLine
+from server.models import Asset, AssetStatus, Category, Location, PlanLine, Purchase, PurchaseLine
 from server.services import indicators, lifecycle, plans
 
 CENT = Decimal("0.01")
@@ -81,7 +81,7 @@ def spend(session: Session, period: str = "month", year: int | None = None, star
     part: Any = {"month": m, "quarter": (m + 2) // 3, "year": y}[period]
     query = (select(y, part, Category.name, func.sum(PurchaseLine.quantity), func.sum(PurchaseLine.amount))
              .join(Purchase, PurchaseLine.purchase_id == Purchase.id)
-             .join(Category, PurchaseLine.category_id == Category.id)
+             .join(Category, PurchaseLine.category_id == Category.id).where(Purchase.voided_at.is_(None))
              .group_by(y, part, Category.name).order_by(y, part, Category.name))
     rows = []
     query = _within(_year_filter(query, Purchase.purchased_on, year), Purchase.purchased_on, start, end)
@@ -96,7 +96,7 @@ def spend_by_method(session: Session, year: int | None = None, start: date | Non
     """Spend per procurement method, with how much of it went through a recorded method exception."""
     exc = func.sum(case((Purchase.method_exception_ref.is_not(None), PurchaseLine.amount), else_=0))
     query = (select(Purchase.method, func.count(func.distinct(Purchase.id)), func.sum(PurchaseLine.amount), exc)
-             .join(PurchaseLine, PurchaseLine.purchase_id == Purchase.id)
+             .join(PurchaseLine, PurchaseLine.purchase_id == Purchase.id).where(Purchase.voided_at.is_(None))
              .group_by(Purchase.method).order_by(Purchase.method))
     found = session.execute(_within(_year_filter(query, Purchase.purchased_on, year), Purchase.purchased_on,
                                     start, end))
@@ -109,7 +109,8 @@ def plan_execution(session: Session, year: int | None = None) -> Report:
     """Per plan line: approved, used (purchased), received (assets taken in), remaining, % used."""
     lines = plans.execution(session, year)
     received_query = (select(PurchaseLine.plan_line_id, func.count(Asset.id))
-                      .join(Asset, Asset.purchase_line_id == PurchaseLine.id).group_by(PurchaseLine.plan_line_id))
+                      .join(Asset, Asset.purchase_line_id == PurchaseLine.id)
+                      .where(Asset.status != AssetStatus.RETIRED.value).group_by(PurchaseLine.plan_line_id))
     if year is not None:
         received_query = received_query.join(PlanLine, PlanLine.id == PurchaseLine.plan_line_id).where(
             PlanLine.budget_year == year)
@@ -140,10 +141,12 @@ def assets_by(session: Session, by: str = "status") -> Report:
 
 
 def bought_per_year(session: Session) -> Report:
-    """Assets acquired per year (by acquisition date) with their total value, disposed ones included."""
+    """Assets acquired per year (by acquisition date) with their total value, disposed ones included
+    (retired ones, of a reversed intake, were never really acquired)."""
     y = cast(extract("year", Asset.acquired_on), Integer)
     query = (select(y, func.count(Asset.id), func.sum(Asset.price))
-             .where(Asset.acquired_on.is_not(None)).group_by(y).order_by(y))
+             .where(Asset.acquired_on.is_not(None), Asset.status != AssetStatus.RETIRED.value)
+             .group_by(y).order_by(y))
     rows = [{"year": int(year), "count": int(count), "value": _money(total)}
             for year, count, total in session.execute(query)]
     return Report("bought-per-year", ["year", "count", "value"], rows)

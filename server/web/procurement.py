@@ -21,7 +21,7 @@ from server.auth import roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Category, Job, PlanLine, Purchase
-from server.services import intake, job_tasks, jobs, plans, purchases, uploads
+from server.services import corrections, intake, job_tasks, jobs, plan_files, plans, purchases, uploads
 from server.services.paging import keyset_page
 from server.web.errors import fail
 from server.web.labels import template_choices
@@ -92,7 +92,8 @@ def plan_line(ref: str) -> Any:
         fail(404, exc.localized())
     [row] = plans.execution_of(g.db, [line])
     return render_template("procurement/plan_line.html", row=row,
-                           purchase_lines=purchases.lines_of_plan(g.db, line.id))
+                           purchase_lines=purchases.lines_of_plan(g.db, line.id),
+                           amendments=corrections.amendments(g.db, line.id))
 
 
 # --- importing a plan: upload, preview (nothing stored), confirm ---
@@ -117,6 +118,17 @@ def import_upload() -> Any:
             return redirect(url_for("procurement.import_preview", token=token))
     status = 422 if form.errors else 200
     return render_template("procurement/import.html", form=form, inline_max=jobs.PLAN_ROWS_INLINE_MAX), status
+
+
+@bp.get("/plans/template")
+@roles(*PLAN_READERS)  # as GET /api/v1/plans/template
+def plan_template() -> Any:
+    """The plan file template, headers in Chinese or English (?lang=zh|en, ?format=xlsx|csv)."""
+    try:
+        data, name, mime = plan_files.template(request.args.get("lang", "zh"), request.args.get("format", "xlsx"))
+    except DomainError as exc:
+        fail(400, exc.localized())
+    return Response(data, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _preview_data(token: str) -> dict[str, Any]:
@@ -233,7 +245,8 @@ def _check(form: PurchaseForm) -> None:
         return
     try:
         purchases.validate(g.db, form.supplier.data or "", form.method.data or "", form.reference.data or "",
-                           lines, form.method_exception_ref.data)
+                           lines, form.method_exception_ref.data, purchased_on=form.purchased_on.data,
+                           free_kind=form.free_kind.data, free_approval_ref=form.free_approval_ref.data)
     except DomainError as exc:
         place_error(form, exc, entries)
 
@@ -270,7 +283,8 @@ def purchase_new() -> Any:
             _check(form)  # the plan's verdict too, beside the lines it can judge
             return _show_purchase(form, 422)
         purchase = purchases.record(g.db, g.actor, form.supplier.data, form.purchased_on.data, form.method.data,
-                                    form.reference.data, lines, form.method_exception_ref.data)
+                                    form.reference.data, lines, form.method_exception_ref.data,
+                                    form.free_kind.data, form.free_approval_ref.data)
     except DomainError as exc:
         g.db.rollback()
         place_error(form, exc, entries)
@@ -365,3 +379,6 @@ def intake_labels(intake_id: str) -> Any:
     g.db.commit()
     return Response(made, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="intake-{row.id}-labels.pdf"'})
+
+
+from server.web import procurement_corrections  # noqa: E402,F401  (registers the correction pages on bp)

@@ -22,6 +22,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -61,6 +62,12 @@ class PurchaseForm(FlaskForm):
     reference = StringField(_l("Invoice or contract number"), validators=[InputRequired(REQUIRED), Length(max=100)])
     method_exception_ref = StringField(_l("Approval reference of a method exception (only when the method differs "
                                           "from the plan's)"), validators=[Optional(), Length(max=100)])
+    free_kind = SelectField(_l("Donation or free transfer-in (only these may have a unit price of 0)"),
+                            choices=[SelectChoice("", _l("No: a purchase")), SelectChoice("donation", _l("Donation")),
+                                     SelectChoice("free_transfer_in", _l("Free transfer-in"))],
+                            validators=[Optional()])
+    free_approval_ref = StringField(_l("Approval reference of the donation or transfer-in"),
+                                    validators=[Optional(), Length(max=100)])
     lines = FieldList(FormField(PurchaseLineForm), min_entries=1, max_entries=MAX_LINES)
     add_line = SubmitField(_l("Add a line"))
     save = SubmitField(_l("Record the purchase"))
@@ -145,3 +152,21 @@ def drop_blank_lines(form: PurchaseForm) -> None:
     kept = [entry for entry in form.lines.entries if not blank(entry)] or form.lines.entries[:1]
     form.lines.entries = kept
     form.lines.last_index = max(int(entry.name.rsplit("-", 1)[-1]) for entry in kept)
+
+
+class VoidForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[InputRequired(REQUIRED), Length(max=1000)])
+    approval_ref = StringField(_l("Approval reference"), validators=[InputRequired(REQUIRED), Length(max=100)])
+
+
+class AmendForm(FlaskForm):
+    approved_qty = IntegerField(_l("New approved quantity"), validators=[
+        Optional(), NumberRange(1, 10_000_000, _l("Between 1 and 10,000,000."))])
+    approved_amount = DecimalField(_l("New approved amount (yuan)"), places=2, validators=[
+        Optional(), NumberRange(Decimal(0), message=_l("Not below 0."))])
+    approval_ref = StringField(_l("Approval reference"), validators=[InputRequired(REQUIRED), Length(max=100)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=1000)])
+
+
+class ReverseForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[InputRequired(REQUIRED), Length(max=1000)])
