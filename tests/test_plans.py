@@ -132,3 +132,25 @@ def test_cli_import(tmp_path: Path, database_url: str, engine_sessions: Any) -> 
     assert result.exit_code == 1 and "row 4 (2026-IT-04): unknown_category" in result.output
     result = CliRunner().invoke(main, ["plans", "import", str(bad), "--skip-bad"], env=env)
     assert result.exit_code == 0 and "2 plan lines imported, 5 bad rows skipped" in result.output
+
+
+def test_an_import_refuses_a_formula_where_a_code_is_expected(engine_sessions: Any) -> None:
+    """Issue 15: a plan reference such as =HYPERLINK(...) would run in a spreadsheet that opens an export."""
+    from server.audit import SYSTEM
+    from server.errors import Invalid
+    from server.services import directory, plans
+
+    with engine_sessions() as session, session.begin():
+        directory.get_or_create_category(session, SYSTEM, "Laptop")
+        good = {"ref": "2026-IT-01", "budget_year": 2026, "department": "IT", "category": "Laptop",
+                "approved_qty": 1, "unit_price_cap": "10", "approved_amount": "10", "method": "other",
+                "approval_ref": "x"}
+        plans.parse_line(session, good)
+        for field, value in (("ref", '=HYPERLINK("http://x","y")'), ("approval_ref", "@SUM(A1)"),
+                             ("ref", "+1"), ("department", "-2+3")):
+            try:
+                plans.parse_line(session, {**good, field: value})
+            except Invalid as exc:
+                assert exc.code == "formula_refused", (field, value)
+            else:
+                raise AssertionError(f"{field}={value} was accepted")

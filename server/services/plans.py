@@ -101,6 +101,10 @@ class LineIn:
     approval_ref: str
 
 
+FORMULA_START = ("=", "+", "-", "@")
+FORMULA_CHECKED = ("ref", "category", "approval_ref", "department")
+
+
 def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, Category] | None = None) -> LineIn:
     """Check one line's fields (from JSON, CSV or XLSX alike); Invalid names the first bad field."""
     if any(isinstance(v, str) and "\x00" in v for v in row.values()):  # PostgreSQL refuses NUL in text
@@ -108,6 +112,12 @@ def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, C
     missing = [c for c in COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise Invalid(N_("missing %(fields)s"), fields=", ".join(missing))
+    for field in FORMULA_CHECKED:
+        # A reference is a code, never a spreadsheet formula: one that starts like a formula would run in
+        # whoever's spreadsheet exports it later (formula injection), so it is refused at the door.
+        if str(row[field]).strip()[:1] in FORMULA_START:
+            raise Invalid(N_("%(field)s %(value)s looks like a spreadsheet formula; a reference may not start "
+                             "with =, +, - or @"), code="formula_refused", field=field, value=str(row[field])[:40])
     method = str(row["method"]).strip()
     if method not in METHODS:
         raise Invalid(N_("method %(value)s must be one of %(choices)s"), value=method, choices=", ".join(METHODS))
