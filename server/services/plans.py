@@ -112,12 +112,13 @@ def parse_line(session: Session, row: Mapping[str, Any], categories: dict[str, C
     missing = [c for c in COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise Invalid(N_("missing %(fields)s"), fields=", ".join(missing))
-    for field in FORMULA_CHECKED:
+    for column in FORMULA_CHECKED:
         # A reference is a code, never a spreadsheet formula: one that starts like a formula would run in
         # whoever's spreadsheet exports it later (formula injection), so it is refused at the door.
-        if str(row[field]).strip()[:1] in FORMULA_START:
+        if str(row[column]).strip()[:1] in FORMULA_START:
             raise Invalid(N_("%(field)s %(value)s looks like a spreadsheet formula; a reference may not start "
-                             "with =, +, - or @"), code="formula_refused", field=field, value=str(row[field])[:40])
+                             "with =, +, - or @"), code="formula_refused", field=column,
+                          value=str(row[column])[:40])
     method = str(row["method"]).strip()
     if method not in METHODS:
         raise Invalid(N_("method %(value)s must be one of %(choices)s"), value=method, choices=", ".join(METHODS))
