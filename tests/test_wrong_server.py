@@ -51,7 +51,7 @@ def stranger(settings_overrides: dict[str, Any], other_database_url: str) -> Ite
 @pytest.fixture
 def agent(app: Any, tmp_path: Path, broker: Any) -> Iterator[Agent]:
     kiosk = Agent(parse_config({
-        "kiosk": KIOSK, "mode": "storeroom", "prefix": settings_of(app).topic_prefix,
+        "kiosk": KIOSK, "mode": "storeroom", "prefix": settings_of(app).topic_prefix, "language": "en",
         "outbox": str(tmp_path / "outbox.db"), "screen": {"enabled": False},
         "broker": {"host": BROKER_HOST, "port": BROKER_PORT, "session_expiry": 120, "reconnect_min": 1,
                    "reconnect_max": 2},
@@ -90,7 +90,7 @@ def _record_refused(agent: Agent, office: dict[str, str], n: int) -> list[str]:
     assert {a.level for a in acks if a is not None} == {"warn"}  # "not stored yet", not "refused"
     assert agent.link.held() == (n, "unknown_kiosk")
     banner = agent.screen_state()["offline"]
-    assert banner is not None and f"{n} events" in banner and "unknown_kiosk" in banner
+    assert banner is not None and f"{n} events" in banner and "does not know this kiosk" in banner
     sent = agent.link.sent
     time.sleep(1.5)
     assert agent.link.sent == sent, "held events went out again without a reconnect or a config"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from flask import g, jsonify, request
 from pydantic import AwareDatetime, Field
@@ -20,7 +20,8 @@ ISSUERS = ("storekeeper",)  # admin always may
 
 
 class PermitBody(Body):
-    assets: list[str] = Field(min_length=1, max_length=exit_permits.MAX_ASSETS, description="A- codes")
+    assets: list[Annotated[str, Field(max_length=300)]] = Field(min_length=1, max_length=exit_permits.MAX_ASSETS,
+                                                                 description="A- codes")
     reason: str = Field(min_length=1, max_length=2000)
     carrier: str = Field(min_length=1, max_length=200)
     valid_until: AwareDatetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import g, jsonify, request
 from pydantic import Field
@@ -19,7 +19,8 @@ from server.services import directory, gate_alerts, notify, watchlist
 class WatchIn(Body):
     kind: Literal["person", "plate"]
     label: str = Field(min_length=1, max_length=200, description="the name, or the plate")
-    aliases: list[str] = Field(default_factory=list, max_length=watchlist.MAX_ALIASES)
+    aliases: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
+                                                                 max_length=watchlist.MAX_ALIASES)
     note: str = Field("", max_length=1000)
 
 

@@ -6,14 +6,14 @@ services.gate_documents). A refusal at the gate still leaves its alert (``refuse
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Literal, NoReturn
 
 from flask import Response, current_app, g, jsonify, request
 from pydantic import AwareDatetime, Field
 
 from server import gate_serialize as out
-from server import settings_of
+from server import params, settings_of
 from server.api import Body, accepts, bp
 from server.auth import roles
 from server.errors import DomainError, Invalid
@@ -32,7 +32,7 @@ class VisitorBody(Body):
     host: str = Field(min_length=1, max_length=40, description="P- code of the person visited")
     organisation: str = Field("", max_length=200)
     purpose: str = Field("", max_length=200)
-    id_last4: str | None = Field(None, pattern=r"^[0-9A-Za-z]{4}$",
+    id_last4: str | None = Field(None, max_length=4, pattern=r"^[0-9A-Za-z]{4}$",
                                  description="kept only when the office's setting asks for it")
     plate: str | None = Field(None, max_length=20)
 
@@ -122,10 +122,7 @@ def _day_arg(name: str) -> datetime | None:
     raw = request.args.get(name)
     if not raw:
         return None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(N_("%(name)s must be a date (YYYY-MM-DD)"), code="bad_filter", name=name) from None
+    day = params.day(raw, name)  # bounded years: 9999-12-31 plus a day would overflow
     return datetime.combine(day, time.min, policy(g.db).zone)
 
 

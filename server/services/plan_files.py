@@ -101,7 +101,7 @@ def read_table(data: bytes, filename: str = "", progress: Progress | None = None
         return _rows(header, reader, None)
     except csv.Error as exc:  # a field over csv.field_size_limit (128 KiB), a bad quote: was a 500
         raise Invalid(N_("the CSV file cannot be read at row %(row)s: %(problem)s"), code="bad_file",
-                      row=reader.line_num, problem=str(exc)) from None
+                      row=max(reader.line_num - 1, 1), problem=str(exc)) from None  # data rows count from 1
 
 
 def is_xlsx(data: bytes, filename: str) -> bool:
