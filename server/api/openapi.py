@@ -50,6 +50,12 @@ def _operation(view: Any, arguments: set[str], schemas: dict[str, Any]) -> dict[
     if "*" not in roles:
         op["security"] = [{"bearer": []}]
         op["x-roles"] = sorted(roles)
+    query = getattr(view, "_query", None)
+    if query is not None:
+        for name, field in query.model_fields.items():
+            schema = query.model_json_schema()["properties"][name]
+            op["parameters"].append({"name": name, "in": "query", "required": field.is_required(),
+                                     "description": field.description or "", "schema": schema})
     model = getattr(view, "_body", None)
     if model is not None:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
