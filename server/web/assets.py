@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ from server import names, settings_of
 from server.audit import Actor
 from server.auth import READERS, allowed_roles, roles
 from server.errors import DomainError
-from server.i18n import N_
+from server.i18n import N_, fmt_date, fmt_datetime
 from server.models import AssetStatus, Category, Location, Person
 from server.services import asset_facts, asset_search, assets, lifecycle
 from server.services.assets import ALLOWED_FROM, Outcome
@@ -62,6 +62,15 @@ def location_kind_name(code: str) -> str:
 @bp.app_template_filter("source_name")
 def source_name(code: str) -> str:
     return names.source(code)
+
+
+@bp.app_template_filter("iso_time")
+def iso_time(text: str) -> str:
+    """A date or time kept as ISO text in an event's data, in the reader's format (as given if it is not one)."""
+    try:
+        return fmt_datetime(datetime.fromisoformat(text)) if "T" in text else fmt_date(date.fromisoformat(text))
+    except (TypeError, ValueError):
+        return str(text)
 
 
 @bp.app_template_filter("disposal_reason_name")
@@ -141,7 +150,7 @@ def _or_422(read: Callable[[], Any]) -> Any:
 def _qr_svg(code: str) -> str:
     """The QR code of the asset's label (the same text as the printed one), as inline SVG."""
     text = codes.label_text(code, settings_of(current_app).label_base_url)
-    svg: str = segno.make(text, error="m", micro=False).svg_inline(scale=4, title=text, svgclass="qr")
+    svg: str = segno.make(text, error="m", micro=False).svg_inline(scale=5, title=text, svgclass="qr")
     return svg
 
 
@@ -168,27 +177,27 @@ ACTIONS: dict[str, Action] = {
     "move": Action(forms.MoveForm, lambda db, who, code, f: assets.move(db, who, code, f.to.data, reason=f.reason.data),
                    code_fields={"to": L}),
     "checkout": Action(forms.CheckoutForm, lambda db, who, code, f: assets.checkout(
-        db, who, code, f.to.data, _office_time(f.due.data), reason=f.reason.data, purpose=f.purpose.data or "",
-        approval_ref=f.approval_ref.data or ""), {"approval_required": "approval_ref"}, {"to": P}),
+        db, who, code, f.to.data, _office_time(f.due.data), reason=f.reason.data, purpose=f.purpose.data,
+        approval_ref=f.approval_ref.data), {"approval_required": "approval_ref"}, {"to": P}),
     "checkin": Action(forms.CheckinForm, lambda db, who, code, f: assets.checkin(
         db, who, code, f.location.data or None, reason=f.reason.data), code_fields={"location": L}),
     "repair": Action(forms.RepairForm, lambda db, who, code, f: lifecycle.send_to_repair(
-        db, who, code, f.vendor.data or "", f.location.data or None, reason=f.reason.data),
+        db, who, code, f.vendor.data, f.location.data or None, reason=f.reason.data),
                      code_fields={"location": L}),
     "repaired": Action(forms.RepairedForm, lambda db, who, code, f: lifecycle.back_from_repair(
         db, who, code, f.location.data or None, reason=f.reason.data), {"not_a_store": "location"},
                        {"location": L}),
     "maintenance": Action(forms.MaintenanceForm, lambda db, who, code, f: lifecycle.record_maintenance(
-        db, who, code, f.on.data, f.vendor.data or "", f.cost.data, f.description.data or ""),
+        db, who, code, f.on.data, f.vendor.data, f.cost.data, f.description.data),
                           {"description_required": "description", "invalid": "cost"}),
     "transfer": Action(forms.TransferForm, lambda db, who, code, f: lifecycle.transfer(
-        db, who, code, f.department.data or "", f.approval_ref.data or "", f.custodian.data or None,
+        db, who, code, f.department.data, f.approval_ref.data, f.custodian.data or None,
         f.location.data or None, f.reason.data), {"department_required": "department", "same_department": "department"},
                        {"custodian": P, "location": L}),
     "custodian": Action(forms.CustodianForm, lambda db, who, code, f: lifecycle.change_custodian(
         db, who, code, f.person.data, f.reason.data), code_fields={"person": P}),
     "dispose": Action(forms.DisposeForm, lambda db, who, code, f: lifecycle.dispose(
-        db, who, code, f.reason.data, f.approval_ref.data or "", note=f.note.data or ""),
+        db, who, code, f.reason.data, f.approval_ref.data, note=f.note.data),
                       {"approval_required": "approval_ref", "bad_disposal_reason": "reason"}, confirm=True),
 }
 
