@@ -38,6 +38,8 @@ MAX_LIMIT = 1000
 COUNT_CAP = 10_000
 MAX_QUERY = 200  # characters of the search box; a longer text is no name, code or serial
 CONTAINS_FROM = 3  # a fragment this long is searched anywhere in the name, a shorter one at its start
+GROUPED_FROM = 50_000  # matches above which a sort by category or location goes group by group
+GROUP_BATCH = 50  # groups read at a time
 
 
 @dataclass(frozen=True)
@@ -55,19 +57,23 @@ class Filters:
 class SortKey:
     value: Any  # the column sorted on
     empty: ColumnElement[bool] | None = None  # the rows without a value (sorted last), if it may be empty
-    join: Any = None  # the table the value comes from, joined for the first run
+    join: Any = None  # the table the value comes from (its name), joined for the first run
+    group: Any = None  # with ``join``: the asset's column that points at it
     unique: bool = False  # the value alone orders the rows (no id needed)
 
     def columns(self) -> list[Any]:
-        return [self.value] if self.unique else [self.value, Asset.id]
+        """The ORDER BY and the cursor: the value, for a joined table its id (names may repeat), the asset's id."""
+        if self.unique:
+            return [self.value]
+        return [self.value, self.join.id, Asset.id] if self.join is not None else [self.value, Asset.id]
 
 
 SORT_KEYS: dict[str, SortKey] = {
     "code": SortKey(Asset.code, unique=True),
     "name": SortKey(Asset.name),
     "status": SortKey(Asset.status),
-    "category": SortKey(Category.name, join=Category),
-    "location": SortKey(Location.name, empty=Asset.location_id.is_(None), join=Location),
+    "category": SortKey(Category.name, join=Category, group=Asset.category_id),
+    "location": SortKey(Location.name, empty=Asset.location_id.is_(None), join=Location, group=Asset.location_id),
     "acquired": SortKey(Asset.acquired_on, empty=Asset.acquired_on.is_(None)),
     "price": SortKey(Asset.price, empty=Asset.price.is_(None)),
 }
@@ -124,19 +130,24 @@ def search(session: Session, filters: Filters = Filters(), sort: str = "code", d
     if offset and (cursor or key.empty is not None):
         raise Invalid(N_("offset works only on a first page sorted by code, name, status or category; "
                          "page on with the cursor instead"), code="bad_offset")
-    base = select(Asset).where(*conditions(session, filters))
-    after = decode_cursor(cursor, len(key.columns()))
+    where = conditions(session, filters)
+    base = select(Asset).where(*where)
+    width = len(key.columns())
+    after = decode_cursor(cursor, width)
     rows: list[tuple[Asset, tuple[Any, ...]]] = []
     if after is None or after[0] is not None:  # the run of rows that have a value
-        valued = base.join(key.join) if key.join is not None else base
-        if key.empty is not None:
-            valued = valued.where(key.value.is_not(None))
-        rows = _seek(session, valued, key.columns(), after, descending, limit + 1, offset)
+        if key.join is not None and not offset and _dense(session, where, key):
+            rows = _by_group(session, key, base, after, descending, limit + 1)
+        else:
+            valued = base.join(key.join) if key.join is not None else base
+            if key.empty is not None:
+                valued = valued.where(key.value.is_not(None))
+            rows = _seek(session, valued, key.columns(), after, descending, limit + 1, offset)
         after = None
     if key.empty is not None and len(rows) <= limit:  # then the rows without one, by id
         empty_after = (after[-1],) if after is not None else None
         more = _seek(session, base.where(key.empty), [Asset.id], empty_after, descending, limit + 1 - len(rows))
-        rows += [(asset, (None, *values)) for asset, values in more]
+        rows += [(asset, (*[None] * (width - 1), *values)) for asset, values in more]
     next_cursor = encode_cursor(rows[limit - 1][1]) if len(rows) > limit else None
     return Page([asset for asset, _ in rows[:limit]], next_cursor)
 
@@ -233,6 +244,56 @@ def _sort_key(sort: str) -> SortKey:
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(N_("a page holds 1 to %(max)s assets"), code="bad_limit", max=MAX_LIMIT)
+
+
+def _dense(session: Session, where: list[ColumnElement[bool]], key: SortKey) -> bool:
+    """Whether more than ``GROUPED_FROM`` assets match: then ``_by_group`` sorts them by the joined
+    name; fewer are joined and sorted at once. PostgreSQL's estimate decides (a count would read
+    them all); SQLite counts, up to the limit."""
+    query = select(Asset.id).where(*where, key.group.is_not(None))
+    if session.get_bind().dialect.name == "postgresql":
+        compiled = query.compile(dialect=session.get_bind().dialect)
+        plan: Any = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
+                                                         compiled.params).scalar()
+        return int(plan[0]["Plan"]["Plan Rows"]) > GROUPED_FROM
+    capped = query.limit(GROUPED_FROM + 1).subquery()
+    return (session.scalar(select(func.count()).select_from(capped)) or 0) > GROUPED_FROM
+
+
+def _by_group(session: Session, key: SortKey, base: Select[Any], after: tuple[Any, ...] | None,
+              descending: bool, size: int) -> list[tuple[Asset, tuple[Any, ...]]]:
+    """Rows ordered by a joined table's name, its id, then the asset's id: group by group.
+
+    Joining a million assets to their categories and sorting them all for one page took 0.6 s
+    (locations: 1.7 s). Here the groups (categories or locations) are read in name order and each
+    group's next assets come through the (group, id) index, until the page is full: a few small
+    queries when many assets match. Same order, same cursor as ``_seek``. (Tried and dropped: a
+    LATERAL join, where PostgreSQL sorted every group's rows anyway, and with a filter read the
+    filter's whole bitmap once per location: 9 s; batches of groups joined at once, where four
+    categories are 260,000 rows to sort.)"""
+    table, turn = key.join, (lambda c: c.desc()) if descending else (lambda c: c.asc())
+    rows: list[tuple[Asset, tuple[Any, ...]]] = []
+    start, inclusive = ((after[0], after[1]), True) if after is not None else (None, True)
+    while len(rows) < size:
+        groups = select(table.id, table.name).order_by(turn(table.name), turn(table.id)).limit(GROUP_BATCH)
+        if start is not None:
+            bound = tuple_(table.name, table.id)
+            ahead = (bound <= tuple_(*start) if inclusive else bound < tuple_(*start)) if descending \
+                else (bound >= tuple_(*start) if inclusive else bound > tuple_(*start))
+            groups = groups.where(table.name <= start[0] if descending else table.name >= start[0], ahead)
+        found = session.execute(groups).all()
+        for group in found:
+            stmt = base.where(key.group == group.id)
+            if after is not None and group.id == after[1]:  # the rest of the cursor's group
+                stmt = stmt.where(Asset.id < after[2] if descending else Asset.id > after[2])
+            stmt = stmt.order_by(turn(Asset.id)).limit(size - len(rows))
+            rows += [(asset, (group.name, group.id, asset.id)) for asset in session.scalars(stmt).unique()]
+            if len(rows) >= size:
+                break
+        if len(found) < GROUP_BATCH:
+            break
+        start, inclusive = (found[-1].name, found[-1].id), False
+    return rows
 
 
 def _seek(session: Session, stmt: Select[Any], columns: list[Any], after: tuple[Any, ...] | None,
