@@ -173,13 +173,14 @@ def _serve(url: str, port: int, workers: int, instance: str) -> subprocess.Popen
            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     server = subprocess.Popen([str(GUNICORN), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                                "server:create_app()"], env=env, start_new_session=True)
-    for _ in range(200):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/login", timeout=30).status_code == 200:
                 return server
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    server.kill()
+        except requests.RequestException:
+            time.sleep(0.2)
+    _stop(server)
     raise RuntimeError("gunicorn did not start")
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from server import auth
 from server.audit import SYSTEM
 from server.models import Asset, AssetEvent
-from server.services import assets, intake, lifecycle
+from server.services import asset_facts, assets, intake, lifecycle
 from server.services.assets import KioskOrigin
+from server.web import assets as web_assets
 from tests.procurement_support import ACTOR, Office, buy, office, plan_line
 
 PASSWORD = "correct horse battery"
@@ -104,16 +105,18 @@ def test_search_filters_sorts_and_pages(client: Any, sessions: Any, setup: Setup
     assert 'aria-sort="descending"' in at_store
     first = _html(client.get("/assets?sort=name"))
     assert 'rel="next"' not in first  # three assets, one page
+    size = web_assets.PAGE_SIZE
     with sessions() as session, session.begin():
-        for i in range(55):
+        for i in range(size + 5):
             assets.create_asset(session, ACTOR, f"Chair {i:02d}", "Printer")
     page_one = _html(client.get("/assets?sort=name"))
     next_link = re.search(r'<a rel="next" href="([^"]+)"', page_one)
-    assert next_link and page_one.count("<tr>") == 51  # a header row and 50 assets
+    assert next_link and page_one.count("<tr>") == size + 1  # a header row and a page of assets
     page_two = _html(client.get(next_link.group(1).replace("&amp;", "&")))
+    assert 'rel="next"' not in page_two
     codes_one = set(re.findall(r"<code>(A-[^<]+)</code>", page_one))
     codes_two = set(re.findall(r"<code>(A-[^<]+)</code>", page_two))
-    assert len(codes_one) == 50 and len(codes_two) == 8 and not codes_one & codes_two
+    assert len(codes_one) == size and len(codes_two) == 8 and not codes_one & codes_two
 
 
 @pytest.mark.parametrize("query,text", [
@@ -147,6 +150,19 @@ def test_the_asset_page_shows_every_field_and_a_chinese_history(client: Any, ses
     history = html[html.index('class="timeline"'):]
     assert history.index("领用") < history.index("保养") < history.index("登记入账")  # newest first
     assert "经办人 tester，来源：接口" in history and "原因：field trip" in history
+
+
+def test_a_long_history_pages_and_the_cost_still_counts_every_record(client: Any, sessions: Any, setup: Setup,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asset_facts, "HISTORY_PAGE", 2)
+    _login(client, sessions, "auditor")
+    first = _html(client.get(f"/assets/{setup.laptop}"))
+    timeline = first[first.index('class="timeline"'):]
+    assert timeline.count('<li class="">') == 2 and "¥450.75" in first and "登记入账" not in timeline
+    older = re.search(r'<a rel="next" href="([^"]+)"', first)
+    assert older
+    second = _html(client.get(older.group(1).replace("&amp;", "&")))
+    assert "登记入账" in second and 'rel="next"' not in second and "¥450.75" in second
 
 
 def test_late_and_conflicting_events_are_marked(client: Any, sessions: Any, setup: Setup) -> None:

@@ -59,6 +59,7 @@ class AssetQuery(BaseModel):
     category: str | None = Field(None, description="category name")
     location: str | None = Field(None, description="L- code")
     custodian: str | None = Field(None, description="P- code")
+    name: str = Field("", max_length=asset_search.MAX_QUERY, description="part of a name (codes not looked up)")
     sort: str = Field("code", description="code, name, status, category, location, acquired or price")
     dir: Literal["asc", "desc"] = "asc"
     after: str | None = Field(None, max_length=512, description="the `next` cursor of the page before")
@@ -79,10 +80,10 @@ def _query(model: type[BaseModel]) -> Any:
 @bp.get("/assets")
 @roles(*READERS)
 def list_assets() -> Any:
-    """Search assets: ?q= (code, serial or name), ?status=, ?category=, ?location=, ?custodian=,
+    """Search assets: ?q= (code, serial or name), ?name=, ?status=, ?category=, ?location=, ?custodian=,
     ?sort= and ?dir=, pages by ?after= (the answer's `next`); `total` is exact up to 10,000."""
     args = _query(AssetQuery)
-    filters = asset_search.Filters(args.q, args.status, args.category, args.location, args.custodian)
+    filters = asset_search.Filters(args.q, args.status, args.category, args.location, args.custodian, args.name)
     page = asset_search.search(g.db, filters, args.sort, args.dir == "desc", args.after, args.limit, args.offset)
     total, exact = asset_search.count(g.db, filters)
     return jsonify(items=[serialize.asset(a) for a in page.items], next=page.next_cursor, total=total,

@@ -51,6 +51,7 @@ class Filters:
     category: str | None = None  # category name
     location: str | None = None  # L- code
     custodian: str | None = None  # P- code
+    name: str = ""  # part of a name only (a caller that has ``resolve``d its text already)
 
 
 @dataclass(frozen=True)
@@ -178,11 +179,13 @@ def conditions(session: Session, filters: Filters) -> list[ColumnElement[bool]]:
         where.append(Asset.location_id == location(session, filters.location).id)
     if filters.custodian:
         where.append(Asset.custodian_id == person(session, filters.custodian).id)
-    text = (filters.q or "").strip()
-    if len(text) > MAX_QUERY:
+    text, name = (filters.q or "").strip(), (filters.name or "").strip()
+    if len(text) > MAX_QUERY or len(name) > MAX_QUERY:
         raise Invalid(N_("the search text is longer than %(size)s characters"), code="bad_filter", size=MAX_QUERY)
     if text:
         where.append(_text_condition(session, text))
+    if name:
+        where.append(Asset.name.ilike(_like_pattern(name), escape="\\"))
     return where
 
 
