@@ -204,6 +204,26 @@ def _bench_user(url: str) -> None:
     engine.dispose()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc); 0 for one that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(server: subprocess.Popen[bytes], url: str) -> dict[str, list[int]]:
+    """gunicorn's workers, and the PostgreSQL backends serving this database (the workers' pools)."""
+    workers = [int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        backends = list(conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND pid <> pg_backend_pid()")))
+    engine.dispose()
+    return {"gunicorn workers": workers, "PostgreSQL backends": backends}
+
+
 def _drop(url: str) -> None:
     target = make_url(url)
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -272,9 +292,12 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             _load(base, _plan(sample, 300, 150, seed=1), args.clients)  # warm-up, not counted
+            pids = _server_pids(server, args.database_url)
+            cpu_before = {pid: _cpu_seconds(pid) for group in pids.values() for pid in group}
             load_before = os.getloadavg()
             results, seconds = _load(base, _plan(sample, args.search, args.pages, seed=2), args.clients)
             load_after = os.getloadavg()
+            cpu = {name: sum(_cpu_seconds(pid) - cpu_before[pid] for pid in group) for name, group in pids.items()}
         finally:
             _stop(server)
     print(f"gunicorn -w {args.workers} on loopback; {args.clients} client processes; {len(results)} requests "
@@ -282,6 +305,10 @@ def main() -> None:
           f"{load_after[0]:.1f} after (1 min), on {os.cpu_count()} cores shared with other work")
     for line in _report(results):
         print(line)
+    print("server CPU per request (all kinds): " + ", ".join(f"{name} {used / len(results) * 1000:.1f} ms"
+                                                           for name, used in cpu.items())
+          + f"; total {sum(cpu.values()) / len(results) * 1000:.1f} ms, i.e. at most "
+          f"{len(results) / sum(cpu.values()) * (os.cpu_count() or 1):.0f} requests/s on {os.cpu_count()} idle cores")
     search = [ms for kind, ms, _ in results if kind != "asset page"]
     page = [ms for kind, ms, _ in results if kind == "asset page"]
     for name, times in (("search", search), ("asset page", page)):
