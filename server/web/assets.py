@@ -51,6 +51,12 @@ def can(endpoint: str) -> bool:
     return actor is not None and view is not None and actor.role in (allowed_roles(view) or frozenset())
 
 
+@bp.app_template_global("kv")
+def kv(label: str, value: Any) -> str:
+    """ "Label: value" in the reader's language (a Python function: a Jinja macro per line cost more)."""
+    return _("%(label)s: %(value)s", label=label, value=value)
+
+
 @bp.app_template_filter("action_name")
 def action_name(code: str) -> str:
     return names.action(code)
