@@ -362,3 +362,20 @@ def test_every_input_on_the_asset_pages_has_a_label(client: Any, sessions: Any, 
                 continue
             ident = re.search(r'id="([^"]+)"', tag)
             assert ident and ident.group(1) in labelled, (path, tag)
+
+
+def test_service_refusals_are_in_the_readers_language_on_the_api_too(client: Any, tokens: Any, sessions: Any,
+                                                                     setup: Setup) -> None:
+    with sessions() as session, session.begin():
+        lifecycle.dispose(session, ACTOR, setup.spare, "lost", "D-1")
+    h = tokens.headers("storekeeper")
+    r = client.post(f"/api/v1/assets/{setup.spare}/move", json={"to": setup.where.room},
+                    headers={**h, "Accept-Language": "zh-CN"})
+    assert r.status_code == 409
+    assert r.get_json()["error"]["message"] == f"{setup.spare} 当前状态为“已报废”，不能执行“变更存放地点”"
+    r = client.post(f"/api/v1/assets/{setup.spare}/move", json={"to": setup.where.room},
+                    headers={**h, "Accept-Language": "en"})
+    assert r.get_json()["error"]["message"] == f"{setup.spare} is Disposed: cannot Move"  # names, not codes
+    r = client.post(f"/api/v1/assets/{setup.seal}/checkout", json={"to": setup.where.person, "purpose": "sign"},
+                    headers={**h, "Accept-Language": "zh-CN"})
+    assert r.get_json()["error"]["message"].endswith("领用还须填写：批复文号、应归还时间")
