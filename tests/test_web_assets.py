@@ -244,8 +244,9 @@ def test_roles_that_may_not_act_are_refused(client: Any, sessions: Any, setup: S
     _login(client, sessions, role)
     html = _html(client.get(f"/assets/{setup.laptop}"))
     assert "/do/" not in html and "操作" not in html
-    for action in ("move", "dispose"):
+    for action in web_assets.ACTIONS:
         assert client.get(f"/assets/{setup.laptop}/do/{action}").status_code == 403
+        assert _act(client, setup.laptop, action).status_code == 403
     r = _act(client, setup.laptop, "dispose", reason="lost", approval_ref="D-1", confirmed="1")
     assert r.status_code == 403 and _asset(sessions, setup.laptop).status == "in_storage"
 

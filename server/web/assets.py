@@ -180,33 +180,61 @@ def _office_time(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=ZoneInfo(settings_of(current_app).timezone)).astimezone(UTC)
 
 
+# What each form calls: the same service functions as the REST routes (server/api/assets.py, lifecycle.py).
+
+def _move(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return assets.move(db, who, code, f.to.data, reason=f.reason.data)
+
+
+def _checkout(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return assets.checkout(db, who, code, f.to.data, _office_time(f.due.data), reason=f.reason.data,
+                           purpose=f.purpose.data, approval_ref=f.approval_ref.data)
+
+
+def _checkin(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return assets.checkin(db, who, code, f.location.data or None, reason=f.reason.data)
+
+
+def _repair(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return lifecycle.send_to_repair(db, who, code, f.vendor.data, f.location.data or None, reason=f.reason.data)
+
+
+def _repaired(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return lifecycle.back_from_repair(db, who, code, f.location.data or None, reason=f.reason.data)
+
+
+def _maintenance(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return lifecycle.record_maintenance(db, who, code, f.on.data, f.vendor.data, f.cost.data, f.description.data)
+
+
+def _transfer(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return lifecycle.transfer(db, who, code, f.department.data, f.approval_ref.data, f.custodian.data or None,
+                              f.location.data or None, f.reason.data)
+
+
+def _custodian(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return lifecycle.change_custodian(db, who, code, f.person.data, f.reason.data)
+
+
+def _dispose(db: Session, who: Actor, code: str, f: Any) -> Outcome:
+    return lifecycle.dispose(db, who, code, f.reason.data, f.approval_ref.data, note=f.note.data)
+
+
 L, P = codes.Kind.LOCATION, codes.Kind.PERSON
-ACTIONS: dict[str, Action] = {
-    "move": Action(forms.MoveForm, lambda db, who, code, f: assets.move(db, who, code, f.to.data, reason=f.reason.data),
-                   code_fields={"to": L}),
-    "checkout": Action(forms.CheckoutForm, lambda db, who, code, f: assets.checkout(
-        db, who, code, f.to.data, _office_time(f.due.data), reason=f.reason.data, purpose=f.purpose.data,
-        approval_ref=f.approval_ref.data), {"approval_required": "approval_ref"}, {"to": P}),
-    "checkin": Action(forms.CheckinForm, lambda db, who, code, f: assets.checkin(
-        db, who, code, f.location.data or None, reason=f.reason.data), code_fields={"location": L}),
-    "repair": Action(forms.RepairForm, lambda db, who, code, f: lifecycle.send_to_repair(
-        db, who, code, f.vendor.data, f.location.data or None, reason=f.reason.data),
-                     code_fields={"location": L}),
-    "repaired": Action(forms.RepairedForm, lambda db, who, code, f: lifecycle.back_from_repair(
-        db, who, code, f.location.data or None, reason=f.reason.data), {"not_a_store": "location"},
-                       {"location": L}),
-    "maintenance": Action(forms.MaintenanceForm, lambda db, who, code, f: lifecycle.record_maintenance(
-        db, who, code, f.on.data, f.vendor.data, f.cost.data, f.description.data),
+ACTIONS: dict[str, Action] = {  # in the order the asset page offers them
+    "move": Action(forms.MoveForm, _move, code_fields={"to": L}),
+    "checkout": Action(forms.CheckoutForm, _checkout, {"approval_required": "approval_ref"}, {"to": P}),
+    "checkin": Action(forms.CheckinForm, _checkin, code_fields={"location": L}),
+    "repair": Action(forms.RepairForm, _repair, code_fields={"location": L}),
+    "repaired": Action(forms.RepairedForm, _repaired, {"not_a_store": "location"}, {"location": L}),
+    "maintenance": Action(forms.MaintenanceForm, _maintenance,
                           {"description_required": "description", "invalid": "cost"}),
-    "transfer": Action(forms.TransferForm, lambda db, who, code, f: lifecycle.transfer(
-        db, who, code, f.department.data, f.approval_ref.data, f.custodian.data or None,
-        f.location.data or None, f.reason.data), {"department_required": "department", "same_department": "department"},
+    "transfer": Action(forms.TransferForm, _transfer,
+                       {"department_required": "department", "same_department": "department"},
                        {"custodian": P, "location": L}),
-    "custodian": Action(forms.CustodianForm, lambda db, who, code, f: lifecycle.change_custodian(
-        db, who, code, f.person.data, f.reason.data), code_fields={"person": P}),
-    "dispose": Action(forms.DisposeForm, lambda db, who, code, f: lifecycle.dispose(
-        db, who, code, f.reason.data, f.approval_ref.data, note=f.note.data),
-                      {"approval_required": "approval_ref", "bad_disposal_reason": "reason"}, confirm=True),
+    "custodian": Action(forms.CustodianForm, _custodian, code_fields={"person": P}),
+    "dispose": Action(forms.DisposeForm, _dispose, {"approval_required": "approval_ref",
+                                                     "bad_disposal_reason": "reason"}, confirm=True),
 }
 
 
