@@ -5,16 +5,13 @@ API and the MQTT consumer all translate these, none invents its own.
 A message is an English template marked for the catalogue, with its values apart:
 ``RuleViolation(N_("unit price %(price)s is above the cap %(cap)s"), price=..., cap=...)``.
 ``message`` is the English text (logs, the consumer's rejected log); ``localized()`` is
-the text in the reader's language, for the web and the API.
+the text in the reader's language, for the web and the API. A value that is itself a word for
+the reader (a status, an action, a list of what is missing) is passed as a ``Term``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-
-class Term(str):
-    """A message parameter that is itself a word to translate (a field's name): ``Term(N_("reason"))``."""
 
 
 class DomainError(Exception):
@@ -36,7 +33,27 @@ class DomainError(Exception):
         text = gettext(self.template)
         if not self.params:
             return text
-        return text % {k: gettext(v) if isinstance(v, Term) else v for k, v in self.params.items()}
+        return text % {k: v.localized() if isinstance(v, Term) else v for k, v in self.params.items()}
+
+
+class Term(str):
+    """A value inside a message that the reader should see by its name: the English message keeps
+    the code (``under_repair``, logs and tests rely on it), ``localized()`` shows the names (marked
+    with ``N_``, e.g. from ``server.names``) in the reader's language, joined as a list."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, text: str, *names: str) -> Term:
+        term = super().__new__(cls, text)
+        term.names = names or (text,)
+        return term
+
+    def localized(self) -> str:
+        from flask_babel import gettext
+
+        from server.i18n import N_
+
+        return gettext(N_(", ")).join(gettext(name) for name in self.names)
 
 
 class NotFound(DomainError):

@@ -147,8 +147,8 @@ class Asset(Base):
     name: Mapped[name_str]
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     serial: Mapped[str | None] = mapped_column(String(100), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default=AssetStatus.IN_STORAGE.value, index=True)
-    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=AssetStatus.IN_STORAGE.value)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     custodian_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     department: Mapped[str] = mapped_column(String(100), default="")
     purchase_line_id: Mapped[int | None] = mapped_column(
@@ -168,6 +168,21 @@ class Asset(Base):
     location: Mapped[Location | None] = relationship(lazy="joined")
     custodian: Mapped[Person | None] = relationship(lazy="joined")
     events: Mapped[list[AssetEvent]] = relationship(back_populates="asset")
+
+    # The search (services/asset_search.py): one index per sort key, ending in the id that breaks
+    # ties, so a page seeks straight to where the last one ended (keyset), and the filters by
+    # category, location and custodian use the same ones. Names: trigram GIN on PostgreSQL for
+    # "contains"; SQLite makes the same declaration a plain index.
+    __table_args__ = (
+        Index("ix_assets_by_name", "name", "id"),
+        Index("ix_assets_by_status", "status", "id"),
+        Index("ix_assets_by_category", "category_id", "id"),
+        Index("ix_assets_by_location", "location_id", "id"),
+        Index("ix_assets_by_custodian", "custodian_id", "id"),
+        Index("ix_assets_by_acquired", "acquired_on", "id"),
+        Index("ix_assets_by_price", "price", "id"),
+        Index("ix_assets_name_search", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+    )
 
 
 class AssetEvent(Base):

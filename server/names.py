@@ -51,6 +51,45 @@ EVENTS = {
     "vehicle.in": N_("Vehicle in"),
 }
 
+# The life-cycle actions by their code in ``services.assets.ALLOWED_FROM``: buttons and refusals.
+ACTIONS = {
+    "move": N_("Move"),
+    "checkout": N_("Check out"),
+    "checkin": N_("Check in"),
+    "repair": N_("Send to repair"),
+    "repaired": N_("Back from repair"),
+    "maintenance": N_("Record maintenance"),
+    "transfer": N_("Transfer"),
+    "custodian": N_("Change custodian"),
+    "dispose": N_("Dispose"),
+}
+
+DISPOSAL_REASONS = {
+    "scrapped": N_("Scrapped"),
+    "sold": N_("Sold"),
+    "lost": N_("Lost"),
+    "transferred_out": N_("Transferred out"),
+}
+
+LOCATION_KINDS = {
+    "storeroom": N_("Storeroom"),
+    "office": N_("Office"),
+    "gate": N_("Gate"),
+    "shelf": N_("Shelf"),
+    "bin": N_("Bin"),
+    "meeting_room": N_("Meeting room"),
+    "site": N_("Site"),
+    "other": N_("Other"),
+}
+
+# Where a change came from (``Actor.source``); "kiosk:<name>" is shown with the kiosk's name.
+SOURCES = {
+    "web": N_("Web"),
+    "api": N_("API"),
+    "cli": N_("Command line"),
+    "kiosk": N_("Kiosk"),
+}
+
 ROLES = {
     "admin": N_("Admin"),
     "storekeeper": N_("Storekeeper"),
@@ -178,6 +217,23 @@ def method(code: object) -> str:
 
 def event(code: object) -> str:
     return _name(EVENTS, code)
+
+
+def action(code: object) -> str:
+    return _name(ACTIONS, code)
+
+
+def disposal_reason(code: object) -> str:
+    return _name(DISPOSAL_REASONS, code)
+
+
+def location_kind(code: object) -> str:
+    return _name(LOCATION_KINDS, code)
+
+
+def source(code: object) -> str:
+    kind, _, name = str(code).partition(":")
+    return f"{_name(SOURCES, kind)} {name}".strip() if kind in SOURCES else str(code)
 
 
 def role(code: object) -> str:

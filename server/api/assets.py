@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from flask import g, jsonify, request
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server import serialize
-from server.api import LIMIT, OFFSET, Body, CodeText, Param, accepts, bp, page_args, query
+from server.api import LIMIT, OFFSET, Body, CodeText, Param, accepts, bp, query
 from server.auth import READERS, roles
-from server.services import assets
+from server.errors import Invalid
+from server.services import asset_search, assets
 
 
 class AssetIn(Body):
@@ -49,16 +50,49 @@ def committed_asset(outcome: assets.Outcome) -> Any:
     return jsonify(serialize.asset(outcome.asset))
 
 
+class AssetQuery(BaseModel):
+    """The query string of GET /assets (unknown names are refused, like unknown body fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str = Field("", max_length=asset_search.MAX_QUERY, description="a code, an exact serial or part of a name")
+    status: str | None = None
+    category: str | None = Field(None, description="category name")
+    location: str | None = Field(None, description="L- code")
+    custodian: str | None = Field(None, description="P- code")
+    name: str = Field("", max_length=asset_search.MAX_QUERY, description="part of a name (codes not looked up)")
+    sort: str = Field("code", description="code, name, status, category, location, acquired or price")
+    dir: Literal["asc", "desc"] = "asc"
+    after: str | None = Field(None, max_length=512, description="the `next` cursor of the page before")
+    limit: int = Field(100, ge=1, le=asset_search.MAX_LIMIT)
+    offset: int = Field(0, ge=0, description="old paging: slow far in; use `after`")
+
+
+def _query(model: type[BaseModel]) -> Any:
+    """The request's query string as ``model``, or a 422 that names the first bad parameter."""
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(query)"
+        raise Invalid(f"{where}: {first['msg']}", code="bad_query") from None
+
+
 @bp.get("/assets")
 @roles(*READERS)
 @query(LIMIT, OFFSET, Param("status", "Only this status."), Param("location", "Only at this location (L- code)."),
        Param("category", "Only this category."))
 def list_assets() -> Any:
-    """List assets, filtered by ?status=, ?location= (L- code), ?category=."""
-    limit, offset = page_args()
-    rows, total = assets.list_assets(g.db, request.args.get("status"), request.args.get("location"),
-                                     request.args.get("category"), limit, offset)
-    return jsonify(items=[serialize.asset(a) for a in rows], total=total, limit=limit, offset=offset)
+    """Search assets: ?q= (code, serial or name), ?name=, ?status=, ?category=, ?location=, ?custodian=,
+    ?sort= and ?dir=, pages by ?after= (the answer's `next`); `total` is exact up to 10,000."""
+    args = _query(AssetQuery)
+    filters = asset_search.Filters(args.q, args.status, args.category, args.location, args.custodian, args.name)
+    page = asset_search.search(g.db, filters, args.sort, args.dir == "desc", args.after, args.limit, args.offset)
+    total, exact = asset_search.count(g.db, filters)
+    return jsonify(items=[serialize.asset(a) for a in page.items], next=page.next_cursor, total=total,
+                   total_exact=exact, limit=args.limit, offset=args.offset)
+
+
+list_assets._query = AssetQuery  # type: ignore[attr-defined]  # for the OpenAPI document
 
 
 @bp.post("/assets")

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from flask import current_app, jsonify
+from pydantic import BaseModel
 
 from server import __version__
 from server.api import bp, idempotency
@@ -73,7 +74,14 @@ def _operation(view: Any, method: str, arguments: set[str], schemas: dict[str, A
 def _parameters(view: Any, method: str, arguments: set[str]) -> list[dict[str, Any]]:
     found = [{"name": a, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 300}}
              for a in sorted(arguments)]
-    found += [p.spec() for p in getattr(view, "_query", ())]
+    declared: Any = getattr(view, "_query", ())
+    if isinstance(declared, type) and issubclass(declared, BaseModel):  # a query model (GET /assets)
+        properties = declared.model_json_schema()["properties"]
+        found += [{"name": name, "in": "query", "required": info.is_required(),
+                   "description": info.description or "", "schema": properties[name]}
+                  for name, info in declared.model_fields.items()]
+    else:  # @query(Param, ...) declarations
+        found += [p.spec() for p in declared]
     if method == "POST":
         found.append(_IDEMPOTENCY_KEY)
     return found

@@ -12,15 +12,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contract import codes
-from server import audit, params
+from server import audit, names, params
 from server.audit import Actor
-from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation
+from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation, Term
 from server.i18n import N_
-from server.models import Asset, AssetEvent, AssetStatus, Category, Location, Person, utcnow
+from server.models import Asset, AssetEvent, AssetStatus, Location, Person, utcnow
 from server.services import bulk, directory, lookup
 from server.services import codes as code_service
 
@@ -92,9 +92,9 @@ def create_asset(
     location = directory.location_by_code(session, location_code) if location_code else None
     serial = (serial or "").strip() or None
     if serial and session.scalars(select(Asset.id).where(Asset.serial == serial)).first():
-        raise AlreadyExists(f"an asset with serial {serial!r} exists already")
+        raise AlreadyExists(N_("an asset with the serial number %(serial)s exists already"), serial=serial)
     if price is not None and price < 0:
-        raise Invalid("price must not be negative")
+        raise Invalid(N_("the price must not be negative"))
     code = code or code_service.issue(session, codes.Kind.ASSET)[0]
     now = utcnow()
     asset = Asset(code=code, name=name.strip()[:200] or cat.name, category=cat, serial=serial,
@@ -116,7 +116,7 @@ def asset_by_code(session: Session, code: str) -> Asset:
     asset = lookup.cached(session, "asset", normal) or session.scalars(
         select(Asset).where(Asset.code == normal)).first()
     if asset is None:
-        raise NotFound(f"unknown asset {normal}")
+        raise NotFound(N_("unknown asset %(asset)s"), asset=normal)
     return asset
 
 
@@ -140,29 +140,24 @@ def asset_for_change(session: Session, code: str) -> Asset:
                                 # over a bulk block's newer state, which only the block's end writes.
                                 .execution_options(populate_existing=not bulk.active(session))).first()
     if asset is None:
-        raise NotFound(f"unknown asset {normal}")
+        raise NotFound(N_("unknown asset %(asset)s"), asset=normal)
     return asset
+
+
+# Why a text is not an asset code, by the reason ``contract.codes`` gives.
+CODE_ERRORS = {
+    "bad_code": N_("%(text)s is not an AssetGate code"),
+    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
+    "wrong_kind": N_("%(text)s is not an asset code"),
+}
 
 
 def _normal_tag(code: str) -> str:
     try:
         return codes.normalize(code, codes.Kind.ASSET)
     except codes.CodeError as exc:
-        raise Invalid(str(exc), code=exc.reason) from None
-
-
-def list_assets(session: Session, status: str | None = None, location_code: str | None = None,
-                category: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[Asset], int]:
-    query = select(Asset)
-    if status:
-        query = query.where(Asset.status == status)
-    if location_code:
-        query = query.where(Asset.location_id == directory.location_by_code(session, location_code).id)
-    if category:
-        query = query.join(Category).where(Category.name == category)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Asset.id).limit(limit).offset(offset)).unique().all()
-    return list(rows), total
+        raise Invalid(CODE_ERRORS.get(exc.reason, CODE_ERRORS["bad_code"]), code=exc.reason,
+                      text=code.strip()[:64]) from None
 
 
 def history(session: Session, code: str) -> list[AssetEvent]:
@@ -203,10 +198,11 @@ def checkout(session: Session, actor: Actor, tag: str, person_code: str, due: da
     asset = asset_for_change(session, tag)
     purpose, approval_ref = purpose.strip()[:500], approval_ref.strip()[:100]
     if asset.category.controlled and not (purpose and approval_ref and due):
-        lacking = [n for n, v in (("a purpose", purpose), ("an approval reference", approval_ref),
-                                  ("a due time", due)) if not v]
-        raise RuleViolation(f"{asset.code} is a controlled item ({asset.category.name}): its check-out needs "
-                            f"{', '.join(lacking)}", code="approval_required")
+        lacking = [n for n, v in ((N_("a purpose"), purpose), (N_("an approval reference"), approval_ref),
+                                  (N_("a due time"), due)) if not v]
+        raise RuleViolation(N_("%(asset)s is a controlled item (%(category)s): its check-out needs %(missing)s"),
+                            code="approval_required", asset=asset.code, category=asset.category.name,
+                            missing=Term(", ".join(lacking), *lacking))
     data: dict[str, Any] = {"due": due.isoformat()} if due else {}
     if purpose:
         data["purpose"] = purpose
@@ -227,11 +223,14 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
            reason: str, origin: KioskOrigin | None, data: dict[str, Any] | None = None) -> Outcome:
     at = at or utcnow()
     late = asset.state_at is not None and at < asset.state_at
-    allowed = AssetStatus(asset.status) in ALLOWED_FROM.get(change.type.split(".", 1)[1], frozenset())
+    verb = change.type.split(".", 1)[1]
+    allowed = AssetStatus(asset.status) in ALLOWED_FROM.get(verb, frozenset())
     conflict = False
     if not allowed:
         if not (origin and late):
-            raise IllegalTransition(f"{asset.code} is {asset.status}: cannot {change.type.split('.', 1)[1]}")
+            raise IllegalTransition(N_("%(asset)s is %(status)s: cannot %(action)s"), asset=asset.code,
+                                    status=Term(asset.status, names.STATUSES.get(asset.status, asset.status)),
+                                    action=Term(verb, names.ACTIONS.get(verb, verb)))
         conflict = True  # made offline before the server learned what forbids it
     apply_now = allowed and not late
     before = audit.snapshot(asset, ASSET_FIELDS)

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server import names
 from server.audit import Actor
-from server.errors import Invalid
+from server.errors import Invalid, Term
 from server.i18n import N_
 from server.models import Asset, AssetEvent, AssetStatus, Category, Person, utcnow
 from server.services import directory, plans
@@ -30,10 +31,11 @@ DISPOSAL_REASONS = ("scrapped", "sold", "lost", "transferred_out")
 STORE_KINDS = frozenset({"storeroom", "shelf", "bin"})
 
 
-def _required(value: str | None, what: str, size: int = 100) -> str:
+def _required(value: str | None, message: str, code: str, size: int = 100) -> str:
+    """The text, stripped; ``message`` (a marked template with ``%(size)s``) when it is empty or too long."""
     text = (value or "").strip()
     if not text or len(text) > size:
-        raise Invalid(f"{what} is required (1 to {size} characters)")
+        raise Invalid(message, code=code, size=size)
     return text
 
 
@@ -52,7 +54,8 @@ def back_from_repair(session: Session, actor: Actor, tag: str, location_code: st
     asset = asset_for_change(session, tag)
     location = directory.location_by_code(session, location_code) if location_code else None
     if location is not None and location.kind not in STORE_KINDS:
-        raise Invalid(f"back from repair goes to a storeroom, shelf or bin; {location.code} is a {location.kind}")
+        raise Invalid(N_("back from repair goes to a storeroom, shelf or bin; %(location)s (%(name)s) is none "
+                         "of these"), code="not_a_store", location=location.code, name=location.name)
     return _apply(session, actor, asset, Change("asset.repaired", S.IN_STORAGE, location), at, reason, None)
 
 
@@ -60,8 +63,10 @@ def dispose(session: Session, actor: Actor, tag: str, disposal_reason: str, appr
             at: datetime | None = None, note: str = "") -> Outcome:
     """Any live status -> disposed (scrapped, sold, lost, transferred_out), with its approval reference."""
     if disposal_reason not in DISPOSAL_REASONS:
-        raise Invalid(f"disposal reason must be one of {', '.join(DISPOSAL_REASONS)}")
-    approval = _required(approval_ref, "an approval reference for the disposal")
+        raise Invalid(N_("the disposal reason must be one of %(reasons)s"), code="bad_disposal_reason",
+                      reasons=Term(", ".join(DISPOSAL_REASONS), *(names.DISPOSAL_REASONS[r] for r in DISPOSAL_REASONS)))
+    approval = _required(approval_ref, N_("an approval reference for the disposal is required (1 to %(size)s "
+                                          "characters)"), "approval_required")
     asset = asset_for_change(session, tag)
     change = Change("asset.dispose", S.DISPOSED, clear_location=True, clear_custodian=True, clear_due=True)
     return _apply(session, actor, asset, change, at, note, None,
@@ -72,10 +77,12 @@ def transfer(session: Session, actor: Actor, tag: str, to_department: str, appro
              custodian_code: str | None = None, location_code: str | None = None, reason: str = "") -> Outcome:
     """Hand an asset to another department (调拨; optionally with its new custodian and place), with its
     approval reference, as a disposal needs one."""
-    department = _required(to_department, "the department to transfer to")
+    department = _required(to_department, N_("the department to transfer to is required (1 to %(size)s "
+                                             "characters)"), "department_required")
     asset = asset_for_change(session, tag)
     if department == asset.department:
-        raise Invalid(f"{asset.code} belongs to {department} already")
+        raise Invalid(N_("%(asset)s belongs to %(department)s already"), code="same_department", asset=asset.code,
+                      department=department)
     approval_ref = (approval_ref or "").strip()
     if not approval_ref or len(approval_ref) > 100:
         raise Invalid(N_("a transfer needs its approval reference (1 to 100 characters)"),
@@ -101,7 +108,8 @@ def record_maintenance(session: Session, actor: Actor, tag: str, on: date, vendo
                        description: str) -> Outcome:
     """A maintenance record (date, vendor, cost, description): history only, status and place unchanged."""
     amount = plans.money(cost, "cost")
-    text = _required(description, "a description", 1000)
+    text = _required(description, N_("a description is required (1 to %(size)s characters)"),
+                     "description_required", 1000)
     asset = asset_for_change(session, tag)
     return _apply(session, actor, asset, Change("asset.maintenance"), None, text, None,
                   {"date": on.isoformat(), "vendor": vendor.strip()[:200], "cost": str(amount),

@@ -1,0 +1,94 @@
+"""What the asset page shows beyond the asset's own row: where it came from (purchase and plan
+line), what its maintenance has cost so far, and its history a page at a time, newest first,
+with late and conflicting events told apart. Reads only; every change is in ``services.assets``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from server.models import Asset, AssetEvent, AssetStatus, Person, PlanLine, Purchase, PurchaseLine
+from server.services.assets import ALLOWED_FROM
+from server.services.paging import Page, decode_cursor, encode_cursor
+
+HISTORY_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The purchase line an asset was bought on, its purchase and the plan line it spent."""
+
+    line: PurchaseLine
+    purchase: Purchase
+    plan_line: PlanLine
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the history as a person reads it."""
+
+    event: AssetEvent
+    flag: str | None  # "late": older than the asset's state, kept in history only; "conflict": see below
+    custodian: Person | None
+
+
+def origin(session: Session, asset: Asset) -> Origin | None:
+    if asset.purchase_line_id is None:
+        return None
+    row = session.execute(
+        select(PurchaseLine, Purchase, PlanLine)
+        .join(Purchase, PurchaseLine.purchase_id == Purchase.id)
+        .join(PlanLine, PurchaseLine.plan_line_id == PlanLine.id)
+        .where(PurchaseLine.id == asset.purchase_line_id)).first()
+    return Origin(row[0], row[1], row[2]) if row else None
+
+
+def maintenance_cost(session: Session, asset: Asset, history: Page[Entry] | None = None) -> Decimal:
+    """The costs of its maintenance records so far (each record's ``data.cost``, two decimals).
+    Given the first page of history and it is the whole history, summed from it without a query."""
+    if history is not None and history.next_cursor is None:
+        found = [e.event.data for e in history.items if e.event.type == "asset.maintenance"]
+    else:
+        found = list(session.scalars(select(AssetEvent.data).where(AssetEvent.asset_id == asset.id,
+                                                                   AssetEvent.type == "asset.maintenance")))
+    total = Decimal("0.00")
+    for data in found:
+        try:
+            total += Decimal(str(data.get("cost") or "0"))
+        except InvalidOperation:
+            continue  # a hand-edited record: shown in the history, not summed
+    return total
+
+
+def flag(event: AssetEvent) -> str | None:
+    """Why an event did not change the asset: "conflict" when the status it met forbade it (a kiosk
+    did it offline, before the server learned what forbids it), "late" when it was simply older
+    than the asset's state (see ``assets._apply``); None for an applied event."""
+    if event.applied:
+        return None
+    verb = event.type.split(".", 1)[-1]
+    allowed = ALLOWED_FROM.get(verb)
+    if allowed is not None and event.from_status in {s.value for s in AssetStatus} \
+            and AssetStatus(event.from_status) not in allowed:
+        return "conflict"
+    return "late"
+
+
+def history_page(session: Session, asset: Asset, cursor: str | None = None, limit: int | None = None) -> Page[Entry]:
+    """The asset's history, newest first (by when it happened), ``limit`` entries a page, each with
+    the person it was handed to (one query: every query costs on a busy server)."""
+    limit = limit or HISTORY_PAGE
+    after = decode_cursor(cursor, 2)
+    stmt = (select(AssetEvent, Person).outerjoin(Person, Person.id == AssetEvent.custodian_id)
+            .where(AssetEvent.asset_id == asset.id))
+    if after is not None:
+        stmt = stmt.where(tuple_(AssetEvent.at, AssetEvent.id) < tuple_(*after))
+    rows = session.execute(stmt.order_by(AssetEvent.at.desc(), AssetEvent.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    entries = [Entry(event, flag(event), person) for event, person in rows[:limit]]
+    last = entries[-1].event if more else None
+    return Page(entries, encode_cursor((last.at, last.id)) if last is not None else None)
