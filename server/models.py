@@ -534,3 +534,55 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+
+
+class MovementKind(enum.StrEnum):
+    RECEIPT = "receipt"
+    PICKUP = "pickup"
+    RETURN = "return"
+    ADJUSTMENT = "adjustment"
+    STOCKTAKE = "stocktake"  # a stocktake difference
+
+
+class SupplyItem(Base):
+    """An office supply kept in the storeroom (S- code). Its stock is never stored: it is the sum of
+    its movements (``supply_movements``), so no number can drift or be edited without a trace."""
+
+    __tablename__ = "supply_items"
+    id: Mapped[intpk]
+    code: Mapped[code_str]
+    name: Mapped[name_str]
+    unit: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    location: Mapped[str] = mapped_column(String(100), default="")  # storeroom shelf/bin
+    reorder_level: Mapped[int] = mapped_column(Integer, default=0)
+    reorder_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    valuable: Mapped[bool] = mapped_column(Boolean, default=False)  # 贵重: always needs a requisition
+    created_at: Mapped[created]
+
+
+class SupplyMovement(Base):
+    """One line of a supply's ledger: signed quantity (receipts and returns add, pickups take).
+    Rows are never changed; a mistake is corrected by an adjustment with its reason."""
+
+    __tablename__ = "supply_movements"
+    id: Mapped[intpk]
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_items.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]  # when it happened (kiosk clock for kiosk pickups)
+    recorded_at: Mapped[created]
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(60))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    department: Mapped[str] = mapped_column(String(100), default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")  # pickups: what for; adjustments: the reason
+    kiosk_event_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    # An offline pickup that took stock below zero: stored (nothing is lost), flagged for the storekeeper.
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    item: Mapped[SupplyItem] = relationship(lazy="joined")
+    person: Mapped[Person | None] = relationship(lazy="joined")
+
+    # (item, id, quantity): the stock sum and the newest-first ledger page both read this index alone.
+    __table_args__ = (Index("ix_supply_movements_item", "item_id", "id", "quantity"),)

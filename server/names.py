@@ -112,6 +112,14 @@ TOKEN_STATES = {
     "revoked": N_("Revoked"),
 }
 
+MOVEMENT_KINDS = {
+    "receipt": N_("Receipt"),
+    "pickup": N_("Pickup"),
+    "return": N_("Return"),
+    "adjustment": N_("Adjustment"),
+    "stocktake": N_("Stocktake difference"),
+}
+
 
 def _name(table: dict[str, str], code: object) -> str:
     key = str(code)
@@ -180,3 +188,7 @@ def job_state(code: object) -> str:
 
 def job_kind(code: object) -> str:
     return _name(JOB_KINDS, code)
+
+
+def movement_kind(code: object) -> str:
+    return _name(MOVEMENT_KINDS, code)

@@ -81,3 +81,20 @@ def purchase_request(row: Any) -> dict[str, Any]:
         "plan_line": row.plan_line.ref if row.plan_line else None, "purchase_id": row.purchase_id,
         "approval": approval(row.approval), "created_at": row.created_at.isoformat(),
     }
+
+
+def supply_item(row: Any, stock: int) -> dict[str, Any]:
+    return {
+        "code": row.code, "name": row.name, "unit": row.unit, "category": row.category, "location": row.location,
+        "reorder_level": row.reorder_level, "reorder_quantity": row.reorder_quantity, "valuable": row.valuable,
+        "stock": stock, "below_reorder": stock <= row.reorder_level,
+    }
+
+
+def supply_movement(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "quantity": row.quantity, "at": row.at.isoformat(),
+        "recorded_at": row.recorded_at.isoformat(), "actor": row.actor, "source": row.source,
+        "person": person(row.person) if row.person else None, "department": row.department,
+        "purpose": row.purpose, "conflict": row.conflict,
+    }

@@ -83,5 +83,6 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     procurement,
     reports,
     requests,
+    supplies,
     users,
 )

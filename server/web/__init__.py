@@ -27,6 +27,7 @@ from server.web import (
     requests,
     session_pages,
     static,
+    supplies,
     users,
 )
 
@@ -37,6 +38,7 @@ AREAS: tuple[ModuleType, ...] = (
     assets,
     procurement,
     requests,
+    supplies,
     labels,
     reports,
     departments,

@@ -1,0 +1,63 @@
+"""supplies: items and their ledger of movements (stock is the sum, never stored)
+
+Revision ID: 0022_supplies
+Revises: 0012_jobs
+Create Date: 2026-12-01
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0022_supplies"
+down_revision: str | Sequence[str] | None = "0012_jobs"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "supply_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("unit", sa.String(length=20), nullable=False),
+        sa.Column("category", sa.String(length=100), nullable=False),
+        sa.Column("location", sa.String(length=100), nullable=False),
+        sa.Column("reorder_level", sa.Integer(), nullable=False),
+        sa.Column("reorder_quantity", sa.Integer(), nullable=False),
+        sa.Column("valuable", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_supply_items_code", "supply_items", ["code"], unique=True)
+    op.create_table(
+        "supply_movements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("source", sa.String(length=60), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("department", sa.String(length=100), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=False),
+        sa.Column("kiosk_event_id", sa.String(length=36), nullable=True),
+        sa.Column("conflict", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["supply_items.id"]),
+        sa.ForeignKeyConstraint(["person_id"], ["people.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("kiosk_event_id"),
+    )
+    op.create_index("ix_supply_movements_item", "supply_movements", ["item_id", "id", "quantity"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_supply_movements_item", table_name="supply_movements")
+    op.drop_table("supply_movements")
+    op.drop_index("ix_supply_items_code", table_name="supply_items")
+    op.drop_table("supply_items")
