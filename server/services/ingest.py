@@ -22,7 +22,7 @@ from contract.messages import Display, Event, Reason
 from server.audit import Actor
 from server.errors import DomainError
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
-from server.services import assets, bulk, kiosks, lookup
+from server.services import assets, bulk, kiosks, lookup, supplies
 
 
 @dataclass
@@ -67,11 +67,30 @@ def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str,
     return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
 
 
+# A pickup older than this when it arrives was made while the kiosk was off line.
+PICKUP_LIVE_S = 300.0
+
+
+def _supply_pickup(session: Session, ctx: Context, data: m.SupplyPickup) -> tuple[str, str, bool]:
+    """A live pickup below zero is refused (insufficient_stock); one made off line (unsynced
+    clock or an old event) already happened, so it is stored and flagged as a conflict."""
+    event = ctx.event
+    live = event.synced and (utcnow() - event.at).total_seconds() <= PICKUP_LIVE_S
+    wanted = supplies.PickupIn(item=data.item, quantity=data.qty, taker=data.taker, purpose=data.purpose or "")
+    moved = supplies.pickup(session, ctx.actor, wanted, at=event.at, live=live, kiosk_event_id=str(event.id))
+    item, left = moved.item, supplies.stock(session, moved.item_id)
+    if moved.conflict:
+        return (f"Saved with a conflict: {item.code}",
+                f"stock is now {left} {item.unit}; the storekeeper will review", True)
+    return f"Picked up {data.qty} {item.unit} {item.name}"[:120], f"{left} {item.unit} left", False
+
+
 # Types of the contract whose server side is not built yet are refused with a reason.
 HANDLERS: dict[str, Handler] = {
     "asset.move": _move,
     "asset.checkout": _checkout,
     "asset.checkin": _checkin,
+    "supply.pickup": _supply_pickup,
 }
 
 
