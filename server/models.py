@@ -558,6 +558,9 @@ class SupplyItem(Base):
     reorder_level: Mapped[int] = mapped_column(Integer, default=0)
     reorder_quantity: Mapped[int] = mapped_column(Integer, default=0)
     valuable: Mapped[bool] = mapped_column(Boolean, default=False)  # 贵重: always needs a requisition
+    # Everyday use: the most one pickup may take without a requisition (None: no limit).
+    everyday_max: Mapped[int | None] = mapped_column(Integer)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # values a requisition for its approval
     created_at: Mapped[created]
 
 
@@ -580,9 +583,42 @@ class SupplyMovement(Base):
     kiosk_event_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     # An offline pickup that took stock below zero: stored (nothing is lost), flagged for the storekeeper.
     conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    requisition_id: Mapped[int | None] = mapped_column(ForeignKey("requisitions.id"), index=True)
 
     item: Mapped[SupplyItem] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")
 
     # (item, id, quantity): the stock sum and the newest-first ledger page both read this index alone.
     __table_args__ = (Index("ix_supply_movements_item", "item_id", "id", "quantity"),)
+
+
+class Requisition(Base):
+    """领用申请: a department asks for supplies beyond everyday use (or any valuable item); its
+    approval chain (``approvals``, kind "requisition") decides how many; pickups then fulfil it."""
+
+    __tablename__ = "requisitions"
+    id: Mapped[intpk]
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_items.id"), index=True)
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    requester: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(Text)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), unique=True)
+    created_at: Mapped[created]
+
+    item: Mapped[SupplyItem] = relationship(lazy="joined")
+    approval: Mapped[Approval] = relationship(lazy="joined")
+
+
+class SupplyAlert(Base):
+    """A reorder notification: raised when a movement takes stock from above the reorder level to
+    at or under it (once per crossing), cleared when stock rises above the level again."""
+
+    __tablename__ = "supply_alerts"
+    id: Mapped[intpk]
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_items.id"), index=True)
+    stock: Mapped[int] = mapped_column(Integer)  # right after the crossing
+    raised_at: Mapped[created]
+    cleared_at: Mapped[datetime | None]
+
+    item: Mapped[SupplyItem] = relationship(lazy="joined")

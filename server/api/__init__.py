@@ -83,6 +83,7 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     procurement,
     reports,
     requests,
+    requisitions,
     supplies,
     users,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import g, jsonify, request
@@ -24,6 +25,8 @@ class ItemIn(Body):
     reorder_level: int = Field(0, ge=0, le=1_000_000)
     reorder_quantity: int = Field(0, ge=0, le=1_000_000)
     valuable: bool = False
+    everyday_max: int | None = Field(None, ge=0, le=1_000_000)
+    unit_price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
 
 
 class ReceiptIn(Body):
@@ -36,6 +39,7 @@ class PickupIn(Body):
     taker: str = Field(min_length=1, max_length=40)
     purpose: str = Field("", max_length=200)
     department: str = Field("", max_length=100)
+    requisition: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class ReturnIn(Body):
@@ -121,3 +125,12 @@ def return_supply(code: str, body: ReturnIn) -> Any:
 def adjust_supply(code: str, body: AdjustmentIn) -> Any:
     """A correction of the count with its reason."""
     return _answer(code, supplies.adjust(g.db, g.actor, code, body.delta, body.reason))
+
+
+@bp.get("/supplies/reorder")
+@roles(*READERS)
+def reorder() -> Any:
+    """Items at or under their reorder level, with the open reorder notification (since when)."""
+    return jsonify(items=[{**serialize.supply_item(item, stock),
+                           "alert_since": alert.raised_at.isoformat() if alert else None}
+                          for item, stock, alert in supplies.reorder_list(g.db)])

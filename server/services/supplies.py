@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -21,11 +22,22 @@ from server import audit
 from server.audit import Actor
 from server.errors import Invalid, NotFound, RuleViolation, Term
 from server.i18n import N_
-from server.models import MovementKind, Person, SupplyItem, SupplyMovement, utcnow
+from server.models import (
+    Approval,
+    ApprovalState,
+    MovementKind,
+    Person,
+    Requisition,
+    SupplyAlert,
+    SupplyItem,
+    SupplyMovement,
+    utcnow,
+)
 from server.services import codes as code_service
 from server.services import directory
 
-ITEM_FIELDS = ("code", "name", "unit", "category", "location", "reorder_level", "reorder_quantity", "valuable")
+ITEM_FIELDS = ("code", "name", "unit", "category", "location", "reorder_level", "reorder_quantity", "valuable",
+               "everyday_max")
 MAX_QUANTITY = 100_000
 
 
@@ -38,9 +50,23 @@ class ItemIn:
     reorder_level: int = 0
     reorder_quantity: int = 0
     valuable: bool = False
+    everyday_max: int | None = None  # the most one pickup may take without a requisition; None: no limit
+    unit_price: Decimal | str | None = None
 
 
-def _text(value: str | None, what: str, size: int, required: bool = True) -> str:
+def _price(value: Decimal | str | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        price = Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise Invalid(N_("the unit price must be a number"), code="bad_price") from None
+    if not Decimal(0) <= price < Decimal("1e12"):
+        raise Invalid(N_("the unit price must be a number"), code="bad_price")
+    return price
+
+
+def clean_text(value: str | None, what: str, size: int, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
         raise Invalid(N_("%(what)s is required"), code="required", what=Term(what))
@@ -64,11 +90,13 @@ def _quantity(value: int) -> int:
 def create_item(session: Session, actor: Actor, data: ItemIn) -> SupplyItem:
     """A new supply item with a freshly issued S- code and no stock (receipts add it)."""
     item = SupplyItem(
-        code=code_service.issue(session, codes.Kind.SUPPLY)[0], name=_text(data.name, N_("name"), 200),
-        unit=_text(data.unit, N_("unit"), 20), category=_text(data.category, N_("category"), 100, False),
-        location=_text(data.location, N_("storeroom location"), 100, False),
+        code=code_service.issue(session, codes.Kind.SUPPLY)[0], name=clean_text(data.name, N_("name"), 200),
+        unit=clean_text(data.unit, N_("unit"), 20), category=clean_text(data.category, N_("category"), 100, False),
+        location=clean_text(data.location, N_("storeroom location"), 100, False),
         reorder_level=_count(data.reorder_level, N_("reorder level")),
-        reorder_quantity=_count(data.reorder_quantity, N_("reorder quantity")), valuable=bool(data.valuable))
+        reorder_quantity=_count(data.reorder_quantity, N_("reorder quantity")), valuable=bool(data.valuable),
+        everyday_max=None if data.everyday_max is None else _count(data.everyday_max, N_("everyday limit")),
+        unit_price=_price(data.unit_price))
     session.add(item)
     session.flush()
     audit.record(session, actor, "supply.create", "supply", item.code, None, audit.snapshot(item, ITEM_FIELDS))
@@ -118,17 +146,69 @@ def ledger(item: SupplyItem) -> Select[Any]:
 
 def _record(session: Session, actor: Actor, item: SupplyItem, kind: MovementKind, quantity: int, *,
             at: datetime | None = None, person: Person | None = None, department: str = "", purpose: str = "",
-            kiosk_event_id: str | None = None, conflict: bool = False) -> SupplyMovement:
+            kiosk_event_id: str | None = None, conflict: bool = False,
+            requisition: Requisition | None = None) -> SupplyMovement:
     movement = SupplyMovement(
         item_id=item.id, kind=kind.value, quantity=quantity, at=at or utcnow(), actor=actor.name,
         source=actor.source, person_id=person.id if person else None, department=department, purpose=purpose,
-        kiosk_event_id=kiosk_event_id, conflict=conflict)
+        kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None)
     session.add(movement)
     session.flush()
     audit.record(session, actor, f"supply.{kind.value}", "supply", item.code, None, {
         "movement": movement.id, "quantity": quantity, "person": person.code if person else None,
-        "department": department, "purpose": purpose, "conflict": conflict})
+        "department": department, "purpose": purpose, "conflict": conflict,
+        "requisition": requisition.id if requisition else None})
+    _watch_reorder(session, item, quantity)
     return movement
+
+
+def _watch_reorder(session: Session, item: SupplyItem, quantity: int) -> None:
+    """Raise a reorder alert when this movement crossed the level downwards (once per crossing, not
+    once per pickup), and clear the open one when stock rose above the level again."""
+    after = stock(session, item.id)
+    before = after - quantity
+    if before > item.reorder_level >= after:
+        session.add(SupplyAlert(item_id=item.id, stock=after))
+        session.flush()
+    elif after > item.reorder_level >= before:
+        for alert in session.scalars(select(SupplyAlert).where(SupplyAlert.item_id == item.id,
+                                                               SupplyAlert.cleared_at.is_(None))):
+            alert.cleared_at = utcnow()
+        session.flush()
+
+
+def needs_requisition(item: SupplyItem, quantity: int) -> bool:
+    """Valuable items always, others beyond everyday use (more than ``everyday_max`` at once)."""
+    return item.valuable or (item.everyday_max is not None and quantity > item.everyday_max)
+
+
+def picked_for(session: Session, requisition_id: int) -> int:
+    """How much the pickups that fulfil a requisition took (net of none: returns are not tied to it)."""
+    return -int(session.scalar(select(func.coalesce(func.sum(SupplyMovement.quantity), 0)).where(
+        SupplyMovement.requisition_id == requisition_id, SupplyMovement.kind == MovementKind.PICKUP.value)) or 0)
+
+
+def _requisition_for(session: Session, item: SupplyItem, department: str, quantity: int,
+                     given: int | None) -> Requisition | None:
+    """The approved requisition this pickup fulfils: the one given, or else the department's oldest
+    approved one for the item with enough left. Refuses a given one that does not fit."""
+    query = (select(Requisition).join(Approval, Requisition.approval_id == Approval.id)
+             .where(Requisition.item_id == item.id, Approval.state == ApprovalState.APPROVED.value))
+    if given is not None:
+        found = session.scalars(select(Requisition).where(Requisition.id == given)).first()
+        if found is None or found.item_id != item.id:
+            raise NotFound(N_("requisition %(id)s is not for %(item)s"), id=given, item=item.code)
+        if found.approval.state != ApprovalState.APPROVED:
+            raise RuleViolation(N_("requisition %(id)s is not approved"), code="requisition_not_approved", id=given)
+        left = (found.approval.approved_quantity or 0) - picked_for(session, found.id)
+        if quantity > left:
+            raise RuleViolation(N_("requisition %(id)s has %(left)s left, %(quantity)s asked"),
+                                code="requisition_exceeded", id=given, left=left, quantity=quantity)
+        return found
+    for candidate in session.scalars(query.where(Requisition.department == department).order_by(Requisition.id)):
+        if (candidate.approval.approved_quantity or 0) - picked_for(session, candidate.id) >= quantity:
+            return candidate
+    return None
 
 
 def _take(session: Session, item: SupplyItem, quantity: int, live: bool) -> bool:
@@ -147,7 +227,7 @@ def receive(session: Session, actor: Actor, code: str, quantity: int, note: str 
     """Stock received into the storeroom."""
     item = item_by_code(session, code, lock=True)
     return _record(session, actor, item, MovementKind.RECEIPT, _quantity(quantity), at=at,
-                   purpose=_text(note, N_("note"), 500, False))
+                   purpose=clean_text(note, N_("note"), 500, False))
 
 
 @dataclass(frozen=True)
@@ -157,19 +237,29 @@ class PickupIn:
     taker: str  # P- code
     purpose: str = ""
     department: str = ""  # empty: the taker's department
+    requisition: int | None = None  # empty: the department's approved one for the item, if needed
 
 
 def pickup(session: Session, actor: Actor, data: PickupIn, *, at: datetime | None = None, live: bool = True,
            kiosk_event_id: str | None = None) -> SupplyMovement:
     """Someone takes supplies: who, for which department, how many, what for."""
     quantity = _quantity(data.quantity)
-    purpose = _text(data.purpose, N_("purpose"), 200, False)
+    purpose = clean_text(data.purpose, N_("purpose"), 200, False)
     person = directory.person_by_code(session, data.taker)
-    department = _text(data.department or person.department, N_("department"), 100, False)
+    department = clean_text(data.department or person.department, N_("department"), 100, False)
     item = item_by_code(session, data.item, lock=True)
-    conflict = _take(session, item, quantity, live)
+    requisition = None
+    missing_requisition = False
+    if data.requisition is not None or needs_requisition(item, quantity):
+        requisition = _requisition_for(session, item, department, quantity, data.requisition)
+        if requisition is None and live:
+            raise RuleViolation(N_("%(item)s needs an approved requisition for this pickup"),
+                                code="requisition_required", item=item.name)
+        missing_requisition = requisition is None  # off line: it happened; the storekeeper reviews it
+    conflict = _take(session, item, quantity, live) or missing_requisition
     return _record(session, actor, item, MovementKind.PICKUP, -quantity, at=at, person=person,
-                   department=department, purpose=purpose, kiosk_event_id=kiosk_event_id, conflict=conflict)
+                   department=department, purpose=purpose, kiosk_event_id=kiosk_event_id, conflict=conflict,
+                   requisition=requisition)
 
 
 def give_back(session: Session, actor: Actor, code: str, quantity: int, taker: str, reason: str = "") -> SupplyMovement:
@@ -177,14 +267,14 @@ def give_back(session: Session, actor: Actor, code: str, quantity: int, taker: s
     person = directory.person_by_code(session, taker)
     item = item_by_code(session, code, lock=True)
     return _record(session, actor, item, MovementKind.RETURN, _quantity(quantity), person=person,
-                   department=person.department, purpose=_text(reason, N_("reason"), 500, False))
+                   department=person.department, purpose=clean_text(reason, N_("reason"), 500, False))
 
 
 def adjust(session: Session, actor: Actor, code: str, delta: int, reason: str) -> SupplyMovement:
     """A correction of the count, with its reason (required); it cannot take stock below zero."""
     if delta == 0 or abs(delta) > MAX_QUANTITY:
         raise Invalid(N_("the adjustment must be between -100000 and 100000 and not zero"), code="bad_quantity")
-    why = _text(reason, N_("reason"), 500)
+    why = clean_text(reason, N_("reason"), 500)
     item = item_by_code(session, code, lock=True)
     if delta < 0:
         _take(session, item, -delta, live=True)
@@ -203,3 +293,18 @@ def stocks_of(session: Session, item_ids: list[int]) -> dict[int, int]:
                            .where(SupplyMovement.item_id.in_(item_ids)).group_by(SupplyMovement.item_id))
     found = {item_id: int(total) for item_id, total in rows}
     return {item_id: found.get(item_id, 0) for item_id in item_ids}
+
+
+def reorder_list(session: Session) -> list[tuple[SupplyItem, int, SupplyAlert | None]]:
+    """Items at or under their reorder level, with their stock and the open alert (since when)."""
+    items = list(session.scalars(listing(session, below_reorder=True).order_by(SupplyItem.code).limit(1000)))
+    stock_by_id = stocks_of(session, [i.id for i in items])
+    open_alerts = {a.item_id: a for a in session.scalars(select(SupplyAlert).where(
+        SupplyAlert.cleared_at.is_(None), SupplyAlert.item_id.in_([i.id for i in items])))}
+    return [(i, stock_by_id[i.id], open_alerts.get(i.id)) for i in items]
+
+
+def alerts(session: Session, open_only: bool = True) -> list[SupplyAlert]:
+    """Reorder notifications, newest first."""
+    query = select(SupplyAlert).order_by(SupplyAlert.id.desc()).limit(500)
+    return list(session.scalars(query.where(SupplyAlert.cleared_at.is_(None)) if open_only else query))

@@ -8,8 +8,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms import BooleanField, DecimalField, IntegerField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import names
 from server.auth import READERS, roles
@@ -26,7 +26,8 @@ MENU = [MenuItem("supplies.index", N_("Supplies"))]
 KEEPERS = ("storekeeper",)
 QUANTITY = [DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)]
 # Code errors may be about the item or the badge: their message names the code, above the form.
-CODE_ERRORS = {"insufficient_stock": "quantity", "bad_quantity": "quantity"}
+CODE_ERRORS = {"insufficient_stock": "quantity", "bad_quantity": "quantity", "requisition_required": "requisition",
+               "requisition_not_approved": "requisition", "requisition_exceeded": "requisition"}
 
 
 @bp.app_template_filter("movement_kind")
@@ -42,6 +43,9 @@ class ItemForm(FlaskForm):
     reorder_level = IntegerField(_l("Reorder level"), default=0, validators=[NumberRange(0, 1_000_000)])
     reorder_quantity = IntegerField(_l("Reorder quantity"), default=0, validators=[NumberRange(0, 1_000_000)])
     valuable = BooleanField(_l("Valuable (always needs a requisition)"))
+    everyday_max = IntegerField(_l("Most per pickup without a requisition (empty: no limit)"),
+                                validators=[Optional(), NumberRange(0, 1_000_000)])
+    unit_price = DecimalField(_l("Unit price (CNY)"), places=2, validators=[Optional(), NumberRange(0, 1e11)])
 
 
 class PickupForm(FlaskForm):
@@ -50,6 +54,8 @@ class PickupForm(FlaskForm):
     department = StringField(_l("Department (empty: the taker's)"), validators=[Length(max=100)])
     quantity = IntegerField(_l("Quantity"), validators=QUANTITY)
     purpose = StringField(_l("Purpose"), validators=[Length(max=200)])
+    requisition = IntegerField(_l("Requisition number (empty: the department's approved one, if needed)"),
+                               validators=[Optional(), NumberRange(1, 2**31 - 1)])
 
 
 class ReceiptForm(FlaskForm):
@@ -85,7 +91,8 @@ def new() -> Any:
     if form.validate_on_submit():
         data = supplies.ItemIn(name=form.name.data or "", unit=form.unit.data or "", category=form.category.data or "",
                                location=form.location.data or "", reorder_level=form.reorder_level.data or 0,
-                               reorder_quantity=form.reorder_quantity.data or 0, valuable=bool(form.valuable.data))
+                               reorder_quantity=form.reorder_quantity.data or 0, valuable=bool(form.valuable.data),
+                               everyday_max=form.everyday_max.data, unit_price=form.unit_price.data)
         try:
             item = supplies.create_item(g.db, g.actor, data)
         except DomainError as exc:
@@ -163,7 +170,7 @@ def pickup() -> Any:
     if form.validate_on_submit():
         data = supplies.PickupIn(item=form.item.data or "", quantity=form.quantity.data or 0,
                                  taker=form.taker.data or "", purpose=form.purpose.data or "",
-                                 department=form.department.data or "")
+                                 department=form.department.data or "", requisition=form.requisition.data)
         try:
             movement = supplies.pickup(g.db, g.actor, data)
         except DomainError as exc:

@@ -29,10 +29,40 @@ def upgrade() -> None:
         sa.Column("reorder_level", sa.Integer(), nullable=False),
         sa.Column("reorder_quantity", sa.Integer(), nullable=False),
         sa.Column("valuable", sa.Boolean(), nullable=False),
+        sa.Column("everyday_max", sa.Integer(), nullable=True),
+        sa.Column("unit_price", sa.Numeric(precision=14, scale=2), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_supply_items_code", "supply_items", ["code"], unique=True)
+    op.create_table(
+        "requisitions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("department", sa.String(length=100), nullable=False),
+        sa.Column("requester", sa.String(length=100), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=False),
+        sa.Column("approval_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["supply_items.id"]),
+        sa.ForeignKeyConstraint(["approval_id"], ["approvals.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("approval_id"),
+    )
+    op.create_index("ix_requisitions_item_id", "requisitions", ["item_id"])
+    op.create_index("ix_requisitions_department", "requisitions", ["department"])
+    op.create_table(
+        "supply_alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("stock", sa.Integer(), nullable=False),
+        sa.Column("raised_at", sa.DateTime(), nullable=False),
+        sa.Column("cleared_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["item_id"], ["supply_items.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_supply_alerts_item_id", "supply_alerts", ["item_id"])
     op.create_table(
         "supply_movements",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -48,16 +78,25 @@ def upgrade() -> None:
         sa.Column("purpose", sa.Text(), nullable=False),
         sa.Column("kiosk_event_id", sa.String(length=36), nullable=True),
         sa.Column("conflict", sa.Boolean(), nullable=False),
+        sa.Column("requisition_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["item_id"], ["supply_items.id"]),
+        sa.ForeignKeyConstraint(["requisition_id"], ["requisitions.id"]),
         sa.ForeignKeyConstraint(["person_id"], ["people.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kiosk_event_id"),
     )
     op.create_index("ix_supply_movements_item", "supply_movements", ["item_id", "id", "quantity"])
+    op.create_index("ix_supply_movements_requisition_id", "supply_movements", ["requisition_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_supply_movements_requisition_id", table_name="supply_movements")
     op.drop_index("ix_supply_movements_item", table_name="supply_movements")
     op.drop_table("supply_movements")
+    op.drop_index("ix_supply_alerts_item_id", table_name="supply_alerts")
+    op.drop_table("supply_alerts")
+    op.drop_index("ix_requisitions_department", table_name="requisitions")
+    op.drop_index("ix_requisitions_item_id", table_name="requisitions")
+    op.drop_table("requisitions")
     op.drop_index("ix_supply_items_code", table_name="supply_items")
     op.drop_table("supply_items")
