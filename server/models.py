@@ -622,3 +622,65 @@ class SupplyAlert(Base):
     cleared_at: Mapped[datetime | None]
 
     item: Mapped[SupplyItem] = relationship(lazy="joined")
+
+
+class Stocktake(Base):
+    """盘点: a count of the assets of a scope against the set expected there, frozen at opening."""
+
+    __tablename__ = "stocktakes"
+    id: Mapped[intpk]
+    scope: Mapped[str] = mapped_column(String(20))  # office | department | locations
+    department: Mapped[str] = mapped_column(String(100), default="")
+    location_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | closed
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[created]
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None]
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)  # closed with unresolved lines, said explicitly
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # counts per class, locked at closing
+
+
+class StocktakeExpected(Base):
+    """One asset of the frozen expected set, with where its record put it at opening."""
+
+    __tablename__ = "stocktake_expected"
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+
+
+class StocktakeScan(Base):
+    """One sighting: a code seen at a location. Duplicates are harmless (the newest counts)."""
+
+    __tablename__ = "stocktake_scans"
+    id: Mapped[intpk]
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"))  # None: unknown code
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(60))  # web, csv, api, kiosk:<id>
+    kiosk_event_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+
+    __table_args__ = (Index("ix_stocktake_scans_asset", "stocktake_id", "asset_id", "id"),
+                      Index("ix_stocktake_scans_code", "stocktake_id", "code"))
+
+
+class StocktakeResolution(Base):
+    """How one discrepancy is resolved: move, lost, correct or ignore; applied when the stocktake closes."""
+
+    __tablename__ = "stocktake_resolutions"
+    id: Mapped[intpk]
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    approval_ref: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[created]
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("stocktake_id", "code", name="uq_stocktake_resolution"),)

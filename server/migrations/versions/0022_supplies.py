@@ -87,9 +87,80 @@ def upgrade() -> None:
     )
     op.create_index("ix_supply_movements_item", "supply_movements", ["item_id", "id", "quantity"])
     op.create_index("ix_supply_movements_requisition_id", "supply_movements", ["requisition_id"])
+    _stocktakes()
+
+
+def _stocktakes() -> None:
+    op.create_table(
+        "stocktakes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=20), nullable=False),
+        sa.Column("department", sa.String(length=100), nullable=False),
+        sa.Column("location_ids", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("opened_by", sa.String(length=100), nullable=False),
+        sa.Column("opened_at", sa.DateTime(), nullable=False),
+        sa.Column("closed_by", sa.String(length=100), nullable=True),
+        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("forced", sa.Boolean(), nullable=False),
+        sa.Column("summary", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_stocktakes_state", "stocktakes", ["state"])
+    op.create_table(
+        "stocktake_expected",
+        sa.Column("stocktake_id", sa.Integer(), nullable=False),
+        sa.Column("asset_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["stocktake_id"], ["stocktakes.id"]),
+        sa.ForeignKeyConstraint(["asset_id"], ["assets.id"]),
+        sa.ForeignKeyConstraint(["location_id"], ["locations.id"]),
+        sa.PrimaryKeyConstraint("stocktake_id", "asset_id"),
+    )
+    op.create_table(
+        "stocktake_scans",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stocktake_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("asset_id", sa.Integer(), nullable=True),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("source", sa.String(length=60), nullable=False),
+        sa.Column("kiosk_event_id", sa.String(length=36), nullable=True),
+        sa.ForeignKeyConstraint(["stocktake_id"], ["stocktakes.id"]),
+        sa.ForeignKeyConstraint(["asset_id"], ["assets.id"]),
+        sa.ForeignKeyConstraint(["location_id"], ["locations.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("kiosk_event_id"),
+    )
+    op.create_index("ix_stocktake_scans_asset", "stocktake_scans", ["stocktake_id", "asset_id", "id"])
+    op.create_index("ix_stocktake_scans_code", "stocktake_scans", ["stocktake_id", "code"])
+    op.create_table(
+        "stocktake_resolutions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stocktake_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=True),
+        sa.Column("approval_ref", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("decided_by", sa.String(length=100), nullable=False),
+        sa.Column("decided_at", sa.DateTime(), nullable=False),
+        sa.Column("applied", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["stocktake_id"], ["stocktakes.id"]),
+        sa.ForeignKeyConstraint(["location_id"], ["locations.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("stocktake_id", "code", name="uq_stocktake_resolution"),
+    )
 
 
 def downgrade() -> None:
+    for table in ("stocktake_resolutions", "stocktake_scans", "stocktake_expected", "stocktakes"):
+        for index in {"stocktake_scans": ["ix_stocktake_scans_code", "ix_stocktake_scans_asset"],
+                      "stocktakes": ["ix_stocktakes_state"]}.get(table, []):
+            op.drop_index(index, table_name=table)
+        op.drop_table(table)
     op.drop_index("ix_supply_movements_requisition_id", table_name="supply_movements")
     op.drop_index("ix_supply_movements_item", table_name="supply_movements")
     op.drop_table("supply_movements")
