@@ -120,6 +120,22 @@ MOVEMENT_KINDS = {
     "stocktake": N_("Stocktake difference"),
 }
 
+STOCKTAKE_CLASSES = {
+    "found_in_place": N_("Found in place"),
+    "found_elsewhere": N_("Found elsewhere"),
+    "missing": N_("Missing"),
+    "unexpected": N_("Unexpected"),
+    "unknown": N_("Unknown code"),
+    "disposed_seen": N_("Disposed item seen"),
+}
+
+RESOLUTIONS = {
+    "move": N_("Move the record to where it was seen"),
+    "lost": N_("Mark lost"),
+    "correct": N_("Correct the location"),
+    "ignore": N_("Ignore"),
+}
+
 
 def _name(table: dict[str, str], code: object) -> str:
     key = str(code)
@@ -192,3 +208,11 @@ def job_kind(code: object) -> str:
 
 def movement_kind(code: object) -> str:
     return _name(MOVEMENT_KINDS, code)
+
+
+def stocktake_class(code: object) -> str:
+    return _name(STOCKTAKE_CLASSES, code)
+
+
+def resolution(code: object) -> str:
+    return _name(RESOLUTIONS, code)

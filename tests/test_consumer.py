@@ -112,7 +112,7 @@ def _bad_cases(peer: KioskPeer, office: dict[str, str]) -> list[tuple[str, bytes
         ("unknown_code", json.dumps({**good(), "type": "supply.pickup",
                                      "data": {"item": "S-000010*", "qty": 1, "taker": office["person"]}}).encode(),
          None),
-        ("not_supported", json.dumps({**good(), "type": "stocktake.scan", "data": {
+        ("unknown_code", json.dumps({**good(), "type": "stocktake.scan", "data": {
             "session": "1", "tag": office["asset"], "location": office["store"]}}).encode(), None),
     ]
 

@@ -156,10 +156,12 @@ def test_reopening_freezes_a_new_set(sessions: Any, office: dict[str, str]) -> N
 def test_csv_scans_all_or_nothing(sessions: Any, office: dict[str, str]) -> None:
     st = _open(sessions, office)
     with sessions() as session, session.begin(), pytest.raises(Invalid) as bad:
-        stocktakes.scan_csv(session, ADMIN, st, f"code,location\n{office['a1']},{office['A']}\nnonsense,{office['A']}\n")
+        text = f"code,location\n{office['a1']},{office['A']}\nnonsense,{office['A']}\n"
+        stocktakes.scan_csv(session, ADMIN, st, text)
     assert "line 3" in bad.value.message
     with sessions() as session, session.begin():
-        assert stocktakes.scan_csv(session, ADMIN, st, f"{office['a1']},{office['A']}\n{office['b1']},{office['B']}\n") == 2
+        text = f"{office['a1']},{office['A']}\n{office['b1']},{office['B']}\n"
+        assert stocktakes.scan_csv(session, ADMIN, st, text) == 2
     assert _counts(sessions, st)["found_in_place"] == 2
 
 
@@ -183,3 +185,27 @@ def test_rest_and_live_page(client: Any, sessions: Any, tokens: Any, office: dic
     assert report.status_code == 200 and report.mimetype == "text/csv" and b"found_elsewhere,1" in report.data
     assert client.post(f"/api/v1/stocktakes/{st}/close", headers=admin, json={}).status_code == 422
     assert client.post(f"/api/v1/stocktakes/{st}/close", headers=admin, json={"force": True}).status_code == 200
+
+
+def test_web_resolve_close_and_english(client: Any, sessions: Any, office: dict[str, str]) -> None:
+    st = _open(sessions, office)
+    _scan(sessions, st, office["b1"], office["A"])
+    login(client, sessions, "admin")
+    fragment = client.get(f"/stocktakes/{st}/counts").get_data(as_text=True)
+    assert 'data-class="missing">2<' in fragment and "hx-trigger" in fragment
+    refused = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "lost"})
+    assert refused.status_code == 422 and "审批文号" in refused.get_data(as_text=True)
+    for code, action, extra in [(office["b1"], "move", {}), (office["a1"], "ignore", {"reason": "on loan"}),
+                                (office["a2"], "correct", {"location": office["B"]})]:
+        answer = client.post(f"/stocktakes/{st}/resolve", data={"code": code, "action": action, **extra})
+        assert answer.status_code == 302
+    asked = client.post(f"/stocktakes/{st}/close", data={})
+    assert asked.status_code == 200 and "confirmed" in asked.get_data(as_text=True)
+    assert client.post(f"/stocktakes/{st}/close", data={"confirmed": "1"}).status_code == 302
+    with sessions() as session:
+        assert stocktakes.by_id(session, st).state == "closed"
+        a2 = session.scalars(select(Asset).where(Asset.code == office["a2"])).one()
+        assert a2.location is not None and a2.location.code == office["B"]
+    client.post("/language", data={"language": "en"})
+    english = client.get(f"/stocktakes/{st}?class=found_elsewhere").get_data(as_text=True)
+    assert "Found elsewhere" in english and "Closed" in english

@@ -82,3 +82,27 @@ def test_offline_pickup_below_zero_is_kept_as_a_conflict(consumer: Consumer, pee
     with sessions() as session:
         assert "conflict" in session.get(KioskEvent, str(event.id)).flags
         assert supplies.stock(session, supplies.item_by_code(session, store["item"]).id) == -2
+
+
+def test_stocktake_scan_from_a_kiosk(consumer: Consumer, peer: KioskPeer, sessions: Any) -> None:
+    """stocktake.scan through the broker: counted once (resends are duplicates), refused once closed."""
+    from server.models import Stocktake
+    from server.services import assets, stocktakes
+
+    with sessions() as session, session.begin():
+        directory.get_or_create_category(session, SYSTEM, "Laptop")
+        room = directory.create_location(session, SYSTEM, "Room 9")
+        kiosks.enroll(session, SYSTEM, "store-1", "storeroom", room.code)
+        tag = assets.create_asset(session, SYSTEM, "ThinkPad", "Laptop", room.code).code
+        st = stocktakes.open_stocktake(session, SYSTEM, "office").id
+    event = peer.event("stocktake.scan", {"session": str(st), "tag": tag, "location": room.code})
+    ack = peer.roundtrip(event)
+    assert (ack["status"], ack["display"]["detail"]) == ("accepted", "found in place")
+    assert peer.roundtrip(event)["status"] == "duplicate"
+    with sessions() as session, session.begin():
+        assert stocktakes.counts(session, session.get(Stocktake, st))["found_in_place"] == 1
+        stocktakes.close(session, SYSTEM, st)
+    late = peer.roundtrip(peer.event("stocktake.scan", {"session": str(st), "tag": tag, "location": room.code}))
+    assert (late["status"], late["reason"]) == ("rejected", "stocktake_closed")
+    unknown = peer.roundtrip(peer.event("stocktake.scan", {"session": "999", "tag": tag, "location": room.code}))
+    assert (unknown["status"], unknown["reason"]) == ("rejected", "unknown_code")

@@ -84,6 +84,7 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     reports,
     requests,
     requisitions,
+    stocktakes,
     supplies,
     users,
 )

@@ -20,9 +20,10 @@ from contract import codes
 from contract import messages as m
 from contract.messages import Display, Event, Reason
 from server.audit import Actor
-from server.errors import DomainError
+from server.errors import DomainError, NotFound
+from server.i18n import N_
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
-from server.services import assets, bulk, kiosks, lookup, supplies
+from server.services import assets, bulk, kiosks, lookup, stocktakes, supplies
 
 
 @dataclass
@@ -85,12 +86,22 @@ def _supply_pickup(session: Session, ctx: Context, data: m.SupplyPickup) -> tupl
     return f"Picked up {data.qty} {item.unit} {item.name}"[:120], f"{left} {item.unit} left", False
 
 
+def _stocktake_scan(session: Session, ctx: Context, data: m.StocktakeScan) -> tuple[str, str, bool]:
+    """A sighting for an open stocktake (``session`` is its number); answers the asset's class."""
+    if not data.session.isdigit():
+        raise NotFound(N_("no stocktake %(id)s"), id=data.session[:20])
+    _row, cls = stocktakes.scan(session, ctx.actor, int(data.session), data.tag, data.location, at=ctx.event.at,
+                                kiosk_event_id=str(ctx.event.id))
+    return f"Counted {data.tag}", cls.replace("_", " "), False
+
+
 # Types of the contract whose server side is not built yet are refused with a reason.
 HANDLERS: dict[str, Handler] = {
     "asset.move": _move,
     "asset.checkout": _checkout,
     "asset.checkin": _checkin,
     "supply.pickup": _supply_pickup,
+    "stocktake.scan": _stocktake_scan,
 }
 
 

@@ -355,3 +355,7 @@ def report_csv(session: Session, stocktake: Stocktake) -> str:
                          res.action if res else "", (res.reason or res.approval_ref) if res else ""])
     return out.getvalue()
 
+
+
+def listing(session: Session) -> list[Stocktake]:
+    return list(session.scalars(select(Stocktake).order_by(Stocktake.id.desc()).limit(200)))

@@ -28,6 +28,7 @@ from server.web import (
     requisitions,
     session_pages,
     static,
+    stocktakes,
     supplies,
     users,
 )
@@ -41,6 +42,7 @@ AREAS: tuple[ModuleType, ...] = (
     requests,
     supplies,
     requisitions,
+    stocktakes,
     labels,
     reports,
     departments,
