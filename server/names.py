@@ -154,6 +154,30 @@ TOKEN_STATES = {
     "revoked": N_("Revoked"),
 }
 
+MOVEMENT_KINDS = {
+    "receipt": N_("Receipt"),
+    "pickup": N_("Pickup"),
+    "return": N_("Return"),
+    "adjustment": N_("Adjustment"),
+    "stocktake": N_("Stocktake difference"),
+}
+
+STOCKTAKE_CLASSES = {
+    "found_in_place": N_("Found in place"),
+    "found_elsewhere": N_("Found elsewhere"),
+    "missing": N_("Missing"),
+    "unexpected": N_("Unexpected"),
+    "unknown": N_("Unknown code"),
+    "disposed_seen": N_("Disposed item seen"),
+}
+
+RESOLUTIONS = {
+    "move": N_("Move the record to where it was seen"),
+    "lost": N_("Mark lost"),
+    "correct": N_("Correct the location"),
+    "ignore": N_("Ignore"),
+}
+
 
 # The gate (issue 12).
 PASS_STATUSES = {
@@ -308,3 +332,15 @@ def permit_state(code: object) -> str:
 
 def gate_reason(code: object) -> str:
     return _name(GATE_REASONS, code)
+
+
+def movement_kind(code: object) -> str:
+    return _name(MOVEMENT_KINDS, code)
+
+
+def stocktake_class(code: object) -> str:
+    return _name(STOCKTAKE_CLASSES, code)
+
+
+def resolution(code: object) -> str:
+    return _name(RESOLUTIONS, code)

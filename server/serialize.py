@@ -81,3 +81,34 @@ def purchase_request(row: Any) -> dict[str, Any]:
         "plan_line": row.plan_line.ref if row.plan_line else None, "purchase_id": row.purchase_id,
         "approval": approval(row.approval), "created_at": row.created_at.isoformat(),
     }
+
+
+def supply_item(row: Any, stock: int) -> dict[str, Any]:
+    return {
+        "code": row.code, "name": row.name, "unit": row.unit, "category": row.category, "location": row.location,
+        "reorder_level": row.reorder_level, "reorder_quantity": row.reorder_quantity, "valuable": row.valuable,
+        "everyday_max": row.everyday_max, "unit_price": str(row.unit_price) if row.unit_price is not None else None,
+        "stock": stock, "below_reorder": stock <= row.reorder_level,
+    }
+
+
+def supply_movement(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "quantity": row.quantity, "at": row.at.isoformat(),
+        "recorded_at": row.recorded_at.isoformat(), "actor": row.actor, "source": row.source,
+        "person": person(row.person) if row.person else None, "department": row.department,
+        "purpose": row.purpose, "conflict": row.conflict, "requisition": row.requisition_id,
+    }
+
+
+def requisition(row: Any, fulfilment: dict[str, Any]) -> dict[str, Any]:
+    chain = row.approval
+    return {
+        "id": row.id, "item": {"code": row.item.code, "name": row.item.name, "unit": row.item.unit},
+        "department": row.department, "requester": row.requester, "quantity": row.quantity, "purpose": row.purpose,
+        "amount": str(chain.amount) if chain.amount is not None else None, "state": chain.state,
+        "levels": chain.level_list, "waiting_for": chain.current_level, "fulfilment": fulfilment,
+        "decisions": [{"level": d.level, "by": d.decided_by, "decision": d.decision, "quantity": d.quantity,
+                       "reason": d.reason, "at": d.at.isoformat()} for d in chain.decisions],
+        "created_at": row.created_at.isoformat(),
+    }

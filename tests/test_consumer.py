@@ -110,9 +110,11 @@ def _bad_cases(peer: KioskPeer, office: dict[str, str]) -> list[tuple[str, bytes
         ("unknown_code", json.dumps({**good(), "data": {**move, "tag": "A-000010*"}}).encode(), None),
         ("kiosk_mismatch", json.dumps({**good(), "kiosk": "gate-9"}).encode(), None),
         ("unknown_kiosk", json.dumps({**good(), "kiosk": "ghost"}).encode(), "ghost"),
-        ("not_supported", json.dumps({**good(), "type": "supply.pickup",
-                                      "data": {"item": "S-000010*", "qty": 1, "taker": office["person"]}}).encode(),
+        ("unknown_code", json.dumps({**good(), "type": "supply.pickup",
+                                     "data": {"item": "S-000010*", "qty": 1, "taker": office["person"]}}).encode(),
          None),
+        ("unknown_code", json.dumps({**good(), "type": "stocktake.scan", "data": {
+            "session": "1", "tag": office["asset"], "location": office["store"]}}).encode(), None),
     ]
 
 

@@ -54,6 +54,9 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     procurement,
     reports,
     requests,
+    requisitions,
+    stocktakes,
+    supplies,
     users,
     visitors,
 )

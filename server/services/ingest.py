@@ -21,9 +21,10 @@ from contract import codes
 from contract import messages as m
 from contract.messages import Display, Event, Reason
 from server.audit import Actor
-from server.errors import DomainError
+from server.errors import DomainError, NotFound
+from server.i18n import N_
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
-from server.services import assets, bulk, exit_permits, gate_alerts, kiosks, lookup, visits
+from server.services import assets, bulk, exit_permits, gate_alerts, kiosks, lookup, stocktakes, supplies, visits
 from server.services.visitors import VisitorIn
 
 
@@ -95,6 +96,31 @@ def _asset_exit(session: Session, ctx: Context, data: m.AssetExit) -> tuple[str,
         return f"Returned {out.asset_code}", f"exit permit {out.permit.id}" + (", loan closed" if out.closed
                                                                                else ""), False
     return f"May leave: {out.asset_code}", f"exit permit {out.permit.id}, carrier {out.permit.carrier}"[:500], False
+# A pickup older than this when it arrives was made while the kiosk was off line.
+PICKUP_LIVE_S = 300.0
+
+
+def _supply_pickup(session: Session, ctx: Context, data: m.SupplyPickup) -> tuple[str, str, bool]:
+    """A live pickup below zero is refused (insufficient_stock); one made off line (unsynced
+    clock or an old event) already happened, so it is stored and flagged as a conflict."""
+    event = ctx.event
+    live = event.synced and (utcnow() - event.at).total_seconds() <= PICKUP_LIVE_S
+    wanted = supplies.PickupIn(item=data.item, quantity=data.qty, taker=data.taker, purpose=data.purpose or "")
+    moved = supplies.pickup(session, ctx.actor, wanted, at=event.at, live=live, kiosk_event_id=str(event.id))
+    item, left = moved.item, supplies.stock(session, moved.item_id)
+    if moved.conflict:
+        return (f"Saved with a conflict: {item.code}",
+                f"stock is now {left} {item.unit}; the storekeeper will review", True)
+    return f"Picked up {data.qty} {item.unit} {item.name}"[:120], f"{left} {item.unit} left", False
+
+
+def _stocktake_scan(session: Session, ctx: Context, data: m.StocktakeScan) -> tuple[str, str, bool]:
+    """A sighting for an open stocktake (``session`` is its number); answers the asset's class."""
+    if not data.session.isdigit():
+        raise NotFound(N_("no stocktake %(id)s"), id=data.session[:20])
+    _row, cls = stocktakes.scan(session, ctx.actor, int(data.session), data.tag, data.location, at=ctx.event.at,
+                                kiosk_event_id=str(ctx.event.id))
+    return f"Counted {data.tag}", cls.replace("_", " "), False
 
 
 # Types of the contract whose server side is not built yet are refused with a reason.
@@ -105,6 +131,8 @@ HANDLERS: dict[str, Handler] = {
     "asset.exit": _asset_exit,
     "visitor.signin": _visitor_signin,
     "visitor.signout": _visitor_signout,
+    "supply.pickup": _supply_pickup,
+    "stocktake.scan": _stocktake_scan,
 }
 # What a stored kiosk event keeps of its data: a visitor's personal fields live encrypted with the
 # pass and the visit (services.visitors, purged after the retention period), never in the clear here.

@@ -26,8 +26,11 @@ from server.web import (
     procurement,
     reports,
     requests,
+    requisitions,
     session_pages,
     static,
+    stocktakes,
+    supplies,
     users,
 )
 
@@ -39,6 +42,9 @@ AREAS: tuple[ModuleType, ...] = (
     procurement,
     requests,
     gate,
+    supplies,
+    requisitions,
+    stocktakes,
     labels,
     reports,
     departments,

@@ -1,0 +1,211 @@
+"""Stocktakes (盘点) in the browser: open one, the live page (counts moving as scans arrive, a focused
+field for a USB scanner, a CSV of codes), resolve the lines, close, and the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from server import names
+from server.auth import READERS, roles
+from server.errors import DomainError
+from server.i18n import N_
+from server.models import Location, Stocktake
+from server.services import stocktakes
+from server.web.errors import fail
+from server.web.forms import confirmation_page, show_domain_error
+from server.web.nav import MenuItem
+
+bp = Blueprint("stocktakes", __name__, url_prefix="/stocktakes")
+MENU = [MenuItem("stocktakes.index", N_("Stocktakes"))]
+SCANNERS = ("storekeeper",)
+
+
+@bp.app_template_filter("stocktake_class")
+def stocktake_class(code: object) -> str:
+    return names.stocktake_class(code)
+
+
+@bp.app_template_filter("resolution_name")
+def resolution_name(code: object) -> str:
+    return names.resolution(code)
+
+
+class OpenForm(FlaskForm):
+    scope = SelectField(_l("Scope"), choices=[SelectChoice("office", _l("Whole office")),
+                                              SelectChoice("department", _l("Department")),
+                                              SelectChoice("locations", _l("Locations"))])
+    department = StringField(_l("Department"), validators=[Length(max=100)])
+    locations = StringField(_l("Location codes, separated by spaces"), validators=[Length(max=20_000)])
+
+
+class ScanForm(FlaskForm):
+    code = StringField(_l("Asset code (scan)"), validators=[DataRequired(), Length(max=300)])
+    location = StringField(_l("Where (location code)"), validators=[DataRequired(), Length(max=300)])
+
+
+class CsvForm(FlaskForm):
+    file = FileField(_l("CSV of codes (code,location per row)"))
+
+
+class ResolveForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)])
+    action = SelectField(_l("Action"), choices=[SelectChoice(k, _l(v)) for k, v in names.RESOLUTIONS.items()])
+    location = StringField(_l("Location code (for a correction)"), validators=[Optional(), Length(max=300)])
+    approval_ref = StringField(_l("Approval reference (for a loss)"), validators=[Optional(), Length(max=100)])
+    reason = StringField(_l("Reason (for ignoring)"), validators=[Optional(), Length(max=2000)])
+
+
+class CloseForm(FlaskForm):
+    force = BooleanField(_l("Close even with unresolved lines"))
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles(*READERS)
+def index() -> Any:
+    """Stocktakes, newest first; the admin opens one here."""
+    form = OpenForm()
+    if request.method == "POST":
+        if g.actor.role != "admin":
+            fail(403, _("Only an admin may open a stocktake."))
+        if form.validate_on_submit():
+            try:
+                made = stocktakes.open_stocktake(g.db, g.actor, form.scope.data or "", form.department.data or "",
+                                                 (form.locations.data or "").split())
+            except DomainError as exc:
+                g.db.rollback()
+                show_domain_error(form, exc, {"required": "department", "unknown_code": "locations",
+                                              "bad_code": "locations", "bad_check": "locations"})
+            else:
+                g.db.commit()
+                flash(_("Stocktake %(id)s opened.", id=made.id))
+                return redirect(url_for("stocktakes.page", stocktake_id=made.id))
+    return render_template("stocktakes/index.html", rows=stocktakes.listing(g.db), form=form), \
+        422 if form.errors or form.form_errors else 200
+
+
+def _found(stocktake_id: int) -> Stocktake:
+    try:
+        return stocktakes.by_id(g.db, stocktake_id)
+    except DomainError as exc:
+        fail(404, exc.localized())
+
+
+def _page(found: Stocktake, scan: ScanForm | None = None, resolve: ResolveForm | None = None,
+          status: int = 200) -> Any:
+    cls = request.args.get("class") or "missing"
+    if cls not in stocktakes.CLASSES:
+        fail(400, _("Unknown class."))
+    scan = scan or ScanForm(formdata=None, location=session.get("stocktake_location", ""))
+    places = dict(g.db.execute(select(Location.id, Location.name)).all())
+    return render_template(
+        "stocktakes/page.html", st=found, counts=stocktakes.counts(g.db, found), cls=cls, places=places,
+        lines=stocktakes.lines(g.db, found, cls, 500), scan=scan, csv_form=CsvForm(formdata=None),
+        resolve=resolve or ResolveForm(formdata=None), close_form=CloseForm(formdata=None),
+        unresolved=stocktakes.unresolved(g.db, found) if found.state == "open" else 0), status
+
+
+@bp.get("/<int:stocktake_id>")
+@roles(*READERS)
+def page(stocktake_id: int) -> Any:
+    """The live page: counts per class, the scanner field, the lines of a class."""
+    return _page(_found(stocktake_id))
+
+
+@bp.get("/<int:stocktake_id>/counts")
+@roles(*READERS)
+def counts(stocktake_id: int) -> Any:
+    """The counts alone (htmx refreshes them every few seconds while scans arrive)."""
+    found = _found(stocktake_id)
+    return render_template("stocktakes/_counts.html", st=found, counts=stocktakes.counts(g.db, found))
+
+
+@bp.post("/<int:stocktake_id>/scan")
+@roles(*SCANNERS)
+def scan(stocktake_id: int) -> Any:
+    """One code from the scanner field; the location is remembered for the next scan."""
+    found = _found(stocktake_id)
+    form = ScanForm()
+    if form.validate_on_submit():
+        try:
+            _row, cls = stocktakes.scan(g.db, g.actor, found.id, form.code.data or "", form.location.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"bad_code": "code", "bad_check": "code", "wrong_kind": "code",
+                                          "unknown_code": "location"})
+        else:
+            g.db.commit()
+            session["stocktake_location"] = form.location.data
+            flash(_("%(code)s: %(cls)s", code=form.code.data, cls=names.stocktake_class(cls)))
+            return redirect(url_for("stocktakes.page", stocktake_id=found.id))
+    return _page(found, scan=form, status=422)
+
+
+@bp.post("/<int:stocktake_id>/csv")
+@roles(*SCANNERS)
+def scan_csv(stocktake_id: int) -> Any:
+    """Scans from a CSV file (code,location per row); all rows or none."""
+    found = _found(stocktake_id)
+    upload = request.files.get("file")
+    raw = upload.read(20_000_000) if upload else b""
+    try:
+        count = stocktakes.scan_csv(g.db, g.actor, found.id, raw.decode("utf-8-sig", errors="replace"))
+    except DomainError as exc:
+        g.db.rollback()
+        flash(exc.localized(), "error")
+    else:
+        g.db.commit()
+        flash(_("%(count)s scans stored.", count=count))
+    return redirect(url_for("stocktakes.page", stocktake_id=found.id))
+
+
+@bp.post("/<int:stocktake_id>/resolve")
+@roles()
+def resolve(stocktake_id: int) -> Any:
+    """Choose the resolution of one line."""
+    found = _found(stocktake_id)
+    form = ResolveForm()
+    if form.validate_on_submit():
+        try:
+            stocktakes.resolve(g.db, g.actor, found.id, form.code.data or "", form.action.data or "",
+                               form.location.data or "", form.approval_ref.data or "", form.reason.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"approval_required": "approval_ref", "reason_required": "reason",
+                                          "bad_action": "action", "unknown_code": "location"})
+        else:
+            g.db.commit()
+            flash(_("Resolution saved."))
+            where: dict[str, Any] = {"stocktake_id": found.id, "class": request.args.get("class")}
+            return redirect(url_for("stocktakes.page", **where))
+    return _page(found, resolve=form, status=422)
+
+
+@bp.post("/<int:stocktake_id>/close")
+@roles()
+def close(stocktake_id: int) -> Any:
+    """Apply the resolutions as asset events and lock the report."""
+    found = _found(stocktake_id)
+    form = CloseForm()
+    back = url_for("stocktakes.page", stocktake_id=found.id)
+    asked = confirmation_page(_("Close stocktake %(id)s and apply its resolutions?", id=found.id), back,
+                              _("The moves and losses become asset events; the report is locked."))
+    if asked is not None:
+        return asked
+    try:
+        stocktakes.close(g.db, g.actor, found.id, bool(form.force.data))
+    except DomainError as exc:
+        g.db.rollback()
+        flash(exc.localized(), "error")
+    else:
+        g.db.commit()
+        flash(_("Stocktake %(id)s closed.", id=found.id))
+    return redirect(back)

@@ -1,0 +1,184 @@
+"""Supplies in the browser: the list with stock, each item with its ledger, and the movements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DecimalField, IntegerField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from server import names
+from server.auth import READERS, roles
+from server.errors import DomainError
+from server.i18n import N_
+from server.models import SupplyItem, SupplyMovement
+from server.services import paging, supplies
+from server.web.errors import fail
+from server.web.forms import show_domain_error
+from server.web.nav import MenuItem
+
+bp = Blueprint("supplies", __name__, url_prefix="/supplies")
+MENU = [MenuItem("supplies.index", N_("Supplies"))]
+KEEPERS = ("storekeeper",)
+QUANTITY = [DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)]
+# Code errors may be about the item or the badge: their message names the code, above the form.
+CODE_ERRORS = {"insufficient_stock": "quantity", "bad_quantity": "quantity", "requisition_required": "requisition",
+               "requisition_not_approved": "requisition", "requisition_exceeded": "requisition"}
+
+
+@bp.app_template_filter("movement_kind")
+def movement_kind(code: object) -> str:
+    return names.movement_kind(code)
+
+
+class ItemForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    unit = StringField(_l("Unit"), validators=[DataRequired(), Length(max=20)])
+    category = StringField(_l("Category"), validators=[Length(max=100)])
+    location = StringField(_l("Storeroom location"), validators=[Length(max=100)])
+    reorder_level = IntegerField(_l("Reorder level"), default=0, validators=[NumberRange(0, 1_000_000)])
+    reorder_quantity = IntegerField(_l("Reorder quantity"), default=0, validators=[NumberRange(0, 1_000_000)])
+    valuable = BooleanField(_l("Valuable (always needs a requisition)"))
+    everyday_max = IntegerField(_l("Most per pickup without a requisition (empty: no limit)"),
+                                validators=[Optional(), NumberRange(0, 1_000_000)])
+    unit_price = DecimalField(_l("Unit price (CNY)"), places=2, validators=[Optional(), NumberRange(0, 1e11)])
+
+
+class PickupForm(FlaskForm):
+    item = StringField(_l("Item (S- code)"), validators=[DataRequired(), Length(max=300)])
+    taker = StringField(_l("Taken by (badge, P- code)"), validators=[DataRequired(), Length(max=300)])
+    department = StringField(_l("Department (empty: the taker's)"), validators=[Length(max=100)])
+    quantity = IntegerField(_l("Quantity"), validators=QUANTITY)
+    purpose = StringField(_l("Purpose"), validators=[Length(max=200)])
+    requisition = IntegerField(_l("Requisition number (empty: the department's approved one, if needed)"),
+                               validators=[Optional(), NumberRange(1, 2**31 - 1)])
+
+
+class ReceiptForm(FlaskForm):
+    quantity = IntegerField(_l("Quantity received"), validators=QUANTITY)
+    note = StringField(_l("Note"), validators=[Length(max=500)])
+
+
+class AdjustmentForm(FlaskForm):
+    delta = IntegerField(_l("Change (+ or -)"), validators=[DataRequired(), NumberRange(-supplies.MAX_QUANTITY,
+                                                                                         supplies.MAX_QUANTITY)])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+@bp.get("/")
+@roles(*READERS)
+def index() -> Any:
+    """Items with their stock; filters category and below the reorder level."""
+    category, below = request.args.get("category") or None, request.args.get("below_reorder") == "1"
+    try:
+        page = paging.keyset_page(g.db, supplies.listing(g.db, category, below), [SupplyItem.code],
+                                  request.args.get("after"), False, 50)
+    except DomainError as exc:
+        fail(400, exc.localized())
+    stock = supplies.stocks_of(g.db, [i.id for i in page.items])
+    return render_template("supplies/index.html", page=page, stock=stock, category=category or "", below=below)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(*KEEPERS)
+def new() -> Any:
+    """A new supply item; its S- code is issued here."""
+    form = ItemForm()
+    if form.validate_on_submit():
+        data = supplies.ItemIn(name=form.name.data or "", unit=form.unit.data or "", category=form.category.data or "",
+                               location=form.location.data or "", reorder_level=form.reorder_level.data or 0,
+                               reorder_quantity=form.reorder_quantity.data or 0, valuable=bool(form.valuable.data),
+                               everyday_max=form.everyday_max.data, unit_price=form.unit_price.data)
+        try:
+            item = supplies.create_item(g.db, g.actor, data)
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"bad_level": "reorder_level"})
+        else:
+            g.db.commit()
+            flash(_("Supply item %(code)s created.", code=item.code))
+            return redirect(url_for("supplies.item_page", code=item.code))
+    return render_template("supplies/new.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+@bp.get("/<code>")
+@roles(*READERS)
+def item_page(code: str) -> Any:
+    """One item: its stock and its ledger, newest first."""
+    return _item_page(code, ReceiptForm(formdata=None), AdjustmentForm(formdata=None))
+
+
+def _item_page(code: str, receipt: ReceiptForm, adjustment: AdjustmentForm, status: int = 200) -> Any:
+    try:
+        item = supplies.item_by_code(g.db, code)
+        page = paging.keyset_page(g.db, supplies.ledger(item), [SupplyMovement.id], request.args.get("after"),
+                                  True, 50)
+    except DomainError as exc:
+        fail(404, exc.localized())
+    return render_template("supplies/item.html", item=item, stock=supplies.stock(g.db, item.id), page=page,
+                           receipt=receipt, adjustment=adjustment), status
+
+
+@bp.post("/<code>/receipts")
+@roles(*KEEPERS)
+def receive(code: str) -> Any:
+    """Stock received."""
+    form = ReceiptForm()
+    if form.validate_on_submit():
+        try:
+            supplies.receive(g.db, g.actor, code, form.quantity.data or 0, form.note.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"bad_quantity": "quantity"})
+        else:
+            g.db.commit()
+            flash(_("Receipt recorded."))
+            return redirect(url_for("supplies.item_page", code=code))
+    return _item_page(code, form, AdjustmentForm(formdata=None), 422)
+
+
+@bp.post("/<code>/adjustments")
+@roles(*KEEPERS)
+def adjust(code: str) -> Any:
+    """A correction with its reason."""
+    form = AdjustmentForm()
+    if form.validate_on_submit():
+        try:
+            supplies.adjust(g.db, g.actor, code, form.delta.data or 0, form.reason.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"bad_quantity": "delta", "insufficient_stock": "delta",
+                                          "required": "reason"})
+        else:
+            g.db.commit()
+            flash(_("Adjustment recorded."))
+            return redirect(url_for("supplies.item_page", code=code))
+    return _item_page(code, ReceiptForm(formdata=None), form, 422)
+
+
+@bp.route("/pickup", methods=["GET", "POST"])
+@roles(*KEEPERS)
+def pickup() -> Any:
+    """Record a pickup: the item, who took it, for which department, how many, what for."""
+    form = PickupForm()
+    if request.method == "GET" and request.args.get("item"):
+        form.item.data = request.args["item"]
+    if form.validate_on_submit():
+        data = supplies.PickupIn(item=form.item.data or "", quantity=form.quantity.data or 0,
+                                 taker=form.taker.data or "", purpose=form.purpose.data or "",
+                                 department=form.department.data or "", requisition=form.requisition.data)
+        try:
+            movement = supplies.pickup(g.db, g.actor, data)
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, CODE_ERRORS)
+        else:
+            g.db.commit()
+            flash(_("Pickup recorded: %(quantity)s %(unit)s of %(item)s.", quantity=-movement.quantity,
+                    unit=movement.item.unit, item=movement.item.name))
+            return redirect(url_for("supplies.item_page", code=movement.item.code))
+    return render_template("supplies/pickup.html", form=form), 422 if form.errors or form.form_errors else 200
