@@ -22,11 +22,13 @@ from server.migrate import upgrade
 PASSWORD = "demo-password-1"
 PAGES = [  # file name, path, language
     ("dashboard", "/", "zh"),
-    ("assets", "/assets/", "zh"),
+    ("assets", "/assets", "zh"),
     ("requests", "/requests/", "zh"),
     ("plans", "/procurement/plans", "zh"),
-    ("reports", "/reports/", "zh"),
-    ("kiosks", "/kiosks/", "zh"),
+    ("report-spend", "/reports/spend?period=month", "zh"),
+    ("gate", "/gate/", "zh"),
+    ("supplies", "/supplies/", "zh"),
+    ("kiosks", "/kiosks", "zh"),
     ("dashboard-en", "/", "en"),
 ]
 
