@@ -9,7 +9,7 @@ from typing import Any, Literal
 from flask import g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server import serialize
+from server import params, serialize
 from server.api import LIMIT, OFFSET, Body, CodeText, Param, accepts, bp, query
 from server.auth import READERS, roles
 from server.errors import Invalid
@@ -64,7 +64,7 @@ class AssetQuery(BaseModel):
     dir: Literal["asc", "desc"] = "asc"
     after: str | None = Field(None, max_length=512, description="the `next` cursor of the page before")
     limit: int = Field(100, ge=1, le=asset_search.MAX_LIMIT)
-    offset: int = Field(0, ge=0, description="old paging: slow far in; use `after`")
+    offset: int = Field(0, ge=0, le=params.INT64_MAX, description="old paging: slow far in; use `after`")
 
 
 def _query(model: type[BaseModel]) -> Any:
