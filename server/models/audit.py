@@ -1,0 +1,34 @@
+"""The audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, intpk
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[intpk]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
