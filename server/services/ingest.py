@@ -23,7 +23,7 @@ from contract.messages import Display, Event, Reason
 from server.audit import Actor
 from server.errors import DomainError, NotFound
 from server.i18n import N_
-from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
+from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, SupplyItem, VisitorPass, utcnow
 from server.services import assets, bulk, exit_permits, gate_alerts, kiosks, lookup, stocktakes, supplies, visits
 from server.services.visitors import VisitorIn
 
@@ -181,32 +181,40 @@ def prefetch(session: Session, events: list[Event]) -> Prefetched:
         .where(RejectedMessage.event_id.in_(ids), RejectedMessage.reason.not_in(m.NOT_FINAL)))}
     found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
     for kind, wanted in _codes_by_kind(events).items():
-        lookup.prefetch(session, kind, wanted)
+        if kind in _KINDS:
+            lookup.prefetch(session, _KINDS[kind], wanted)
     return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
 
 
 def lock_rows(session: Session, events: list[Event]) -> None:
-    """Lock the kiosks and then the assets a batch names, each in a fixed order, before the batch
-    reads them: another consumer sharing the load (or a web request) then waits for this batch
-    instead of deciding on what it read before this one committed (a kiosk's ``last_seq``, an
-    asset's state). Only ids are selected here; the rows are read after the locks, in
-    statements of their own (see ``assets.asset_for_change`` for why). Locking every asset up
-    front, not one per change, matters too: a change after an earlier change of the batch took
-    the audit chain's lock could wait for a web request that holds its asset and waits for
-    the chain, in a circle."""
+    """Lock the kiosks and then the assets, supply items and visitor passes a batch names, each
+    table in a fixed order, before the batch reads them: another consumer sharing the load (or a
+    web request) then waits for this batch instead of deciding on what it read before this one
+    committed (a kiosk's ``last_seq``, an asset's state, an item's stock, a pass's visit), and
+    two batches naming the same rows in different orders cannot deadlock. Only ids are selected
+    here; the rows are read after the locks, in statements of their own (see
+    ``assets.asset_for_change`` for why). Locking every row up front, not one per change,
+    matters too: a change after an earlier change of the batch took the audit chain's lock
+    could wait for a web request that holds its row and waits for the chain, in a circle."""
     names = sorted({event.kiosk for event in events})
     session.execute(select(Kiosk.id).where(Kiosk.name.in_(names)).order_by(Kiosk.name).with_for_update()).all()
-    wanted = _codes_by_kind(events)["asset"]
-    if wanted:
-        session.execute(select(Asset.id).where(Asset.code.in_(wanted)).order_by(Asset.id).with_for_update()).all()
+    named = _codes_by_kind(events)
+    for kind, model in _LOCKED:
+        if named[kind]:
+            session.execute(select(model.id).where(model.code.in_(named[kind])).order_by(model.id)
+                            .with_for_update()).all()
 
 
+# What a kiosk event can change, in the order they are locked (every writer takes them so).
+_LOCKED: tuple[tuple[codes.Kind, Any], ...] = (
+    (codes.Kind.ASSET, Asset), (codes.Kind.SUPPLY, SupplyItem), (codes.Kind.VISITOR, VisitorPass))
+# The kinds the prefetch reads ahead (server/services/lookup.py), by its names for them.
 _KINDS = {codes.Kind.ASSET: "asset", codes.Kind.LOCATION: "location", codes.Kind.PERSON: "person"}
 
 
-def _codes_by_kind(events: list[Event]) -> dict[str, set[str]]:
+def _codes_by_kind(events: list[Event]) -> dict[codes.Kind, set[str]]:
     """The codes a batch's data names, in the form the handlers will look them up by."""
-    by_kind: dict[str, set[str]] = {kind: set() for kind in _KINDS.values()}
+    by_kind: dict[codes.Kind, set[str]] = {kind: set() for kind in codes.Kind}
     for event in events:
         for value in event.data.values():
             if isinstance(value, str):
@@ -214,8 +222,7 @@ def _codes_by_kind(events: list[Event]) -> dict[str, set[str]]:
                     code = codes.parse(value)  # a URL form or lower case names the same row
                 except codes.CodeError:
                     continue  # not a code (a date, a note); validation has said what it must
-                if code.kind in _KINDS:
-                    by_kind[_KINDS[code.kind]].add(str(code))
+                by_kind[code.kind].add(str(code))
     return by_kind
 
 
