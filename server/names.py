@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
+from contract.codes import Kind
 from server.i18n import N_
 
 STATUSES = {
@@ -69,6 +70,15 @@ DISPOSAL_REASONS = {
     "sold": N_("Sold"),
     "lost": N_("Lost"),
     "transferred_out": N_("Transferred out"),
+}
+
+# What each code prefix names, for messages such as "X is not a location code".
+CODE_KINDS = {
+    Kind.ASSET: N_("asset code"),
+    Kind.LOCATION: N_("location code"),
+    Kind.SUPPLY: N_("supply item code"),
+    Kind.PERSON: N_("person code"),
+    Kind.VISITOR: N_("visitor pass code"),
 }
 
 LOCATION_KINDS = {

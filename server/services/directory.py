@@ -6,15 +6,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contract import codes
-from server import audit
+from server import audit, names
 from server.audit import Actor
-from server.errors import AlreadyExists, Invalid, NotFound
+from server.errors import AlreadyExists, Invalid, NotFound, Term
 from server.i18n import N_
 from server.models import Category, Location, Person
 from server.services import codes as code_service
 from server.services import lookup
 
 LOCATION_KINDS = ("storeroom", "office", "gate", "shelf", "bin", "meeting_room", "site", "other")
+# Why a code was refused, by the contract's reason; the kind is the one the field wanted.
+CODE_ERRORS = {
+    "bad_code": N_("%(text)s is not an AssetGate code"),
+    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
+    "wrong_kind": N_("%(text)s is not a %(kind)s"),
+}
 LOCATION_FIELDS = ("code", "name", "kind", "parent_id")
 PERSON_FIELDS = ("code", "name", "department", "active")
 
@@ -22,12 +28,12 @@ PERSON_FIELDS = ("code", "name", "department", "active")
 def _clean_name(name: str, what: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 200:
-        raise Invalid(f"{what} name must be 1 to 200 characters")
+        raise Invalid(N_("%(field)s must be 1 to %(size)s characters"), code="bad_name", field=Term(what), size=200)
     return name
 
 
 def get_or_create_category(session: Session, actor: Actor, name: str, controlled: bool = False) -> Category:
-    name = _clean_name(name, "category")
+    name = _clean_name(name, N_("category name"))
     category = session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
         category = Category(name=name, controlled=controlled)
@@ -41,17 +47,18 @@ def get_or_create_category(session: Session, actor: Actor, name: str, controlled
 def category_by_name(session: Session, name: str) -> Category:
     category = session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
-        raise NotFound(f"no category named {name!r}", code="unknown_category")
+        raise NotFound(N_("no category named %(name)s"), code="unknown_category", name=name[:200])
     return category
 
 
 def create_location(session: Session, actor: Actor, name: str, kind: str = "office",
                     parent_code: str | None = None, code: str | None = None) -> Location:
     if kind not in LOCATION_KINDS:
-        raise Invalid(f"location kind must be one of {', '.join(LOCATION_KINDS)}")
+        raise Invalid(N_("a location kind is one of %(kinds)s"), code="bad_kind",
+                      kinds=Term(", ".join(LOCATION_KINDS), *(names.LOCATION_KINDS.get(k, k) for k in LOCATION_KINDS)))
     parent = location_by_code(session, parent_code) if parent_code else None
     code = _claim_code(session, Location, codes.Kind.LOCATION, code)
-    location = Location(code=code, name=_clean_name(name, "location"), kind=kind,
+    location = Location(code=code, name=_clean_name(name, N_("location name")), kind=kind,
                         parent_id=parent.id if parent else None)
     session.add(location)
     session.flush()
@@ -60,18 +67,18 @@ def create_location(session: Session, actor: Actor, name: str, kind: str = "offi
 
 
 def location_by_code(session: Session, code: str) -> Location:
-    normal = _normal(code, codes.Kind.LOCATION)
+    normal = normal_code(code, codes.Kind.LOCATION)
     location = lookup.cached(session, "location", normal) or session.scalars(
         select(Location).where(Location.code == normal)).first()
     if location is None:
-        raise NotFound(f"unknown location {normal}")
+        raise NotFound(N_("unknown location %(location)s"), location=normal)
     return location
 
 
 def create_person(session: Session, actor: Actor, name: str, department: str = "",
                   code: str | None = None) -> Person:
     code = _claim_code(session, Person, codes.Kind.PERSON, code)
-    person = Person(code=code, name=_clean_name(name, "person"), department=(department or "").strip()[:100])
+    person = Person(code=code, name=_clean_name(name, N_("person name")), department=(department or "").strip()[:100])
     session.add(person)
     session.flush()
     audit.record(session, actor, "person.create", "person", code, None, audit.snapshot(person, PERSON_FIELDS))
@@ -79,11 +86,11 @@ def create_person(session: Session, actor: Actor, name: str, department: str = "
 
 
 def person_by_code(session: Session, code: str) -> Person:
-    normal = _normal(code, codes.Kind.PERSON)
+    normal = normal_code(code, codes.Kind.PERSON)
     person = lookup.cached(session, "person", normal) or session.scalars(
         select(Person).where(Person.code == normal)).first()
     if person is None or not person.active:
-        raise NotFound(f"unknown person {normal}")
+        raise NotFound(N_("unknown person %(person)s"), person=normal)
     return person
 
 
@@ -91,17 +98,19 @@ def _claim_code(session: Session, model: type[Location] | type[Person], kind: co
     """A newly issued code, or a given one (labels or badges printed before) if no row holds it."""
     if not given:
         return code_service.issue(session, kind)[0]
-    code = code_service.register(session, _normal(given, kind))
+    code = code_service.register(session, normal_code(given, kind))
     if session.scalars(select(model.id).where(model.code == code)).first():
-        raise AlreadyExists(f"{kind.name.lower()} {code} exists already")
+        raise AlreadyExists(N_("the code %(text)s is taken already"), text=code)
     return code
 
 
-def _normal(code: str, kind: codes.Kind) -> str:
+def normal_code(code: str, kind: codes.Kind) -> str:
+    """The code in its normal form, or a refusal that says what is wrong with it in the reader's words."""
     try:
         return codes.normalize(code, kind)
     except codes.CodeError as exc:
-        raise Invalid(str(exc), code=exc.reason) from None
+        raise Invalid(CODE_ERRORS.get(exc.reason, CODE_ERRORS["bad_code"]), code=exc.reason,
+                      text=code.strip()[:64], kind=Term(kind.name.lower(), names.CODE_KINDS[kind])) from None
 
 
 def set_email(session: Session, actor: Actor, code: str, email: str | None) -> Person:
