@@ -101,6 +101,7 @@ def _sign_in(app: Any) -> str:
     answer = client.post("/login", data={"csrf_token": token.group(1), "username": bench_web.USER,
                                          "password": bench_web.PASSWORD})
     assert answer.status_code == 302, answer.status_code
+    client.get("/assets")  # the first page after signing in adds a CSRF token to the cookie (a browser keeps it)
     cookie = client.get_cookie("session")
     assert cookie is not None
     return f"session={cookie.value}"
@@ -111,13 +112,22 @@ def _call(app: Any, path: str, query: Any, cookie: str) -> tuple[int, bytes]:
     environ = EnvironBuilder(path=path, query_string=query, headers={"Cookie": cookie},
                              base_url="http://127.0.0.1:8000").get_environ()
     status: list[str] = []
-    body = app(environ, lambda s, _h, _e=None: status.append(s))
+
+    def start_response(line: str, headers: list[tuple[str, str]], _exc: Any = None) -> None:
+        status.append(line)
+        if any(name.lower() == "set-cookie" for name, _ in headers):
+            cookies_set.append(environ["PATH_INFO"])
+
+    body = app(environ, start_response)
     try:
         data = b"".join(body)
     finally:
         if hasattr(body, "close"):
             body.close()
     return int(status[0].split()[0]), data
+
+
+cookies_set: list[str] = []  # requests answered with a Set-Cookie: none expected once signed in
 
 
 def _requests(sample: dict[str, list[str]], n: int, seed: int) -> dict[str, list[tuple[str, Any]]]:
@@ -360,6 +370,7 @@ def main() -> None:
         print(f"{_describe(args.database_url)}; load average {os.getloadavg()[0]:.1f}")
         for line in _report(figures, calls):
             print(line)
+        print(f"answers that set a cookie: {len(cookies_set)}")
         engine.dispose()
 
 
