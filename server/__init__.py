@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["assetgate.settings"] = settings
+    from server import templating
+
+    templating.init_app(app)  # before anything makes app.jinja_env
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if settings.behind_proxy:

@@ -8,9 +8,7 @@ is shown as it is, never hidden.
 
 from __future__ import annotations
 
-from flask_babel import gettext
-
-from server.i18n import N_
+from server.i18n import N_, gettext
 
 STATUSES = {
     "in_storage": N_("In storage"),

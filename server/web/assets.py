@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from server.audit import Actor
 from server.auth import READERS, allowed_roles, roles
 from server.errors import DomainError
 from server.i18n import N_, fmt_date, fmt_datetime
+from server.i18n import gettext as _
 from server.models import AssetStatus, Category, Location, Person
 from server.services import asset_facts, asset_search, assets, lifecycle
 from server.services.assets import ALLOWED_FROM, Outcome
