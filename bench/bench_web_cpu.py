@@ -59,37 +59,39 @@ KINDS = ("asset page", "code", "serial", "name", "name prefix", "filters+sort", 
 
 
 class Counter:
-    """Round trips to the database: SQL statements, BEGIN (psycopg sends it before the first
-    statement of a transaction), pool pings, and the COMMIT or ROLLBACK that ends a transaction.
-    (The pool's own rollback of a returned connection sends nothing when the session has ended
-    its transaction already, as it always has here.)"""
+    """SQL statements (SQLAlchemy's) and round trips to the database: messages that ask PostgreSQL
+    for an answer (a simple Query such as BEGIN or ROLLBACK, or the Sync that ends an extended
+    query), read from libpq's own trace of each connection. So nothing is missed or counted that
+    SQLAlchemy believes it did (an autocommit "begin" sends nothing)."""
 
     def __init__(self, engine: Any) -> None:
-        self.statements = self.begins = self.ends = self.pings = 0
+        self.statements = 0
+        self._traces: list[Any] = []
         event.listen(engine, "before_cursor_execute", self._statement)
-        event.listen(engine, "begin", self._begin)
-        event.listen(engine, "commit", self._end)
-        event.listen(engine, "rollback", self._end)
-        dialect = engine.dialect
-        original = dialect.do_ping
-
-        def counted_ping(dbapi_connection: Any) -> bool:
-            self.pings += 1
-            return bool(original(dbapi_connection))
-
-        dialect.do_ping = counted_ping
+        if engine.dialect.driver == "psycopg":
+            event.listen(engine.pool, "connect", self._trace)
 
     def _statement(self, *_args: Any) -> None:
         self.statements += 1
 
-    def _begin(self, *_args: Any) -> None:
-        self.begins += 1
+    def _trace(self, dbapi_connection: Any, _record: Any) -> None:
+        from psycopg import pq
 
-    def _end(self, *_args: Any) -> None:
-        self.ends += 1
+        handle = tempfile.TemporaryFile("w+")  # noqa: SIM115 (kept open while libpq writes to it)
+        self._traces.append(handle)
+        dbapi_connection.pgconn.trace(handle.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+    def trips(self) -> int:
+        count = 0
+        ctypes.CDLL(None).fflush(None)  # libpq writes through a C stdio buffer: flush them all
+        for handle in self._traces:
+            handle.seek(0)
+            count += sum(1 for line in handle if re.match(r"F\t\d+\t(Query|Sync)\b", line))
+        return count
 
     def snapshot(self) -> tuple[int, int]:
-        return self.statements, self.statements + self.begins + self.ends + self.pings
+        return self.statements, self.trips()
 
 
 def _sign_in(app: Any) -> str:

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
+from server.errors import NotFound
+from server.i18n import N_
 from server.models import Asset, AssetEvent, AssetStatus, Person, PlanLine, Purchase, PurchaseLine
-from server.services.assets import ALLOWED_FROM
+from server.services.assets import ALLOWED_FROM, normal_tag
 from server.services.paging import Page, decode_cursor, encode_cursor
 
 HISTORY_PAGE = 50
@@ -36,6 +38,23 @@ class Entry:
     custodian: Person | None
 
 
+def asset_and_origin(session: Session, code: str) -> tuple[Asset, Origin | None]:
+    """The asset (with its category, place and custodian) and where it came from, in one query:
+    the asset page's; ``NotFound`` as ``assets.asset_by_code``."""
+    normal = normal_tag(code)
+    row = session.execute(
+        select(Asset, PurchaseLine, Purchase, PlanLine)
+        .outerjoin(PurchaseLine, PurchaseLine.id == Asset.purchase_line_id)
+        .outerjoin(Purchase, Purchase.id == PurchaseLine.purchase_id)
+        .outerjoin(PlanLine, PlanLine.id == PurchaseLine.plan_line_id)
+        .where(Asset.code == normal)
+        .options(lazyload(PurchaseLine.plan_line), lazyload(PurchaseLine.category))).first()  # joined above
+    if row is None:
+        raise NotFound(N_("unknown asset %(asset)s"), asset=normal)
+    asset, line, purchase, plan_line = row
+    return asset, Origin(line, purchase, plan_line) if line is not None and purchase and plan_line else None
+
+
 def origin(session: Session, asset: Asset) -> Origin | None:
     if asset.purchase_line_id is None:
         return None
@@ -43,7 +62,8 @@ def origin(session: Session, asset: Asset) -> Origin | None:
         select(PurchaseLine, Purchase, PlanLine)
         .join(Purchase, PurchaseLine.purchase_id == Purchase.id)
         .join(PlanLine, PurchaseLine.plan_line_id == PlanLine.id)
-        .where(PurchaseLine.id == asset.purchase_line_id)).first()
+        .where(PurchaseLine.id == asset.purchase_line_id)
+        .options(lazyload(PurchaseLine.plan_line), lazyload(PurchaseLine.category))).first()  # joined above
     return Origin(row[0], row[1], row[2]) if row else None
 
 

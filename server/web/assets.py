@@ -26,6 +26,7 @@ from contract import codes
 from server import names, settings_of
 from server.audit import Actor
 from server.auth import READERS, allowed_roles, roles
+from server.db import read_only
 from server.errors import DomainError
 from server.i18n import N_, fmt_date, fmt_datetime
 from server.i18n import gettext as _
@@ -90,6 +91,7 @@ def disposal_reason_name(code: str) -> str:
 
 @bp.get("/assets")
 @roles(*READERS)
+@read_only
 def index() -> Any:
     """Search assets by code, serial, name, status, category, location and custodian; sort; page on."""
     args = request.args
@@ -124,20 +126,21 @@ def _page_of(match: asset_search.Match) -> str:
 
 @bp.get("/assets/<code>")
 @roles(*READERS)
+@read_only
 def page(code: str) -> Any:
     """One asset: QR code, every field, where it came from, maintenance cost, history, actions."""
-    asset = _asset_or_404(code)
+    asset, origin = _asset_or_404(code, asset_facts.asset_and_origin)
     after = request.args.get("after")
     history = _or_422(lambda: asset_facts.history_page(g.db, asset, after))
     actions = [a for a in ACTIONS if AssetStatus(asset.status) in ALLOWED_FROM[a]]
     cost = asset_facts.maintenance_cost(g.db, asset, None if after else history)
     return render_template("assets/page.html", asset=asset, history=history, actions=actions,
-                           origin=asset_facts.origin(g.db, asset), qr=_qr_svg(asset.code), maintenance_cost=cost)
+                           origin=origin, qr=_qr_svg(asset.code), maintenance_cost=cost)
 
 
-def _asset_or_404(code: str) -> Any:
+def _asset_or_404(code: str, read: Callable[[Session, str], Any] = assets.asset_by_code) -> Any:
     try:
-        return assets.asset_by_code(g.db, code)
+        return read(g.db, code)
     except DomainError:
         fail(404, _("There is no asset with the code %(code)s.", code=code[:40]))
 
@@ -294,6 +297,7 @@ def _confirm_summary(action: str, asset: Any, form: Any) -> str:
 
 @bp.get("/locations/<code>/assets")
 @roles(*READERS)
+@read_only
 def location_page(code: str) -> Any:
     """A location and the assets there."""
     try:
@@ -306,6 +310,7 @@ def location_page(code: str) -> Any:
 
 @bp.get("/people/<code>/assets")
 @roles(*READERS)
+@read_only
 def person_page(code: str) -> Any:
     """A person and the assets in their custody."""
     try:
