@@ -31,6 +31,14 @@ class Origin:
     plan_line: PlanLine
 
 
+class Details(dict[str, Any]):
+    """An event's ``data`` as the page reads it: a key it lacks reads as None. (Jinja looks a name up
+    as an attribute, then as a key; on a plain dict a missing one cost two caught exceptions.)"""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One line of the history as a person reads it."""
@@ -38,6 +46,13 @@ class Entry:
     event: AssetEvent
     flag: str | None  # "late": older than the asset's state, kept in history only; "conflict": see below
     custodian: Person | None
+    details: Details  # the event's data
+    recorded_late: bool  # recorded more than five minutes after it happened (a kiosk that was offline)
+
+
+def entry(event: AssetEvent, custodian: Person | None) -> Entry:
+    late = event.recorded_at is not None and (event.recorded_at - event.at).total_seconds() > 300
+    return Entry(event, flag(event), custodian, Details(event.data or {}), late)
 
 
 # The asset page's statements are made once, their values bound at each call: SQLAlchemy then
@@ -125,6 +140,6 @@ def history_page(session: Session, asset: Asset, cursor: str | None = None, limi
         values.update(at=at, id=event_id)
     rows = session.execute(_HISTORY if after is None else _HISTORY_AFTER, values).all()
     more = len(rows) > limit
-    entries = [Entry(event, flag(event), person) for event, person in rows[:limit]]
+    entries = [entry(event, person) for event, person in rows[:limit]]
     last = entries[-1].event if more else None
     return Page(entries, encode_cursor((last.at, last.id)) if last is not None else None)

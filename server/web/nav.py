@@ -6,7 +6,7 @@ roles its view declares, so the menu and the server's refusals never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,28 @@ def can(endpoint: str) -> bool:
     return actor is not None and view is not None and actor.role in (allowed_roles(view) or frozenset())
 
 
+def link(value: Any, endpoint: str) -> str:
+    """``url_for(endpoint, code=value)`` for a route whose one variable is ``code``, the same text:
+    the route's URL is made once per URL prefix around a marker, and each value is put in the
+    marker's place by the route's own converter (as url_for does). For the links on every row of a
+    list: url_for took 5 µs each."""
+    script_root = request.script_root
+    kept: dict[tuple[str, str], tuple[str, str, Callable[[Any], str]]] = \
+        current_app.extensions.setdefault("assetgate.links", {})
+    parts = kept.get((endpoint, script_root))
+    if parts is None:
+        (rule,) = current_app.url_map.iter_rules(endpoint)
+        before, after = url_for(endpoint, code=_MARK).split(_MARK)
+        if len(kept) > 64:  # a few routes; more only if a proxy sends many prefixes
+            kept.clear()
+        parts = kept[(endpoint, script_root)] = (before, after, rule._converters["code"].to_url)
+    before, after, to_url = parts
+    return before + to_url(value) + after
+
+
+_MARK = "LINKVALUEMARK"  # letters only: no converter changes it
+
+
 def url_with(**changes: Any) -> str:
     """This page's URL with some query arguments changed (None removes one): sorting, filters, pages."""
     args = request.args.to_dict()
@@ -73,3 +95,4 @@ def url_with(**changes: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(menu=visible_menu, url_with=url_with, can=can)
+    app.jinja_env.filters["link"] = link
