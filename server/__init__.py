@@ -6,12 +6,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from server import personal
 from server.config import Settings, load_settings, secret_key_for
-from server.db import make_engine, make_session_factory
+from server.db import is_read_only, make_engine, make_session_factory, read_only_engine
 
 __version__ = "0.1.0"
 
@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["assetgate.settings"] = settings
+    from server import templating
+
+    templating.init_app(app)  # before anything makes app.jinja_env
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if settings.behind_proxy:
@@ -62,10 +65,12 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
 
 def _init_db_session(app: Flask) -> None:
     factory = app.extensions["assetgate.sessions"]
+    reader = read_only_engine(app.extensions["assetgate.engine"])
 
     @app.before_request
     def _open() -> None:
-        g.db = factory()
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        g.db = factory(bind=reader) if reader is not None and is_read_only(view) else factory()
 
     @app.teardown_request
     def _close(_exc: BaseException | None) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -96,6 +96,22 @@ def session_user(db: Session) -> User | None:
     return user
 
 
+_IDENTITY = select(User.username, User.role, User.language, User.active, User.session_epoch) \
+    .where(User.id == bindparam("user_id"))
+
+
+def session_identity(db: Session) -> Row[str, str, str | None, bool, int] | None:
+    """``session_user``'s check, for every request: the same rules, read as one plain row (an ORM
+    object cost three times the CPU). Username, role, language."""
+    user_id = session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    row = db.connection().execute(_IDENTITY, {"user_id": user_id}).first()
+    if row is None or not row.active or session.get("epoch") != row.session_epoch:
+        return None
+    return row
+
+
 def token_identity(db: Session, secret: str) -> ApiToken | None:
     token = db.scalars(select(ApiToken).where(ApiToken.token_hash == users.digest(secret))).first()
     now = utcnow()
@@ -118,7 +134,7 @@ def _identify(db: Session, is_api: bool) -> Actor | None:
             return None
         db.commit()  # keeps last_used_at even when the request itself fails
         return Actor(f"token:{token.name}", "api", token.role)
-    user = session_user(db)
+    user = session_identity(db)
     if user is None:
         if "user_id" in session:
             session.clear()  # outdated: do not carry it around any longer

@@ -8,15 +8,20 @@ transaction that read first and writes later gets SQLITE_BUSY with no retry).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import select
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+RECYCLE_SECONDS = 1800  # a pooled connection older than this is replaced (idle links cut silently by firewalls)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,7 +32,59 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    psycopg = make_url(url).get_driver_name() == "psycopg"
+    engine = create_engine(url, pool_pre_ping=not psycopg, pool_recycle=RECYCLE_SECONDS, **kwargs)
+    if psycopg:
+        event.listen(engine.pool, "checkout", _alive)
+    return engine
+
+
+def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """pool_pre_ping's check without its round trip (a ``SELECT 1`` on every checkout: one more wait
+    for the database per web request). A connection that sits idle in the pool has nothing to
+    read; when the server ends it (a restart, ``pg_terminate_backend``, an idle timeout) it sends its
+    farewell and closes, and the socket turns readable. Then the pool drops it and connects anew,
+    as with pre-ping. A link cut without a word (a firewall) is what ``pool_recycle`` is for; and
+    a connection that dies between this check and the query fails that request, as it could with
+    pre-ping."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection was closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise DisconnectionError("the server sent something to an idle connection: it has ended it")
+
+
+def read_only(view: F) -> F:
+    """Mark a web view that only reads: on PostgreSQL its request runs its statements without a
+    transaction of its own (``read_only_engine``), which saves the BEGIN and ROLLBACK round trips."""
+    view._read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_read_only(view: Callable[..., Any] | None) -> bool:
+    return bool(getattr(view, "_read_only", False))
+
+
+def read_only_engine(engine: Engine) -> Engine | None:
+    """The engine for ``read_only`` views: PostgreSQL in autocommit, each statement its own snapshot,
+    which is what READ COMMITTED gives every statement of a transaction anyway. Anything but a read
+    is refused before it is sent. None on SQLite, whose transactions stay as they are."""
+    if engine.dialect.name != "postgresql":
+        return None
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    event.listen(reader, "before_cursor_execute", _only_reads)
+    return reader
+
+
+class WriteInReadOnlyView(RuntimeError):
+    """A view marked ``read_only`` tried to change something: a programming error."""
+
+
+def _only_reads(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+    dml = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    if dml or not statement.lstrip()[:7].upper().startswith(("SELECT", "WITH", "EXPLAIN", "SHOW")):
+        raise WriteInReadOnlyView(f"a read-only view sent: {statement[:80]}")
 
 
 def _private_file(database: str | None) -> None:

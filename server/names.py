@@ -8,10 +8,8 @@ is shown as it is, never hidden.
 
 from __future__ import annotations
 
-from flask_babel import gettext
-
 from contract.codes import Kind
-from server.i18n import N_
+from server.i18n import N_, gettext
 
 STATUSES = {
     "in_storage": N_("In storage"),

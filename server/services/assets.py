@@ -112,7 +112,7 @@ def create_asset(
 
 def asset_by_code(session: Session, code: str) -> Asset:
     """The asset, to read. To change it, use ``asset_for_change``."""
-    normal = _normal_tag(code)
+    normal = normal_tag(code)
     asset = lookup.cached(session, "asset", normal) or session.scalars(
         select(Asset).where(Asset.code == normal)).first()
     if asset is None:
@@ -127,7 +127,7 @@ def asset_for_change(session: Session, code: str) -> Asset:
     that committed meanwhile, and bring the disposed asset back into use. (SQLite's IMMEDIATE
     transactions run one at a time already.) A consumer batch has locked its assets before
     it prefetched them (``ingest.lock_rows``)."""
-    normal = _normal_tag(code)
+    normal = normal_tag(code)
     asset = lookup.cached(session, "asset", normal)
     if asset is None:
         # Lock, then read in a statement of its own. One statement that waits for the lock
@@ -152,7 +152,8 @@ CODE_ERRORS = {
 }
 
 
-def _normal_tag(code: str) -> str:
+def normal_tag(code: str) -> str:
+    """An asset code in its one written form (a scanned URL or lower case accepted); ``Invalid`` if misread."""
     try:
         return codes.normalize(code, codes.Kind.ASSET)
     except codes.CodeError as exc:

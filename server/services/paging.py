@@ -71,7 +71,7 @@ def decode_cursor(cursor: str | None, width: int) -> tuple[Any, ...] | None:
         values = tuple(_untag(item) for item in items)
         if len(values) != width:
             raise ValueError("width")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, json.JSONDecodeError):  # Decimal("x"): Arithmetic
         raise Invalid(N_("the page cursor is not valid; start from the first page")) from None
     return values
 

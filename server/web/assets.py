@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,8 +26,10 @@ from contract import codes
 from server import names, settings_of
 from server.audit import Actor
 from server.auth import READERS, allowed_roles, roles
+from server.db import read_only
 from server.errors import DomainError
 from server.i18n import N_, fmt_date, fmt_datetime
+from server.i18n import gettext as _
 from server.models import AssetStatus, Category, Location, Person
 from server.services import asset_facts, asset_search, assets, lifecycle
 from server.services.assets import ALLOWED_FROM, Outcome
@@ -88,8 +89,11 @@ def disposal_reason_name(code: str) -> str:
 
 # --- the search ---
 
+CATEGORY_NAMES = select(Category.name).order_by(Category.name)  # made once: building a statement costs
+
 @bp.get("/assets")
 @roles(*READERS)
+@read_only
 def index() -> Any:
     """Search assets by code, serial, name, status, category, location and custodian; sort; page on."""
     args = request.args
@@ -109,7 +113,7 @@ def index() -> Any:
             page = asset_search.search(g.db, named, sort, direction == "desc", args.get("after"), PAGE_SIZE)
     except DomainError as exc:
         problem = exc.localized()
-    categories = g.db.scalars(select(Category.name).order_by(Category.name)).all()
+    categories = g.db.scalars(CATEGORY_NAMES).all()
     html = render_template("assets/search.html", filters=filters, page=page, sort=sort, direction=direction,
                            problem=problem, categories=categories, statuses=asset_search.STATUSES)
     return html, 200 if problem is None else 422
@@ -124,20 +128,21 @@ def _page_of(match: asset_search.Match) -> str:
 
 @bp.get("/assets/<code>")
 @roles(*READERS)
+@read_only
 def page(code: str) -> Any:
     """One asset: QR code, every field, where it came from, maintenance cost, history, actions."""
-    asset = _asset_or_404(code)
+    asset, origin = _asset_or_404(code, asset_facts.asset_and_origin)
     after = request.args.get("after")
     history = _or_422(lambda: asset_facts.history_page(g.db, asset, after))
     actions = [a for a in ACTIONS if AssetStatus(asset.status) in ALLOWED_FROM[a]]
     cost = asset_facts.maintenance_cost(g.db, asset, None if after else history)
     return render_template("assets/page.html", asset=asset, history=history, actions=actions,
-                           origin=asset_facts.origin(g.db, asset), qr=_qr_svg(asset.code), maintenance_cost=cost)
+                           origin=origin, qr=_qr_svg(asset.code), maintenance_cost=cost)
 
 
-def _asset_or_404(code: str) -> Any:
+def _asset_or_404(code: str, read: Callable[[Session, str], Any] = assets.asset_by_code) -> Any:
     try:
-        return assets.asset_by_code(g.db, code)
+        return read(g.db, code)
     except DomainError:
         fail(404, _("There is no asset with the code %(code)s.", code=code[:40]))
 
@@ -294,6 +299,7 @@ def _confirm_summary(action: str, asset: Any, form: Any) -> str:
 
 @bp.get("/locations/<code>/assets")
 @roles(*READERS)
+@read_only
 def location_page(code: str) -> Any:
     """A location and the assets there."""
     try:
@@ -306,6 +312,7 @@ def location_page(code: str) -> Any:
 
 @bp.get("/people/<code>/assets")
 @roles(*READERS)
+@read_only
 def person_page(code: str) -> Any:
     """A person and the assets in their custody."""
     try:
