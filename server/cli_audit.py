@@ -18,8 +18,8 @@ import click
 
 from server import audit
 from server.audit import baseline, checkpoints
+from server.audit import check as checks
 from server.audit import keys as audit_keys
-from server.audit import verify as checks
 from server.audit.report import Report
 from server.cli import CLI_ACTOR, Context, main, pass_ctx
 

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from server.audit import chain, ledger
 from server.audit.chain import GENESIS
+from server.audit.check import verify
 from server.audit.keys import KeyProblem, install, keyring_of
 from server.audit.report import Finding, Report
-from server.audit.verify import verify
 from server.models import AuditEntry, utcnow
 from server.services import bulk
 
@@ -92,8 +92,8 @@ def record(
     rows = [*session.info.pop(_PENDING, ()), *inserted]
     described: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        model, values = row if isinstance(row, tuple) else (type(row), row)
-        described.setdefault(model.__tablename__, []).append(ledger.describe(model, values))
+        model, given = row if isinstance(row, tuple) else (type(row), row)
+        described.setdefault(model.__tablename__, []).append(ledger.describe(model, given))
     # JSON round-trip now so that what is hashed is exactly what the database gives back.
     values: dict[str, Any] = {
         "at": utcnow(), "actor": actor.name, "source": actor.source, "action": action, "entity": entity,

@@ -16,6 +16,7 @@ baseline cannot tell an old gap from tampering done before it ran.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

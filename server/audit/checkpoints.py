@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,11 +79,9 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     path = folder / SIGNING_KEY
     if not path.exists():
         made = Ed25519PrivateKey.generate()
-        try:
+        with suppress(FileExistsError):  # made by another process just now
             _write_private(path, made.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                     serialization.NoEncryption()))
-        except FileExistsError:
-            pass  # made by another process just now
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError as exc:

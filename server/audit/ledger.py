@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Numeric, inspect
@@ -125,7 +124,7 @@ HISTORY: tuple[History, ...] = (
                               "kiosk_event_id")),
 )
 
-BY_MODEL: dict[type[Any], Entity | History] = {t.model: t for t in (*ENTITIES, *HISTORY)}
+BY_MODEL: dict[type[Any], Entity | History] = {**{e.model: e for e in ENTITIES}, **{h.model: h for h in HISTORY}}
 BY_ENTITY: dict[str, Entity] = {e.name: e for e in ENTITIES}
 HISTORY_BY_TABLE: dict[str, History] = {h.table: h for h in HISTORY}
 BASELINE_ENTITY = "ledger_table"  # ``assetgate audit baseline``: the digest of a table's rows from before the chain
@@ -170,9 +169,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@cache
+_NORMALS: dict[str, tuple[tuple[str, Normal], ...]] = {}
+_DEFAULTED: dict[str, frozenset[str]] = {}
+
+
 def normals(model: type[Any]) -> tuple[tuple[str, Normal], ...]:
     """(field, normal form) for each reconciled field of ``model``'s table."""
+    found = _NORMALS.get(model.__tablename__)
+    if found is None:
+        found = _NORMALS[model.__tablename__] = _make_normals(model)
+    return found
+
+
+def _make_normals(model: type[Any]) -> tuple[tuple[str, Normal], ...]:
     spec = BY_MODEL[model]
     columns = model.__table__.c
     out = []
@@ -217,10 +226,13 @@ def entity_of(obj: Any) -> tuple[str, str]:
     return spec.name, str(getattr(obj, spec.key))
 
 
-@cache
 def _defaulted(model: type[Any]) -> frozenset[str]:
-    mapper: Mapper[Any] = inspect(model)
-    return frozenset(c.key for c in mapper.columns if c.default is not None or c.server_default is not None)
+    found = _DEFAULTED.get(model.__tablename__)
+    if found is None:
+        mapper: Mapper[Any] = inspect(model)
+        found = _DEFAULTED[model.__tablename__] = frozenset(
+            c.key for c in mapper.columns if c.default is not None or c.server_default is not None)
+    return found
 
 
 def describe(model: type[Any], row: Any) -> dict[str, Any]:

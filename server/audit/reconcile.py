@@ -15,7 +15,7 @@ All of it in bounded memory: a chunk of rows at a time, each chunk found through
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -29,6 +29,7 @@ from server.models import AuditEntry
 
 A = AuditEntry.__table__.c
 CHUNK = 1000
+Row = Any  # a row as a mapping of column name to value (SQLAlchemy's RowMapping)
 
 
 def _columns(model: type[Any], names: Sequence[str]) -> list[Any]:
@@ -40,7 +41,7 @@ def _pk(model: type[Any]) -> list[Any]:
     return list(model.__table__.primary_key.columns)
 
 
-def _row_name(row: Mapping[str, Any], pk: list[Any]) -> str:
+def _row_name(row: Row, pk: list[Any]) -> str:
     return "/".join(str(row[c.name]) for c in pk)
 
 
@@ -51,7 +52,7 @@ class HistoryCheck:
         self.session, self.out = session, out
         self.matched: dict[str, int] = {h.table: 0 for h in ledger.HISTORY}
 
-    def chunk(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def chunk(self, rows: Sequence[Row]) -> None:
         """Compare the history rows described by these audit rows with the tables."""
         wanted: dict[str, dict[str, tuple[int, list[dict[str, Any]]]]] = {}
         for row in rows:
@@ -67,7 +68,7 @@ class HistoryCheck:
         model, pk = spec.model, _pk(spec.model)
         table = model.__table__
         order = [table.c[name] for name in spec.order]
-        found: dict[str, list[Mapping[str, Any]]] = {}
+        found: dict[str, list[Row]] = {}
         hashes = list(by_hash)
         for start in range(0, len(hashes), CHUNK):
             stmt = (select(*_columns(model, [*spec.fields, *spec.order, *(c.name for c in pk), "audit_hash"]))
@@ -93,7 +94,7 @@ class HistoryCheck:
                                      audit_id, report.ROW_EXTRA))
             self.out.ledger_rows += len(stored_rows)
 
-    def _fields(self, spec: ledger.History, stored: Mapping[str, Any], expected: Mapping[str, Any], audit_id: int,
+    def _fields(self, spec: ledger.History, stored: Row, expected: Row, audit_id: int,
                 pk: list[Any]) -> None:
         now = ledger.normal_of(spec.model, stored)
         for name, value in now.items():
@@ -136,7 +137,7 @@ class HistoryCheck:
             last = tuple(chunk[-1][c.name] for c in pk)
 
 
-def legacy_rows(session: Session, spec: ledger.History) -> Iterator[Mapping[str, Any]]:
+def legacy_rows(session: Session, spec: ledger.History) -> Iterator[Row]:
     """The rows of a history table from before the keyed chain (no ``audit_hash``), in key order."""
     table, pk = spec.model.__table__, _pk(spec.model)
     last: tuple[Any, ...] | None = None
@@ -160,7 +161,7 @@ def legacy_digest(session: Session, spec: ledger.History) -> dict[str, Any]:
     return {"rows": count, "digest": digest.hexdigest()}
 
 
-def newest_baseline(session: Session, table: str) -> Mapping[str, Any] | None:
+def newest_baseline(session: Session, table: str) -> Row | None:
     return session.execute(select(A.id, A.after).where(A.entity == ledger.BASELINE_ENTITY, A.entity_id == table,
                                                        A.key_id != LEGACY)
                            .order_by(A.id.desc()).limit(1)).mappings().first()
@@ -177,15 +178,16 @@ def legacy_check(session: Session, spec: ledger.History, out: Report) -> None:
         return
     now = legacy_digest(session, spec)
     if now != baseline["after"]:
+        kept = baseline["after"] or {}
         out.add(Finding(spec.table, "", "rows/digest", f"{now['rows']} / {now['digest'][:16]}",
-                        f"{(baseline['after'] or {}).get('rows')} / {str((baseline['after'] or {}).get('digest'))[:16]}",
-                        baseline["id"], report.BASELINE_DIFFERS))
+                        f"{kept.get('rows')} / {str(kept.get('digest'))[:16]}", baseline["id"],
+                        report.BASELINE_DIFFERS))
     out.ledger_rows += count
 
 
 # --- entities, after the walk ---
 
-def newest(session: Session, entity: str, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+def newest(session: Session, entity: str, keys: Sequence[str]) -> dict[str, Row]:
     """The newest audit row (id, key_id, after) of each of these entity ids that has one."""
     last = select(func.max(A.id)).where(A.entity == entity, A.entity_id.in_(keys)).group_by(A.entity_id)
     rows = session.execute(select(A.id, A.entity_id, A.key_id, A.after).where(A.id.in_(last.scalar_subquery())))
@@ -224,7 +226,7 @@ def _described(session: Session, spec: ledger.Entity, out: Report) -> None:
             _compare(spec, key, described[key], stored.get(key), out)
 
 
-def _compare(spec: ledger.Entity, key: str, audit_row: Mapping[str, Any], stored: Mapping[str, Any] | None,
+def _compare(spec: ledger.Entity, key: str, audit_row: Row, stored: Row | None,
              out: Report) -> None:
     after, audit_id = audit_row["after"], audit_row["id"]
     if audit_row["key_id"] == LEGACY:  # described only before the keyed chain: not comparable field by field

@@ -33,8 +33,9 @@ _NAME = re.compile(r"[^\s/\\\x00-\x1f\x7f]{1,80}")
 
 
 def state(user: User) -> dict[str, Any]:
-    """What the audit log records of a user (their password hash and session epoch stay out)."""
-    return {"role": user.role, "active": user.active}
+    """What the audit log records of a user (server.audit.ledger): the password hash only as a digest
+    of it, the session epoch not at all."""
+    return audit.state(user)
 
 
 def generate_password() -> str:
@@ -150,9 +151,10 @@ def reset_password(db: Session, actor: Actor, username: str, password: str | Non
     user = user_by_name(db, username)
     password = password or generate_password()
     _check_password(password)
+    before = state(user)
     user.password_hash = generate_password_hash(password)
     _end_sessions(user)
-    audit.record(db, actor, "user.password_reset", "user", username, state(user), state(user))
+    audit.record(db, actor, "user.password_reset", "user", username, before, state(user))
     return user, password
 
 
@@ -203,8 +205,7 @@ def issue_token(db: Session, actor: Actor, name: str, role: str,
     token = ApiToken(name=name, token_hash=digest(secret), role=role, expires_at=expires_at)
     db.add(token)
     db.flush()
-    audit.record(db, actor, "token.create", "token", name, None,
-                 {"id": token.id, "role": role, "expires_at": expires_at.isoformat() if expires_at else None})
+    audit.change(db, actor, "token.create", token)
     return token, secret
 
 
@@ -235,9 +236,9 @@ def revoke_token(db: Session, actor: Actor, token_id: int) -> ApiToken:
     token = token_by_id(db, token_id)
     if token.revoked_at is not None:
         raise IllegalTransition(N_("the token %(name)s is revoked already"), code="already_revoked", name=token.name)
+    before = audit.state(token)
     token.revoked_at = utcnow()
-    audit.record(db, actor, "token.revoke", "token", token.name, {"id": token.id, "revoked": False},
-                 {"id": token.id, "revoked": True})
+    audit.change(db, actor, "token.revoke", token, before)
     return token
 
 

@@ -9,7 +9,7 @@ a chunk at a time (keyset), so memory stays bounded however long it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ def begin_snapshot(session: Session) -> None:
     session.connection(execution_options=options)
 
 
-def stream(session: Session, after_id: int = 0, batch: int = BATCH) -> Iterator[list[Mapping[str, Any]]]:
+def stream(session: Session, after_id: int = 0, batch: int = BATCH) -> Iterator[Sequence[Any]]:
     """The log from ``after_id`` on, in id order, a chunk at a time."""
     columns = [A[name] for name in chain.COLUMNS]
     while True:
@@ -127,8 +127,8 @@ def take_checkpoint(session: Session, loaded: Loaded) -> tuple[Checkpoint, dict[
                     raise CheckpointProblem(f"audit row {row['id']}: {problem}; no checkpoint written "
                                             "(run `assetgate audit verify`)")
             head_id, key_id = chunk[-1]["id"], chunk[-1]["key_id"]
-        actions = dict(session.execute(select(A.action, func.count()).where(A.id > start).group_by(A.action)
-                                       .order_by(A.action)).tuples().all())
+        added = select(A.action, func.count()).where(A.id > start).group_by(A.action).order_by(A.action)
+        actions: dict[str, int] = dict(session.execute(added).tuples().all())
     finally:
         session.rollback()
     at = datetime.now(UTC).isoformat(timespec="seconds")
