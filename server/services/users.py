@@ -59,13 +59,14 @@ def _check_name(name: str, what: str) -> None:
 
 # --- users ---
 
-def create_user(db: Session, actor: Actor, username: str, password: str, role: str) -> User:
+def create_user(db: Session, actor: Actor, username: str, password: str, role: str, department: str = "") -> User:
     _check_name(username, "user")
     _check_role(role)
     _check_password(password)
     if db.scalars(select(User).where(User.username == username)).first():
         raise AlreadyExists(N_("there is a user %(name)s already"), name=username)
-    user = User(username=username, password_hash=generate_password_hash(password), role=role, active=True)
+    user = User(username=username, password_hash=generate_password_hash(password), role=role, active=True,
+                department=department.strip()[:100])
     db.add(user)
     db.flush()
     audit.record(db, actor, "user.create", "user", username, None, state(user))
