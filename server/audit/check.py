@@ -128,7 +128,7 @@ def take_checkpoint(session: Session, loaded: Loaded) -> tuple[Checkpoint, dict[
                                             "(run `assetgate audit verify`)")
             head_id, key_id = chunk[-1]["id"], chunk[-1]["key_id"]
         added = select(A.action, func.count()).where(A.id > start).group_by(A.action).order_by(A.action)
-        actions: dict[str, int] = dict(session.execute(added).tuples().all())
+        actions: dict[str, int] = dict(session.execute(added).all())
     finally:
         session.rollback()
     at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -153,7 +153,7 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
              "price": line.unit_price, "acquired_on": received_on, "state_at": now, "created_at": now,
              "updated_at": now} for code, serial in zip(new_codes, clean, strict=True)]
     session.execute(insert(Asset), made)
-    ids = dict(session.execute(select(Asset.code, Asset.id).where(Asset.intake_id == intake.id)).tuples().all())
+    ids = dict(session.execute(select(Asset.code, Asset.id).where(Asset.intake_id == intake.id)).all())
     audit.change(session, actor, "intake.receive", intake, extra={
         "purchase": line.purchase_id, "location": location.code, "price": str(line.unit_price),
         "serials": sum(1 for s in clean if s), "codes": new_codes})
