@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.audit import SYSTEM, Actor
 from server.config import Settings
@@ -175,13 +175,14 @@ def _gate(session: Any, made: Made, asset_codes: list[str]) -> None:
     visits.sign_in(session, SYSTEM, walker.code, at=yesterday_noon + timedelta(hours=1))
     assert visits.auto_signout(session, SYSTEM) == 1  # at 22:00 yesterday (office time)
     visitors.walk_in(session, SYSTEM, VisitorIn(name="周八", host=made.person), at=now - timedelta(days=3))
-    revoked = visitors.register(session, SYSTEM, VisitorIn(name="王五", host=made.person), now, now + timedelta(hours=2))
+    revoked = visitors.register(session, SYSTEM, VisitorIn(name="王五", host=made.person), now,
+                                now + timedelta(hours=2))
     visitors.revoke(session, SYSTEM, revoked.code, "not expected")
     visitors.issue_blank(session, SYSTEM, 2)
     entry = watchlist.add(session, SYSTEM, "plate", "京B99999", note="stolen car")
     watchlist.add(session, SYSTEM, "person", "赵六", ["赵老六"])
     watchlist.remove(session, SYSTEM, entry.id)
-    permit = exit_permits.issue(session, SYSTEM, exit_permits.PermitIn(
+    exit_permits.issue(session, SYSTEM, exit_permits.PermitIn(
         [asset_codes[5]], "repair outside", "Fixit", now + timedelta(days=2), loan=True,
         expected_return=date.today() + timedelta(days=3)))
     exit_permits.at_gate(session, SYSTEM, asset_codes[5])  # out

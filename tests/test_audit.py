@@ -284,7 +284,8 @@ def test_forged_checkpoint_and_summary_are_refused(app: Any, sessions: Any, tmp_
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     other = Ed25519PrivateKey.generate()  # a summary signed by someone else's key
-    edited.write_text(json.dumps({"summary": signed["summary"], "signature": checkpoints.sign(other, signed["summary"])}))
+    forged = {"summary": signed["summary"], "signature": checkpoints.sign(other, signed["summary"])}
+    edited.write_text(json.dumps(forged))
     with pytest.raises(checkpoints.CheckpointProblem, match="signature does not match"):
         checkpoints.read_summary(edited, public)
 

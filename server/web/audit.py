@@ -16,8 +16,8 @@ from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import gettext
 
 from server import audit as chain
-from server.audit import checkpoints
 from server import settings_of
+from server.audit import checkpoints
 from server.auth import roles
 from server.errors import DomainError
 from server.i18n import N_
