@@ -40,7 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract.messages import Event  # noqa: E402
 from contract.topics import Topics  # noqa: E402
-from server import create_app  # noqa: E402
+from server import (
+    audit,  # noqa: E402
+    create_app,  # noqa: E402
+)
 from server.audit import SYSTEM  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.consumer import Consumer, _no_delay  # noqa: E402
@@ -82,6 +85,7 @@ def setup(url: str, folder: Path, **overrides: Any) -> tuple[Any, Any, Any]:
                              environ={})
     sessions = make_session_factory(engine)
     install(sessions, settings)
+    audit.install(sessions, settings)
     return engine, settings, sessions
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract.messages import Event  # noqa: E402
 from contract.topics import Topics  # noqa: E402
+from server import audit  # noqa: E402
 from server.audit import SYSTEM  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.consumer import Consumer, _no_delay  # noqa: E402
@@ -299,6 +300,7 @@ def main() -> None:
     settings = load_settings({"instance_path": folder, "database_url": url, "mqtt_port": broker.port,
                               "topic_prefix": "bench/assetgate/v1", "consumer_batch": args.batch,
                               "mqtt_client_id": "bench-consumer", "log_level": "WARNING"}, environ={})
+    audit.install(sessions, settings)  # the consumer processes read the same instance folder's keys
     topics = Topics(settings.topic_prefix)
     tags, rooms = seed(sessions, args.assets)
     register_session(broker.port, "bare", topics.all_events())

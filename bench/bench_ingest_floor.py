@@ -26,6 +26,7 @@ from server.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ingest import seed  # noqa: E402
+from machine import audited  # noqa: E402
 
 NOW = "2026-11-25 10:00:00.000000"
 INSERT_KIOSK_EVENT = ("INSERT INTO kiosk_events (id, kiosk, seq, boot, type, actor, at, received_at, synced, data, "
@@ -61,7 +62,7 @@ def main() -> None:
     path = Path(tempfile.mkdtemp(prefix="ag-floor-")) / "floor.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    seed(make_session_factory(engine), 1000)
+    seed(audited(make_session_factory(engine), path.parent), 1000)
     engine.dispose()
     db = sqlite3.connect(str(path), isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")

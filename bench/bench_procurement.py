@@ -32,6 +32,9 @@ from server.migrate import upgrade  # noqa: E402
 from server.models import Asset, PlanLine, Purchase, PurchaseLine, utcnow  # noqa: E402
 from server.services import directory, intake, plans, purchases, reports  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import audited  # noqa: E402
+
 CATEGORIES = ("Desktop PC", "Laptop", "Printer", "Server", "Network switch", "Camera", "Projector")
 STATUSES = ("in_storage", "in_use", "in_use", "in_use", "under_repair", "disposed")
 
@@ -149,7 +152,7 @@ def main() -> None:
 
     engine = make_engine(fresh_database(args.database_url, folder / "a"))
     upgrade(engine)
-    intake_s, replay_s = bench_intake(make_session_factory(engine), args.intake)
+    intake_s, replay_s = bench_intake(audited(make_session_factory(engine), folder), args.intake)
     print(f"backend={engine.dialect.name}")
     print(f"intake of {args.intake:,} assets in one purchase (codes, serials, assets, history, audit, commit): "
           f"{intake_s:.2f} s, {args.intake / intake_s:,.0f} assets/s; replay of the same request key {replay_s:.2f} s")
@@ -157,7 +160,7 @@ def main() -> None:
 
     engine = make_engine(fresh_database(args.database_url, folder / "b"))
     upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = audited(make_session_factory(engine), folder)
     seed_s = seed_ledger(sessions, args.assets)
     with sessions() as s:
         count = s.scalar(select(func.count()).select_from(Asset))

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import describe  # noqa: E402
+from bench.machine import audited, describe  # noqa: E402
 from server.audit import SYSTEM  # noqa: E402
 from server.db import make_engine, make_session_factory  # noqa: E402
 from server.migrate import upgrade  # noqa: E402
@@ -165,7 +165,7 @@ def main() -> None:
         engine = make_engine(url)
         try:
             upgrade(engine)
-            sessions = make_session_factory(engine)
+            sessions = audited(make_session_factory(engine), folder)
             dialect = engine.dialect.name
             print(f"{dialect}: {args.assets:,} assets, {args.scans:,} scans")
             for key, value in bench_classification(sessions, dialect, args.assets, args.scans).items():

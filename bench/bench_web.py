@@ -192,9 +192,9 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         os.killpg(server.pid, signal.SIGKILL)
 
 
-def _bench_user(url: str) -> None:
+def _bench_user(url: str, instance: str) -> None:
     engine = make_engine(url)
-    with make_session_factory(engine)() as session, session.begin():
+    with machine.audited(make_session_factory(engine), instance)() as session, session.begin():
         from sqlalchemy import select
 
         from server.models import User
@@ -284,10 +284,10 @@ def main() -> None:
         print(f"seeded in {time.perf_counter() - started:.0f} s (" + ", ".join(f"{k} {v:.0f} s"
                                                                            for k, v in timings.items()) + ")")
     print(_database_facts(args.database_url))
-    _bench_user(args.database_url)
     sample = _sample(args.database_url)
     port = _free_port()
     with tempfile.TemporaryDirectory() as instance:
+        _bench_user(args.database_url, instance)  # with the audit keys the server will read there
         server = _serve(args.database_url, port, args.workers, instance)
         try:
             base = f"http://127.0.0.1:{port}"

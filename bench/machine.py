@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 
 def cpu_model() -> str:
@@ -15,6 +16,16 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def audited(factory: Any, folder: str | Path) -> Any:
+    """A bench's session factory with the audit keys of its instance folder (server.audit.install): every
+    write to the ledger is audited with a key, so a factory without them cannot write."""
+    from server import audit
+    from server.config import load_settings
+
+    audit.install(factory, load_settings({"instance_path": Path(folder)}, environ={}))
+    return factory
 
 
 def describe() -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
-from server import personal
+from server import audit, personal
 from server.config import Settings, load_settings, secret_key_for
 from server.db import is_read_only, make_engine, make_session_factory, read_only_engine
 
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["assetgate.engine"] = engine
     app.extensions["assetgate.sessions"] = make_session_factory(engine)
     personal.install(app.extensions["assetgate.sessions"], settings)
+    audit.install(app.extensions["assetgate.sessions"], settings)  # the audit keys, read and checked once
     _init_db_session(app)
 
     from server import auth, i18n, inputs, security, web

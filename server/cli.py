@@ -13,10 +13,11 @@ from pathlib import Path
 
 import click
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from server import audit, auth, broker, personal
 from server.audit import Actor
+from server.audit import keys as audit_keys
 from server.config import ConfigError, Settings, ensure_instance, load_settings
 from server.db import make_engine, make_session_factory
 from server.errors import DomainError
@@ -56,17 +57,30 @@ class Context:
             raise click.ClickException(reason)
         return engine
 
+    def factory(self, engine: Engine) -> sessionmaker[Session]:
+        """Sessions with the gate's policy and the audit keys (read and checked once, here)."""
+        factory = make_session_factory(engine)
+        try:
+            personal.install(factory, self.settings)
+            audit.install(factory, self.settings)
+        except (personal.KeyProblem, audit.KeyProblem) as exc:
+            engine.dispose()
+            raise click.ClickException(str(exc)) from None
+        return factory
+
+    def check_keys(self) -> None:
+        """Refuse to start a server process whose audit keys cannot be used: one clear line, at once."""
+        try:
+            audit_keys.load(self.settings)
+        except audit.KeyProblem as exc:
+            raise click.ClickException(str(exc)) from None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction on the configured database; domain errors become clean CLI errors."""
         engine = self.ready_engine()
-        factory = make_session_factory(engine)
         try:
-            personal.install(factory, self.settings)
-        except personal.KeyProblem as exc:
-            engine.dispose()
-            raise click.ClickException(str(exc)) from None
-        try:
+            factory = self.factory(engine)
             with factory() as session, session.begin():
                 yield session
         except DomainError as exc:
@@ -115,6 +129,7 @@ def serve(ctx: Context, host: str, port: int, workers: int | None, dev: bool, co
     (see docs/deployment.md)."""
     settings = ctx.settings  # validated here, before any process is started
     ctx.ready_engine().dispose()  # a missing or old database: one clear line, before anything starts
+    ctx.check_keys()
     workers = workers or settings.web_workers
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if consumer or scheduler:
@@ -149,6 +164,7 @@ def consume(ctx: Context) -> None:
 
     settings = ctx.settings
     ctx.ready_engine().dispose()
+    ctx.check_keys()  # the writer process reads them again when it starts; a bad key stops us here
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = Consumer(settings)
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
@@ -254,25 +270,6 @@ def token_revoke(ctx: Context, name: str) -> None:
     with ctx.session() as session:
         revoked = users.revoke_tokens_named(session, CLI_ACTOR, name)
     click.echo(f"token {name} revoked" + (f" ({len(revoked)} tokens of that name)" if len(revoked) > 1 else ""))
-
-
-@main.group("audit")
-def audit_group() -> None:
-    """The hash-chained audit log."""
-
-
-@audit_group.command("verify")
-@pass_ctx
-def audit_verify(ctx: Context) -> None:
-    """Walk the audit chain; exit 1 and name the first broken row if it was tampered with."""
-    with ctx.session() as session:
-        report = audit.verify(session)
-    if report.ok:
-        click.echo(f"audit chain intact: {report.rows} rows")
-        return
-    click.echo(f"audit chain BROKEN at row {report.broken_at}: {report.problem} "
-               f"({report.rows} rows before it are intact)", err=True)
-    sys.exit(1)
 
 
 @main.group()
@@ -502,8 +499,7 @@ def gate_run(ctx: Context, once: bool) -> None:
     settings = ctx.settings
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = ctx.ready_engine()
-    factory = make_session_factory(engine)
-    personal.install(factory, settings)
+    factory = ctx.factory(engine)
     try:
         if once:
             done = scheduler.tick(factory, settings)
@@ -546,4 +542,4 @@ def gate_rotate_key(ctx: Context) -> None:
 
 
 # Commands kept in modules of their own register themselves on `main` when imported.
-from server import cli_backup  # noqa: E402,F401
+from server import cli_audit, cli_backup  # noqa: E402,F401

@@ -73,6 +73,13 @@ class Settings(BaseModel):
                                     "before the per-minute rate applies.")
     rejected_log_retention_days: float = Field(30.0, gt=0, description="Days a refused message stays in the "
                                                "rejected log.")
+    # --- the audit chain (docs/audit.md) ---
+    audit_keys: str = Field(
+        "", description="HMAC keys of the audit chain, id:hex entries (32+ bytes each), comma-separated, newest "
+                        "first; empty: one generated once and kept in the instance folder (audit.keys).")
+    audit_checkpoint_file: Path | None = Field(
+        None, description="Where `assetgate audit checkpoint` appends the chain's head; empty: "
+                          "<instance>/audit.checkpoints. Best on storage the database's administrators cannot write.")
     # --- the gate (docs/gate.md) ---
     personal_data_keys: str = Field(
         "", description="Fernet keys for visitors' personal fields, comma-separated, newest first; empty: "

@@ -118,7 +118,12 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only snapshot (the audit check, ``server.audit.verify``) begins DEFERRED: in WAL mode it
+        # reads one moment of the database without holding the write lock for minutes.
+        if connection.get_execution_options().get("assetgate_read_snapshot"):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _json_text(value: Any) -> str:

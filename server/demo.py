@@ -113,7 +113,7 @@ def _procurement(session: Session, store_code: str) -> list[str]:
 
 def _requests(session: Session, password: str) -> None:
     for username, role, department in USERS:
-        auth.create_user(session, DEMO, username, password, role).department = department
+        auth.create_user(session, DEMO, username, password, role, department)
     approvals.grant(session, DEMO, "fenguan", "leader", "")
     approvals.grant(session, DEMO, "zhuyao", "principal", "")
     clerk, leader, principal = (Actor("kuguan", "web", "storekeeper"), Actor("fenguan", "web", "auditor"),

@@ -142,7 +142,8 @@ def policy_for(settings: Settings) -> GatePolicy:
 
 def install(factory: sessionmaker[Session], settings: Settings) -> None:
     """Give every session of ``factory`` the gate policy of ``settings``."""
-    factory.configure(info={_POLICY: policy_for(settings)})
+    # Merged with what the factory carries already (the audit keys: ``server.audit.install``).
+    factory.configure(info={**(factory.kw.get("info") or {}), _POLICY: policy_for(settings)})
 
 
 def policy(session: Session) -> GatePolicy:

@@ -282,7 +282,7 @@ def _text(value: str, limit: int | None) -> str:
 
 def run(conn: Connection, settings: Settings) -> None:
     """The writer process: answer the network side's requests until it says stop or goes away."""
-    from server import personal
+    from server import audit, personal
     from server.db import make_engine, make_session_factory
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the network side, which stops us in order
@@ -290,6 +290,7 @@ def run(conn: Connection, settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     factory = make_session_factory(engine)
     personal.install(factory, settings)
+    audit.install(factory, settings)  # the audit keys, read and checked once (``assetgate consume`` did too)
     writer = Writer(settings, factory)
     conn.send(("ready",))
     next_purge = 0.0  # at once: what expired while no writer ran goes first

@@ -157,8 +157,15 @@ def broker() -> tuple[str, int]:
 
 
 @pytest.fixture
-def engine_sessions(database_url: str) -> Iterator[Any]:
-    """Sessions on the test database without a Flask app (service-level tests)."""
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
+def engine_sessions(settings_overrides: dict[str, Any]) -> Iterator[Any]:
+    """Sessions on the test database without a Flask app (service-level tests), with the audit keys of
+    the same instance folder as the ``app`` fixture's (so either may write and check the chain)."""
+    from server import audit
+    from server.config import load_settings
+
+    settings = load_settings(settings_overrides, environ={})
+    engine = make_engine(settings.effective_database_url)
+    factory = make_session_factory(engine)
+    audit.install(factory, settings)
+    yield factory
     engine.dispose()

@@ -113,7 +113,8 @@ def test_amend_keeps_the_old_values_and_moves_the_limits(db: Any) -> None:
     assert (row.old_qty, row.old_amount, row.new_qty, row.new_amount) == (10, Decimal("50000.00"), 6,
                                                                           Decimal("30000.00"))
     [entry] = _audits(db, "plan_line.amend")
-    assert entry.before == {"approved_qty": 10, "approved_amount": "50000.00"}
+    assert (entry.before["approved_qty"], entry.before["approved_amount"]) == (10, "50000.00")  # the whole line
+    assert (entry.after["approved_qty"], entry.after["approved_amount"]) == (6, "30000.00")
     assert _row(db).remaining_amount == Decimal("10000.00")
     with pytest.raises(RuleViolation) as over:  # the new limit holds
         buy(db, qty=3, price="1000.00")

@@ -94,8 +94,8 @@ def test_revoked_token_is_refused(client: Any, sessions: Any) -> None:
     assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
     with sessions() as session, session.begin(), pytest.raises(IllegalTransition):
         users.revoke_token(session, CLI, token.id)
-    assert [(e.entity_id, e.after) for e in audited(sessions, "token.revoke")] == [
-        ("export", {"id": token.id, "revoked": True})]
+    assert [(e.entity, e.entity_id, e.after["name"], e.before["revoked_at"], e.after["revoked_at"] is not None)
+            for e in audited(sessions, "token.revoke")] == [("api_token", str(token.id), "export", None, True)]
 
 
 def test_expired_token_is_refused(client: Any, sessions: Any) -> None:

@@ -97,3 +97,40 @@ def test_rest_audit_filters_and_cursor(client: Any, tokens: Any, sessions: Any) 
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "bad_since"
     assert client.get("/api/v1/audit?offset=10", headers=auditor).get_json()["error"]["code"] == "bad_paging"
     assert client.get("/api/v1/audit?after=garbage", headers=auditor).status_code == 422
+
+
+def test_check_page_names_the_ledger_record_and_field_that_differ(client: Any, sessions: Any) -> None:
+    from server.services import assets, lifecycle
+
+    with sessions() as session, session.begin():
+        directory.get_or_create_category(session, SYSTEM, "Laptop")
+        store = directory.create_location(session, SYSTEM, "Store", "storeroom")
+        code = assets.create_asset(session, SYSTEM, "One", "Laptop", store.code).code
+        lifecycle.dispose(session, SYSTEM, code, "scrapped", "D-1")
+    login(client, sessions, "auditor")
+    intact = client.post("/audit/check").get_data(as_text=True)
+    assert "完整无误" in intact and "已比对的台账记录" in intact
+    with sessions() as session, session.begin():
+        session.execute(text("UPDATE assets SET status = 'in_use' WHERE code = :c"), {"c": code})
+    broken = client.post("/audit/check").get_data(as_text=True)
+    assert "发现问题" in broken and "台账与审计日志的记载不符" in broken
+    row = re.search(r"<tr><td>assets</td><td>([^<]+)</td><td>status</td><td>in_use</td><td>disposed</td>"
+                    r"<td>\d+</td><td>该字段与此记录最新的审计记录不符</td></tr>", broken)
+    assert row is not None and row.group(1) == code, broken
+
+
+def test_check_page_finds_a_deleted_tail_against_the_checkpoint(app: Any, client: Any, sessions: Any) -> None:
+    from server import settings_of
+    from server.audit import check, checkpoints
+
+    _seed(sessions, 4)
+    settings = settings_of(app)
+    with sessions() as session:
+        point, _actions = check.take_checkpoint(session, checkpoints.load(settings))
+    checkpoints.append(settings, checkpoints.signing_key(settings), point)
+    login(client, sessions, "auditor")  # signing in writes an audit row too: after the checkpoint
+    assert "完整无误" in client.post("/audit/check").get_data(as_text=True)
+    with sessions() as session, session.begin():
+        session.execute(text("DELETE FROM audit_log WHERE id > 3"))
+    broken = client.post("/audit/check").get_data(as_text=True)
+    assert "审计日志最新的记录缺失" in broken and re.search(r"<dt>已比对的检查点</dt><dd>1</dd>", broken)

@@ -100,5 +100,7 @@ class ApprovalDecision(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[created]
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     approval: Mapped[Approval] = relationship(back_populates="decisions")

@@ -135,6 +135,8 @@ class AssetEvent(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     applied: Mapped[bool] = mapped_column(Boolean, default=True)  # False: history only (arrived late)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     asset: Mapped[Asset] = relationship(back_populates="events")
     from_location: Mapped[Location | None] = relationship(foreign_keys=[from_location_id], lazy="joined")

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Index,
     String,
     UniqueConstraint,
 )
@@ -16,7 +17,9 @@ from server.models.base import Base, intpk
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
+    """Append-only, hash-chained: each row's hash covers its content and the previous hash, keyed with
+    the HMAC key ``key_id`` names ("legacy": a plain SHA-256 row from before the keyed chain).
+    ``inserted`` describes the history rows the change wrote (``server.audit.ledger``)."""
 
     __tablename__ = "audit_log"
     id: Mapped[intpk]
@@ -28,7 +31,11 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    inserted: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    key_id: Mapped[str] = mapped_column(String(32), server_default="legacy")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
+    # The newest row of each entity (reconciliation) is found through the second index.
+    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),
+                      Index("ix_audit_log_entity", "entity", "entity_id", "id"))

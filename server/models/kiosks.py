@@ -55,6 +55,8 @@ class KioskEvent(Base):
     synced: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # unsynced, skew, late, conflict...
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     __table_args__ = (Index("ix_kiosk_events_kiosk_seq", "kiosk", "seq"),)
 

@@ -61,6 +61,8 @@ class PlanLineAmendment(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[created]
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Purchase(Base):
@@ -96,6 +98,8 @@ class PurchaseLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[money]
     amount: Mapped[money]  # quantity x unit_price of this line, as invoiced (not a running total)
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     purchase: Mapped[Purchase] = relationship(back_populates="lines")
     plan_line: Mapped[PlanLine] = relationship(lazy="joined")

@@ -73,6 +73,8 @@ class SupplyMovement(Base):
     # An offline pickup that took stock below zero: stored (nothing is lost), flagged for the storekeeper.
     conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     requisition_id: Mapped[int | None] = mapped_column(ForeignKey("requisitions.id"), index=True)
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     item: Mapped[SupplyItem] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")
@@ -152,6 +154,8 @@ class StocktakeScan(Base):
     actor: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(60))  # web, csv, api, kiosk:<id>
     kiosk_event_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     __table_args__ = (
         Index("ix_stocktake_scans_asset", "stocktake_id", "asset_id", "id"),

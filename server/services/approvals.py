@@ -55,7 +55,7 @@ def open_chain(session: Session, actor: Actor, kind: str, department: str, amoun
                         state=ApprovalState.PENDING.value)
     session.add(approval)
     session.flush()
-    audit.record(session, actor, "approval.open", "approval", approval.id, None, _state(approval))
+    audit.change(session, actor, "approval.open", approval)
     return approval
 
 
@@ -63,12 +63,6 @@ def _state_name(state: str) -> Term:
     from server.names import APPROVAL_STATES
 
     return Term(APPROVAL_STATES.get(state, state))
-
-
-def _state(approval: Approval) -> dict[str, object]:
-    return {"kind": approval.kind, "department": approval.department, "requester": approval.requester,
-            "amount": approval.amount, "quantity": approval.quantity, "approved_quantity": approval.approved_quantity,
-            "levels": approval.levels, "step": approval.step, "state": approval.state}
 
 
 def approval_for_change(session: Session, approval_id: int) -> Approval:
@@ -115,9 +109,10 @@ def decide(session: Session, actor: Actor, approval_id: int, decision: str, quan
     if decision == "reject" and not reason:
         raise Invalid(N_("a rejection needs a reason"), code="reason_required")
     new_quantity = _decided_quantity(approval, decision, quantity)
-    before = _state(approval)
-    approval.decisions.append(ApprovalDecision(step=approval.step, level=level, decided_by=actor.name,
-                                               decision=decision, quantity=new_quantity, reason=reason))
+    before = audit.state(approval)
+    made = ApprovalDecision(step=approval.step, level=level, decided_by=actor.name, decision=decision,
+                            quantity=new_quantity, reason=reason, at=utcnow())
+    approval.decisions.append(made)
     approval.approved_quantity = new_quantity
     if decision == "reject":
         approval.state, approval.decided_at = ApprovalState.REJECTED.value, utcnow()
@@ -127,8 +122,7 @@ def decide(session: Session, actor: Actor, approval_id: int, decision: str, quan
     else:
         approval.step += 1
     session.flush()
-    audit.record(session, actor, f"approval.{decision}", "approval", approval.id, before,
-                 {**_state(approval), "reason": reason})
+    audit.change(session, actor, f"approval.{decision}", approval, before, {"reason": reason}, inserted=[made])
     return approval
 
 
@@ -149,9 +143,9 @@ def withdraw(session: Session, actor: Actor, approval_id: int) -> Approval:
                                 state=_state_name(approval.state))
     if actor.name != approval.requester:
         raise Forbidden(N_("only the requester may withdraw a request"))
-    before = _state(approval)
+    before = audit.state(approval)
     approval.state, approval.decided_at = ApprovalState.WITHDRAWN.value, utcnow()
-    audit.record(session, actor, "approval.withdraw", "approval", approval.id, before, _state(approval))
+    audit.change(session, actor, "approval.withdraw", approval, before)
     return approval
 
 
@@ -184,7 +178,7 @@ def grant(session: Session, actor: Actor, username: str, level: str, department:
     row = ApproverGrant(user_id=user.id, level=level, department=department)
     session.add(row)
     session.flush()
-    audit.record(session, actor, "approver.grant", "user", username, None, {"level": level, "department": department})
+    audit.change(session, actor, "approver.grant", row, extra={"user": username})
     return row
 
 
@@ -192,8 +186,7 @@ def revoke_grant(session: Session, actor: Actor, grant_id: int) -> None:
     row = session.get(ApproverGrant, grant_id)
     if row is None:
         raise NotFound(N_("there is no approver grant %(id)s"), id=grant_id)
-    audit.record(session, actor, "approver.revoke", "user", row.user.username,
-                 {"level": row.level, "department": row.department}, None)
+    audit.removal(session, actor, "approver.revoke", row, {"user": row.user.username})
     session.delete(row)
 
 

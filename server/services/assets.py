@@ -25,7 +25,6 @@ from server.services import bulk, directory, lookup
 from server.services import codes as code_service
 
 S = AssetStatus
-ASSET_FIELDS = ("code", "name", "status", "location_id", "custodian_id", "serial", "department", "due_at")
 
 ALIVE = frozenset({S.IN_STORAGE, S.IN_USE, S.UNDER_REPAIR})
 # Which statuses each action may start from. Disposal is final: nothing leaves it.
@@ -103,10 +102,11 @@ def create_asset(
                   state_at=now, created_at=now, updated_at=now)
     session.add(asset)
     session.flush()
-    bulk.persist(session, AssetEvent, {"asset_id": asset.id, "type": "asset.create", "at": now, "actor": actor.name,
-                                       "source": actor.source, "to_status": asset.status,
-                                       "to_location_id": location.id if location else None})
-    audit.record(session, actor, "asset.create", "asset", code, None, audit.snapshot(asset, ASSET_FIELDS))
+    event = {"asset_id": asset.id, "type": "asset.create", "at": now, "recorded_at": now, "actor": actor.name,
+             "source": actor.source, "to_status": asset.status, "to_location_id": location.id if location else None,
+             "reason": "", "applied": True, "data": {}}
+    audit.change(session, actor, "asset.create", asset, inserted=[(AssetEvent, event)])
+    bulk.persist(session, AssetEvent, event)
     return asset
 
 
@@ -234,9 +234,9 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
                                     action=Term(verb, names.ACTIONS.get(verb, verb)))
         conflict = True  # made offline before the server learned what forbids it
     apply_now = allowed and not late
-    before = audit.snapshot(asset, ASSET_FIELDS)
+    before = audit.state(asset)
     to_location = change.location or (None if change.clear_location else asset.location)
-    bulk.persist(session, AssetEvent, {
+    event = {
         "asset_id": asset.id, "type": change.type, "at": at, "recorded_at": utcnow(), "actor": actor.name,
         "source": actor.source, "kiosk": origin.kiosk if origin else None, "seq": origin.seq if origin else None,
         "kiosk_event_id": origin.event_id if origin else None, "from_status": asset.status,
@@ -244,9 +244,9 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
         "from_location_id": asset.location_id, "to_location_id": to_location.id if to_location else None,
         "custodian_id": change.custodian.id if change.custodian else None,
         "reason": reason[:1000], "applied": apply_now, "data": data or {},
-    })
+    }
     if apply_now:
-        # Foreign keys set with their relationships: the audit snapshot reads the ids.
+        # Foreign keys set with their relationships: the audit row reads the ids.
         state: dict[str, Any] = {"state_at": at, "updated_at": utcnow()}
         if change.status:
             state["status"] = change.status.value
@@ -264,5 +264,6 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
             state["due_at"] = change.due_at
         bulk.set_state(session, asset, state)
     action = change.type if apply_now else f"{change.type}.{'conflict' if conflict else 'late'}"
-    audit.record(session, actor, action, "asset", asset.code, before, audit.snapshot(asset, ASSET_FIELDS))
+    audit.change(session, actor, action, asset, before, inserted=[(AssetEvent, event)])
+    bulk.persist(session, AssetEvent, event)  # after the audit row: it carries that row's hash
     return Outcome(asset, to_location, apply_now, conflict)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from server import audit
@@ -70,12 +70,12 @@ def void_purchase(session: Session, actor: Actor, purchase_id: str | int, reason
     if pending:
         raise RuleViolation(N_("purchase %(id)s has intakes %(intakes)s; reverse them before voiding it"),
                             code="has_intakes", id=purchase.id, intakes=", ".join(map(str, pending)))
-    before = {"voided_at": None}
+    before = audit.state(purchase)
     purchase.voided_at, purchase.void_reason = utcnow(), reason
     purchase.void_approval_ref, purchase.voided_by = approval_ref, actor.name
     session.flush()
-    audit.record(session, actor, "purchase.void", "purchase", purchase.id, before, {
-        "voided_at": purchase.voided_at.isoformat(), "reason": reason, "approval_ref": approval_ref,
+    audit.change(session, actor, "purchase.void", purchase, before, {
+        "reason": reason, "approval_ref": approval_ref,
         "total": str(sum((li.amount for li in purchase.lines), Decimal("0.00")))})
     return purchase
 
@@ -110,13 +110,12 @@ def amend_plan_line(session: Session, actor: Actor, ref: str, approval_ref: str,
     row = PlanLineAmendment(plan_line_id=line.id, old_qty=line.approved_qty, old_amount=line.approved_amount,
                             new_qty=qty, new_amount=amount, approval_ref=approval_ref,
                             reason=(reason or "").strip()[:1000], actor=actor.name)
-    before = {"approved_qty": line.approved_qty, "approved_amount": str(line.approved_amount)}
+    before = audit.state(line)
     line.approved_qty, line.approved_amount = qty, amount
     session.add(row)
     session.flush()
-    audit.record(session, actor, "plan_line.amend", "plan_line", line.ref, before,
-                 {"approved_qty": qty, "approved_amount": str(amount), "approval_ref": approval_ref,
-                  "reason": row.reason, "amendment": row.id})
+    audit.change(session, actor, "plan_line.amend", line, before,
+                 {"approval_ref": approval_ref, "reason": row.reason, "amendment": row.id}, inserted=[row])
     return row
 
 
@@ -155,21 +154,24 @@ def reverse_intake(session: Session, actor: Actor, intake_id: str | int, reason:
         raise RuleViolation(N_("intake %(id)s cannot be reversed: its assets %(codes)s have been used"),
                             code="assets_used", id=row.id, codes=", ".join(used[:5]))
     now = utcnow()
-    assets = session.execute(select(Asset.id, Asset.location_id).where(Asset.intake_id == row.id)
-                             .order_by(Asset.id)).all()
-    session.execute(update(Asset).where(Asset.intake_id == row.id).values(
-        status=AssetStatus.RETIRED.value, location_id=None, state_at=now, updated_at=now))
-    session.execute(insert(AssetEvent), [
-        {"asset_id": asset_id, "type": "asset.retire", "at": now, "recorded_at": now, "actor": actor.name,
-         "source": actor.source, "from_status": AssetStatus.IN_STORAGE.value,
-         "to_status": AssetStatus.RETIRED.value, "from_location_id": location_id, "reason": reason,
-         "applied": True, "data": {"intake": row.id}} for asset_id, location_id in assets])
+    events = []
+    for asset in session.scalars(select(Asset).where(Asset.intake_id == row.id).order_by(Asset.id)):
+        before = audit.state(asset)
+        event = {"asset_id": asset.id, "type": "asset.retire", "at": now, "recorded_at": now, "actor": actor.name,
+                 "source": actor.source, "from_status": AssetStatus.IN_STORAGE.value,
+                 "to_status": AssetStatus.RETIRED.value, "from_location_id": asset.location_id, "reason": reason,
+                 "applied": True, "data": {"intake": row.id}}
+        asset.status, asset.location, asset.location_id = AssetStatus.RETIRED.value, None, None
+        asset.state_at, asset.updated_at = now, now
+        audit.change(session, actor, "asset.retire", asset, before, inserted=[(AssetEvent, event)])
+        events.append(event)
+    if events:
+        session.execute(insert(AssetEvent), events)
+    before = audit.state(row)
     row.reversed_at, row.reverse_reason, row.reversed_by = now, reason, actor.name
     codes = intake_service.codes_of(session, row.id)
     session.flush()
-    audit.record(session, actor, "intake.reverse", "intake", row.id, {"reversed_at": None},
-                 {"reversed_at": now.isoformat(), "reason": reason, "purchase_line": row.purchase_line_id,
-                  "codes": codes})
+    audit.change(session, actor, "intake.reverse", row, before, {"codes": codes})
     return Reversed(row, codes)
 
 

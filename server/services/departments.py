@@ -20,14 +20,14 @@ def set_staff(session: Session, actor: Actor, name: str, staff_count: int) -> De
     if not 0 <= staff_count <= 1_000_000:
         raise Invalid(N_("the staff count must be between 0 and 1000000"), code="bad_staff_count")
     row = session.scalars(select(Department).where(Department.name == name)).first()
-    before = {"staff_count": row.staff_count} if row else None
+    before = audit.state(row) if row else None
     if row is None:
         row = Department(name=name, staff_count=staff_count)
         session.add(row)
     else:
         row.staff_count, row.updated_at = staff_count, utcnow()
     session.flush()
-    audit.record(session, actor, "department.staff", "department", name, before, {"staff_count": staff_count})
+    audit.change(session, actor, "department.staff", row, before)
     return row
 
 

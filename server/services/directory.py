@@ -21,8 +21,6 @@ CODE_ERRORS = {
     "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
     "wrong_kind": N_("%(text)s is not a %(kind)s"),
 }
-LOCATION_FIELDS = ("code", "name", "kind", "parent_id")
-PERSON_FIELDS = ("code", "name", "department", "active")
 
 
 def _clean_name(name: str, what: str) -> str:
@@ -39,8 +37,7 @@ def get_or_create_category(session: Session, actor: Actor, name: str, controlled
         category = Category(name=name, controlled=controlled)
         session.add(category)
         session.flush()
-        audit.record(session, actor, "category.create", "category", category.id, None,
-                     {"name": name, "controlled": controlled})
+        audit.change(session, actor, "category.create", category)
     return category
 
 
@@ -62,7 +59,7 @@ def create_location(session: Session, actor: Actor, name: str, kind: str = "offi
                         parent_id=parent.id if parent else None)
     session.add(location)
     session.flush()
-    audit.record(session, actor, "location.create", "location", code, None, audit.snapshot(location, LOCATION_FIELDS))
+    audit.change(session, actor, "location.create", location)
     return location
 
 
@@ -81,7 +78,7 @@ def create_person(session: Session, actor: Actor, name: str, department: str = "
     person = Person(code=code, name=_clean_name(name, N_("person name")), department=(department or "").strip()[:100])
     session.add(person)
     session.flush()
-    audit.record(session, actor, "person.create", "person", code, None, audit.snapshot(person, PERSON_FIELDS))
+    audit.change(session, actor, "person.create", person)
     return person
 
 
@@ -119,7 +116,7 @@ def set_email(session: Session, actor: Actor, code: str, email: str | None) -> P
     email = (email or "").strip() or None
     if email is not None and (len(email) > 200 or "@" not in email or any(ch.isspace() for ch in email)):
         raise Invalid(N_("%(email)s is not an email address"), code="bad_email", email=email[:60])
-    before = {"email": person.email}
+    before = audit.state(person)
     person.email = email
-    audit.record(session, actor, "person.email", "person", person.code, before, {"email": email})
+    audit.change(session, actor, "person.email", person, before)
     return person

@@ -74,7 +74,9 @@ def issue(session: Session, actor: Actor, data: PermitIn, today: date | None = N
     permit.items = [ExitPermitAsset(asset=asset, asset_id=asset.id) for asset in found]
     session.add(permit)
     session.flush()
-    audit.record(session, actor, "exit_permit.issue", "exit_permit", permit.id, None, _facts(permit))
+    audit.change(session, actor, "exit_permit.issue", permit, extra=_facts(permit))
+    for item in permit.items:
+        audit.change(session, actor, "exit_permit.issue", item, extra={"asset": item.asset.code})
     return permit
 
 
@@ -91,7 +93,7 @@ def revoke(session: Session, actor: Actor, permit_id: int) -> ExitPermit:
         raise IllegalTransition(N_("exit permit %(id)s is revoked already"), id=permit_id)
     before = _facts(permit)
     permit.revoked_at, permit.revoked_by = utcnow(), actor.name[:100]
-    audit.record(session, actor, "exit_permit.revoke", "exit_permit", permit.id, before, _facts(permit))
+    audit.change(session, actor, "exit_permit.revoke", permit, before, _facts(permit))
     return permit
 
 
@@ -114,8 +116,9 @@ def at_gate(session: Session, actor: Actor, tag: str, at: datetime | None = None
     source = f"kiosk:{origin.kiosk}" if origin else actor.source
     away = _out_on_loan(session, asset.id)
     if away is not None:
+        before = audit.state(away)
         away.returned_at, away.return_source = at, source[:60]
-        _history(session, actor, asset, "asset.return", at, origin, away.permit)
+        _history(session, actor, asset, "asset.return", at, origin, away, before)
         closed = all(item.returned_at is not None for item in away.permit.items if item.exited_at is not None)
         return GateOutcome("return", asset.code, asset.name, away.permit, closed)
     item = _usable(session, asset.id, at)
@@ -127,8 +130,9 @@ def at_gate(session: Session, actor: Actor, tag: str, at: datetime | None = None
 
         raise GateRefusal(N_("%(asset)s has no valid exit permit: it may not leave"), code=Reason.NO_EXIT_PERMIT,
                           aftermath=aftermath, asset=code)
+    before = audit.state(item)
     item.exited_at, item.exit_source = at, source[:60]
-    _history(session, actor, asset, "asset.exit", at, origin, item.permit)
+    _history(session, actor, asset, "asset.exit", at, origin, item, before)
     return GateOutcome("exit", asset.code, asset.name, item.permit)
 
 
@@ -149,15 +153,18 @@ def _usable(session: Session, asset_id: int, at: datetime) -> ExitPermitAsset | 
 
 
 def _history(session: Session, actor: Actor, asset: Asset, kind: str, at: datetime,
-             origin: assets.KioskOrigin | None, permit: ExitPermit) -> None:
-    bulk.persist(session, AssetEvent, {
+             origin: assets.KioskOrigin | None, item: ExitPermitAsset, before: dict[str, object]) -> None:
+    """The asset's history line and the audit row of the permit's line it went out or came back under."""
+    permit = item.permit
+    event = {
         "asset_id": asset.id, "type": kind, "at": at, "recorded_at": utcnow(), "actor": actor.name,
         "source": f"kiosk:{origin.kiosk}" if origin else actor.source, "kiosk": origin.kiosk if origin else None,
         "seq": origin.seq if origin else None, "kiosk_event_id": origin.event_id if origin else None,
         "from_status": asset.status, "to_status": asset.status, "from_location_id": asset.location_id,
         "to_location_id": asset.location_id, "custodian_id": None, "reason": permit.reason[:1000], "applied": True,
-        "data": {"permit": permit.id, "carrier": permit.carrier}})
-    audit.record(session, actor, kind, "asset", asset.code, None, {"permit": permit.id, "at": at.isoformat()})
+        "data": {"permit": permit.id, "carrier": permit.carrier}}
+    audit.change(session, actor, kind, item, before, {"asset": asset.code}, inserted=[(AssetEvent, event)])
+    bulk.persist(session, AssetEvent, event)
 
 
 def listing(session: Session, state: str | None = None, today: date | None = None) -> Select[ExitPermit]:

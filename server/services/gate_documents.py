@@ -54,7 +54,7 @@ def pass_pdf(session: Session, actor: Actor, rows: list[VisitorPass], org: str, 
                                                               "when you leave.")))
     buffer = io.BytesIO()
     documents.render_passes(cards, buffer)
-    audit.record(session, actor, "visitor_pass.print", "visitor_pass", rows[0].code, None,
+    audit.record(session, actor, "visitor_pass.print", "visitor_pass_print", rows[0].code, None,
                  {"passes": [row.code for row in rows[:50]], "count": len(rows)})
     return buffer.getvalue()
 

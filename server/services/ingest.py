@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from contract import codes
 from contract import messages as m
 from contract.messages import Display, Event, Reason
+from server import audit
 from server.audit import Actor
 from server.errors import DomainError, NotFound
 from server.i18n import N_
@@ -257,7 +258,9 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
            "data": _kept_data(event), "flags": flags}
     try:
         if batch is not None:
-            title, detail, conflict = handler(session, ctx, data)
+            # The handler's audit row describes the kiosk event too (and the event points back at it).
+            with audit.inserting(session, KioskEvent, row):
+                title, detail, conflict = handler(session, ctx, data)
             bulk.persist(session, KioskEvent, {**row, "flags": [*flags, "conflict"] if conflict else flags})
             batch.known.add(key)
         else:
@@ -265,7 +268,9 @@ def ingest(session: Session, event: Event, data: BaseModel, *, received_at: date
                 claim = KioskEvent(**row)
                 session.add(claim)
                 session.flush()  # claims the id now: a concurrent consumer's copy fails here
-                title, detail, conflict = handler(session, ctx, data)
+                with audit.inserting(session, KioskEvent, row):
+                    title, detail, conflict = handler(session, ctx, data)
+                claim.audit_hash = str(row["audit_hash"])
                 if conflict:
                     claim.flags = [*flags, "conflict"]
     except IntegrityError:

@@ -22,8 +22,8 @@ from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
 from server.i18n import N_
 from server.models import Asset, AssetEvent, AssetStatus, Intake, Location, Purchase, PurchaseLine, utcnow
+from server.services import bulk, directory, purchases
 from server.services import codes as code_service
-from server.services import directory, purchases
 
 STORE_KINDS = frozenset({"storeroom", "shelf", "bin"})
 CHUNK = 5000  # rows per IN (...) list: well under SQLite's bound-parameter limit
@@ -147,22 +147,25 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
     new_codes = code_service.issue(session, codes.Kind.ASSET, quantity)
     now = utcnow()
     title = (name or line.description or line.category.name).strip()[:200]
-    session.execute(insert(Asset), [
-        {"code": code, "name": title, "category_id": line.category_id, "serial": serial,
-         "status": AssetStatus.IN_STORAGE.value, "location_id": location.id,
-         "department": line.plan_line.department, "purchase_line_id": line.id, "intake_id": intake.id,
-         "price": line.unit_price, "acquired_on": received_on, "state_at": now, "created_at": now, "updated_at": now}
-        for code, serial in zip(new_codes, clean, strict=True)])
-    ids = session.execute(select(Asset.id).where(Asset.intake_id == intake.id).order_by(Asset.id)).scalars().all()
-    session.execute(insert(AssetEvent), [
-        {"asset_id": asset_id, "type": "asset.create", "at": now, "recorded_at": now, "actor": actor.name,
-         "source": actor.source, "to_status": AssetStatus.IN_STORAGE.value, "to_location_id": location.id,
-         "reason": f"intake {intake.id}", "applied": True,
-         "data": {"intake": intake.id, "purchase_line": line.id}} for asset_id in ids])
-    # One audit row for the whole intake, naming every code it made (10,000 rows of hash chain
-    # for one act of receiving would say nothing more).
-    audit.record(session, actor, "intake.receive", "intake", intake.id, None, {
-        "request_key": key, "purchase_line": line.id, "purchase": line.purchase_id, "quantity": quantity,
-        "location": location.code, "received_on": received_on.isoformat(), "price": str(line.unit_price),
+    made = [{"code": code, "name": title, "category_id": line.category_id, "serial": serial,
+             "status": AssetStatus.IN_STORAGE.value, "location_id": location.id,
+             "department": line.plan_line.department, "purchase_line_id": line.id, "intake_id": intake.id,
+             "price": line.unit_price, "acquired_on": received_on, "state_at": now, "created_at": now,
+             "updated_at": now} for code, serial in zip(new_codes, clean, strict=True)]
+    session.execute(insert(Asset), made)
+    ids = dict(session.execute(select(Asset.code, Asset.id).where(Asset.intake_id == intake.id)).all())
+    audit.change(session, actor, "intake.receive", intake, extra={
+        "purchase": line.purchase_id, "location": location.code, "price": str(line.unit_price),
         "serials": sum(1 for s in clean if s), "codes": new_codes})
+    events = []
+    with bulk.rows(session):  # one audit row per asset (its full state: reconciliation), one executemany
+        for asset in made:
+            event = {"asset_id": ids[str(asset["code"])], "type": "asset.create", "at": now, "recorded_at": now,
+                     "actor": actor.name, "source": actor.source, "to_status": AssetStatus.IN_STORAGE.value,
+                     "to_location_id": location.id, "reason": f"intake {intake.id}", "applied": True,
+                     "data": {"intake": intake.id, "purchase_line": line.id}}
+            audit.record(session, actor, "asset.create", "asset", asset["code"], None,
+                         audit.ledger.normal_of(Asset, asset), [(AssetEvent, event)])
+            events.append(event)
+    session.execute(insert(AssetEvent), events)
     return Received(intake, new_codes, False)

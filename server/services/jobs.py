@@ -33,7 +33,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import params
+from server import audit, params
 from server.audit import Actor
 from server.config import ENV_PREFIX, Settings
 from server.db import make_engine, make_session_factory
@@ -263,6 +263,7 @@ def run(settings: Settings, job_id: int, tasks: dict[str, Task] | None = None) -
         tasks = TASKS
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
+    audit.install(sessions, settings)  # a job's changes are audited like any other (plan imports, prints)
     try:
         context = _claim(sessions, settings, job_id)
         if context is None:

@@ -42,14 +42,14 @@ def enroll(session: Session, actor: Actor, name: str, mode: str, location_code: 
     if existing is not None and existing.revoked_at is None:
         raise AlreadyExists(N_("kiosk %(name)s is enrolled already"), name=name)
     location = _location(session, location_code) if location_code else None
+    before = audit.state(existing) if existing is not None else None
     kiosk = existing or Kiosk(name=name, mode=mode)
     password = broker.new_password()
     kiosk.mode, kiosk.location, kiosk.revoked_at = mode, location, None
     kiosk.broker_password_hash = broker.password_hash(password)
     session.add(kiosk)
     session.flush()
-    audit.record(session, actor, "kiosk.enroll", "kiosk", name, None,
-                 {"mode": mode, "location": location.code if location else None})
+    audit.change(session, actor, "kiosk.enroll", kiosk, before, {"location": location.code if location else None})
     return kiosk, password
 
 
@@ -71,9 +71,10 @@ def revoke(session: Session, actor: Actor, name: str, at: datetime) -> Kiosk:
     kiosk = kiosk_by_name(session, name)
     if kiosk.revoked_at is not None:
         raise IllegalTransition(N_("kiosk %(name)s is revoked already"), code="already_revoked", name=name)
+    before = audit.state(kiosk)
     kiosk.revoked_at = at
     kiosk.broker_password_hash = None
-    audit.record(session, actor, "kiosk.revoke", "kiosk", name, {"revoked": False}, {"revoked": True})
+    audit.change(session, actor, "kiosk.revoke", kiosk, before)
     return kiosk
 
 

@@ -21,11 +21,12 @@ _KEY = "assetgate.lookup"
 MODELS: dict[str, Any] = {"asset": Asset, "location": Location, "person": Person}
 
 
-# The columns the life-cycle rules read (see assets._apply and ASSET_FIELDS); anything
-# else is loaded on first touch. Loading an asset this way takes ~13 µs instead of ~16 µs.
+# The columns the life-cycle rules and the audit row (the asset's fields in server.audit.ledger)
+# read; anything else is loaded on first touch. Loading an asset this way takes ~13 µs instead of ~16 µs.
 _ONLY: dict[str, tuple[Any, ...]] = {"asset": (load_only(
     Asset.id, Asset.code, Asset.name, Asset.category_id, Asset.status, Asset.location_id, Asset.custodian_id,
-    Asset.serial, Asset.department, Asset.due_at, Asset.state_at),)}
+    Asset.serial, Asset.department, Asset.due_at, Asset.state_at, Asset.purchase_line_id, Asset.intake_id,
+    Asset.price, Asset.acquired_on),)}
 
 
 def cache(session: Session) -> dict[str, dict[str, Any]]:

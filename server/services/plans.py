@@ -28,8 +28,6 @@ from server.services import bulk
 COLUMNS = ("ref", "budget_year", "department", "category", "approved_qty", "unit_price_cap", "approved_amount",
            "method", "approval_ref")
 METHODS = tuple(m.value for m in ProcurementMethod)
-LINE_FIELDS = ("ref", "budget_year", "department", "category_id", "approved_qty", "unit_price_cap",
-               "approved_amount", "method", "approval_ref")
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("999999999999.99")  # Numeric(14, 2)
 Progress = Callable[[int], None]  # called with the number of rows done so far
@@ -141,7 +139,7 @@ def _add(session: Session, actor: Actor, line: LineIn) -> PlanLine:
                     unit_price_cap=line.unit_price_cap, approved_amount=line.approved_amount, method=line.method,
                     approval_ref=line.approval_ref)
     session.add(plan)
-    audit.record(session, actor, "plan_line.create", "plan_line", line.ref, None, audit.snapshot(plan, LINE_FIELDS))
+    audit.change(session, actor, "plan_line.create", plan)
     return plan
 
 
@@ -267,7 +265,7 @@ def _store(session: Session, actor: Actor, lines: list[LineIn], progress: Progre
         with bulk.rows(session):
             for row in values:
                 audit.record(session, actor, "plan_line.create", "plan_line", row["ref"], None,
-                             {name: row[name] for name in LINE_FIELDS})
+                             audit.ledger.normal_of(PlanLine, row))
         progress(start + len(part))
 
 

@@ -62,15 +62,8 @@ def submit(session: Session, actor: Actor, data: RequestIn, principal_above: Dec
                               replaces_asset_id=replaces.id if replaces else None, approval_id=chain.id)
     session.add(request)
     session.flush()
-    audit.record(session, actor, "purchase_request.submit", "purchase_request", request.id, None, _state(request))
+    audit.change(session, actor, "purchase_request.submit", request)
     return request
-
-
-def _state(request: PurchaseRequest) -> dict[str, Any]:
-    return {"department": request.department, "item": request.item, "category_id": request.category_id,
-            "quantity": request.quantity, "estimated_unit_price": request.estimated_unit_price,
-            "replaces_asset_id": request.replaces_asset_id, "approval_id": request.approval_id,
-            "plan_line_id": request.plan_line_id, "purchase_id": request.purchase_id}
 
 
 def by_id(session: Session, request_id: int) -> PurchaseRequest:
@@ -90,7 +83,7 @@ def link(session: Session, actor: Actor, request_id: int, plan_line_ref: str | N
     request = by_id(session, request_id)
     if request.approval.state != ApprovalState.APPROVED:
         raise IllegalTransition(N_("only an approved request can be linked to a plan line or purchase"))
-    before = _state(request)
+    before = audit.state(request)
     if plan_line_ref:
         line = plans.line_by_ref(session, plan_line_ref)
         if line.category_id != request.category_id:
@@ -106,7 +99,8 @@ def link(session: Session, actor: Actor, request_id: int, plan_line_ref: str | N
             raise RuleViolation(N_("purchase %(id)s has no line of this category"), code="category_mismatch",
                                 id=purchase_id)
         request.purchase_id = purchase.id
-    audit.record(session, actor, "purchase_request.link", "purchase_request", request.id, before, _state(request))
+    session.flush()  # the plan line's id, set through its relationship
+    audit.change(session, actor, "purchase_request.link", request, before)
     return request
 
 

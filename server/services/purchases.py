@@ -262,7 +262,7 @@ def record(session: Session, actor: Actor, supplier: str, purchased_on: date, me
                                            amount=(line.unit_price * line.quantity).quantize(plans.CENT)))
     session.add(purchase)
     session.flush()
-    audit.record(session, actor, "purchase.create", "purchase", purchase.id, None, describe(purchase))
+    audit.change(session, actor, "purchase.create", purchase, extra=describe(purchase), inserted=purchase.lines)
     return purchase
 
 

@@ -47,8 +47,7 @@ def submit(session: Session, actor: Actor, data: RequisitionIn, principal_above:
                        purpose=purpose, approval_id=chain.id)
     session.add(made)
     session.flush()
-    audit.record(session, actor, "requisition.submit", "requisition", made.id, None, {
-        "item": item.code, "quantity": data.quantity, "department": department, "approval": chain.id})
+    audit.change(session, actor, "requisition.submit", made, extra={"item": item.code})
     return made
 
 

@@ -10,7 +10,8 @@
 
 The pass codes stay in ``issued_codes`` for good, so no code is ever issued twice; kiosk events
 never held the personal fields (services.ingest keeps them out). ``dry_run`` counts and changes
-nothing. A real run is one audit entry with the counts.
+nothing. A real run is one audit entry with the counts, and one per visit or pass deleted (the
+ledger check compares them; docs/audit.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from server import audit
 from server.audit import Actor
 from server.models import GateAlert, Notification, Visit, VisitorPass, WatchlistEntry, WatchlistKey, utcnow
 from server.personal import policy
+from server.services import bulk
 
 
 @dataclass
@@ -83,10 +85,8 @@ def purge(session: Session, actor: Actor, now: datetime | None = None, dry_run: 
         report.notifications_deleted = count(Notification, Notification.created_at < personal)
         return report
     # Deletions first: no work is spent emptying rows that go anyway.
-    report.visits_deleted = _rows(session.execute(
-        delete(Visit).where(_old_visits(record)).execution_options(synchronize_session=False)))
-    report.passes_deleted = _rows(session.execute(
-        delete(VisitorPass).where(_old_passes(record)).execution_options(synchronize_session=False)))
+    report.visits_deleted = _delete_each(session, actor, Visit, _old_visits(record), "visit.purge")
+    report.passes_deleted = _delete_each(session, actor, VisitorPass, _old_passes(record), "visitor_pass.purge")
     report.alerts_deleted = _rows(session.execute(
         delete(GateAlert).where(GateAlert.at < record).execution_options(synchronize_session=False)))
     report.visits_anonymised = _rows(session.execute(
@@ -101,6 +101,23 @@ def purge(session: Session, actor: Actor, now: datetime | None = None, dry_run: 
     session.expire_all()
     audit.record(session, actor, "visitors.purge", "retention", now.date().isoformat(), None, report.as_dict())
     return report
+
+
+def _delete_each(session: Session, actor: Actor, model: Any, where: ColumnElement[bool], action: str) -> int:
+    """Delete the rows ``where`` selects, a batch at a time, each with its audit row (``after`` None: the
+    ledger check then expects it gone). Visits and passes are the gate's ledger; gate alerts and
+    notifications are not (server.audit.ledger)."""
+    deleted = 0
+    while True:
+        ids = list(session.scalars(select(model.id).where(where).order_by(model.id).limit(BATCH)))
+        if not ids:
+            return deleted
+        with bulk.rows(session):
+            for row in session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)):
+                audit.removal(session, actor, action, row)
+        deleted += _rows(session.execute(delete(model).where(model.id.in_(ids))
+                                         .execution_options(synchronize_session=False)))
+        session.expunge_all()  # deleted: a million old visits never sit in memory at once
 
 
 def _count(session: Session) -> Any:

@@ -46,7 +46,7 @@ from server.models import (
     StocktakeScan,
     utcnow,
 )
-from server.services import assets, directory, lifecycle
+from server.services import assets, bulk, directory, lifecycle
 
 SCOPES = ("office", "department", "locations")
 CLASSES = ("found_in_place", "found_elsewhere", "missing", "unexpected", "unknown", "disposed_seen")
@@ -58,6 +58,7 @@ ACTIONS = {  # action -> the classes it may resolve
     "ignore": DISCREPANCIES,
 }
 MAX_CSV_ROWS = 200_000
+CSV_PART = 500  # scans described per audit row (the check reads a bounded number of them at a time)
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,8 @@ def open_stocktake(session: Session, actor: Actor, scope: str, department: str =
                                                                        Asset.status != AssetStatus.DISPOSED.value)
     session.execute(insert(StocktakeExpected).from_select(["stocktake_id", "asset_id", "location_id"], live))
     expected = session.scalar(select(func.count()).where(StocktakeExpected.stocktake_id == made.id))
-    audit.record(session, actor, "stocktake.open", "stocktake", made.id, None,
-                 {"scope": scope, "department": made.department, "locations": list(location_codes),
-                  "expected": expected})
+    audit.change(session, actor, "stocktake.open", made, extra={"locations": list(location_codes),
+                                                               "expected": expected})
     return made
 
 
@@ -137,6 +137,8 @@ def scan(session: Session, actor: Actor, stocktake_id: int, code: str, location_
     asset_id = session.scalar(select(Asset.id).where(Asset.code == normal))
     row = StocktakeScan(stocktake_id=stocktake.id, code=normal, asset_id=asset_id, location_id=location.id,
                         at=at or utcnow(), actor=actor.name, source=actor.source, kiosk_event_id=kiosk_event_id)
+    audit.change(session, actor, "stocktake.scan", stocktake, extra={"code": normal, "location": location.code},
+                 inserted=[row])
     session.add(row)
     session.flush()
     return row, line_class(session, stocktake, normal)
@@ -165,10 +167,16 @@ def scan_csv(session: Session, actor: Actor, stocktake_id: int, text: str) -> in
     if unknown_locations:
         raise NotFound(N_("unknown location %(location)s"), location=unknown_locations[0])
     now = utcnow()
-    session.execute(insert(StocktakeScan), [
-        {"stocktake_id": stocktake.id, "code": c, "asset_id": asset_ids.get(c), "location_id": location_ids[loc],
-         "at": now, "actor": actor.name, "source": "csv"} for c, loc in rows])
-    audit.record(session, actor, "stocktake.scan_csv", "stocktake", stocktake.id, None, {"rows": len(rows)})
+    scans = [{"stocktake_id": stocktake.id, "code": c, "asset_id": asset_ids.get(c), "location_id": location_ids[loc],
+              "at": now, "actor": actor.name, "source": "csv"} for c, loc in rows]
+    with bulk.rows(session):  # an audit row per part (each describes its scans: bounded rows for the check)
+        for start in range(0, len(scans), CSV_PART):
+            part = scans[start:start + CSV_PART]
+            audit.change(session, actor, "stocktake.scan_csv", stocktake, extra={"rows": len(rows), "from": start + 1,
+                                                                                 "to": start + len(part)},
+                         inserted=[(StocktakeScan, scan) for scan in part])
+    if scans:
+        session.execute(insert(StocktakeScan), scans)
     return len(rows)
 
 
@@ -279,15 +287,14 @@ def resolve(session: Session, actor: Actor, stocktake_id: int, code: str, action
         raise Invalid(N_("ignoring a line needs a reason"), code="reason_required")
     row = session.scalars(select(StocktakeResolution).where(StocktakeResolution.stocktake_id == stocktake.id,
                                                             StocktakeResolution.code == normal)).first()
+    before = audit.state(row) if row is not None else None
     if row is None:
         row = StocktakeResolution(stocktake_id=stocktake.id, code=normal)
         session.add(row)
     row.action, row.location_id, row.approval_ref, row.reason, row.decided_by = (
         action, location_id, approval_ref, reason, actor.name)
     session.flush()
-    audit.record(session, actor, "stocktake.resolve", "stocktake", stocktake.id, None,
-                 {"code": normal, "action": action, "location_id": location_id, "approval_ref": approval_ref,
-                  "reason": reason})
+    audit.change(session, actor, "stocktake.resolve", row, before)
     return row
 
 
@@ -326,11 +333,13 @@ def close(session: Session, actor: Actor, stocktake_id: int, force: bool = False
             assets.move(session, actor, row.code, target.code, reason=f"{why}: {row.action}")
         elif row.action == "lost":
             lifecycle.dispose(session, actor, row.code, "lost", row.approval_ref, note=why)
+        before = audit.state(row)
         row.applied = True
+        audit.change(session, actor, "stocktake.apply", row, before)
+    before = audit.state(stocktake)
     stocktake.state, stocktake.closed_by, stocktake.closed_at = "closed", actor.name, utcnow()
     stocktake.forced, stocktake.summary = bool(left), {"counts": summary, "lines": kept}
-    audit.record(session, actor, "stocktake.close", "stocktake", stocktake.id, None,
-                 {"counts": summary, "unresolved": left, "forced": bool(left)})
+    audit.change(session, actor, "stocktake.close", stocktake, before, {"counts": summary, "unresolved": left})
     return stocktake
 
 

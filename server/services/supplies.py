@@ -36,8 +36,6 @@ from server.models import (
 from server.services import codes as code_service
 from server.services import directory
 
-ITEM_FIELDS = ("code", "name", "unit", "category", "location", "reorder_level", "reorder_quantity", "valuable",
-               "everyday_max")
 MAX_QUANTITY = 100_000
 
 
@@ -99,7 +97,7 @@ def create_item(session: Session, actor: Actor, data: ItemIn) -> SupplyItem:
         unit_price=_price(data.unit_price))
     session.add(item)
     session.flush()
-    audit.record(session, actor, "supply.create", "supply", item.code, None, audit.snapshot(item, ITEM_FIELDS))
+    audit.change(session, actor, "supply.create", item)
     return item
 
 
@@ -149,12 +147,13 @@ def _record(session: Session, actor: Actor, item: SupplyItem, kind: MovementKind
         item_id=item.id, kind=kind.value, quantity=quantity, at=at or utcnow(), actor=actor.name,
         source=actor.source, person_id=person.id if person else None, department=department, purpose=purpose,
         kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None)
+    # The item's state with the movement it gained (described in the audit row, which it points back at).
+    audit.change(session, actor, f"supply.{kind.value}", item, extra={
+        "quantity": quantity, "person": person.code if person else None, "department": department,
+        "purpose": purpose, "conflict": conflict,
+        "requisition": requisition.id if requisition else None}, inserted=[movement])
     session.add(movement)
     session.flush()
-    audit.record(session, actor, f"supply.{kind.value}", "supply", item.code, None, {
-        "movement": movement.id, "quantity": quantity, "person": person.code if person else None,
-        "department": department, "purpose": purpose, "conflict": conflict,
-        "requisition": requisition.id if requisition else None})
     _watch_reorder(session, item, quantity)
     return movement
 

@@ -33,8 +33,9 @@ _NAME = re.compile(r"[^\s/\\\x00-\x1f\x7f]{1,80}")
 
 
 def state(user: User) -> dict[str, Any]:
-    """What the audit log records of a user (their password hash and session epoch stay out)."""
-    return {"role": user.role, "active": user.active}
+    """What the audit log records of a user (server.audit.ledger): the password hash only as a digest
+    of it, the session epoch not at all."""
+    return audit.state(user)
 
 
 def generate_password() -> str:
@@ -58,13 +59,14 @@ def _check_name(name: str, what: str) -> None:
 
 # --- users ---
 
-def create_user(db: Session, actor: Actor, username: str, password: str, role: str) -> User:
+def create_user(db: Session, actor: Actor, username: str, password: str, role: str, department: str = "") -> User:
     _check_name(username, "user")
     _check_role(role)
     _check_password(password)
     if db.scalars(select(User).where(User.username == username)).first():
         raise AlreadyExists(N_("there is a user %(name)s already"), name=username)
-    user = User(username=username, password_hash=generate_password_hash(password), role=role, active=True)
+    user = User(username=username, password_hash=generate_password_hash(password), role=role, active=True,
+                department=department.strip()[:100])
     db.add(user)
     db.flush()
     audit.record(db, actor, "user.create", "user", username, None, state(user))
@@ -150,9 +152,10 @@ def reset_password(db: Session, actor: Actor, username: str, password: str | Non
     user = user_by_name(db, username)
     password = password or generate_password()
     _check_password(password)
+    before = state(user)
     user.password_hash = generate_password_hash(password)
     _end_sessions(user)
-    audit.record(db, actor, "user.password_reset", "user", username, state(user), state(user))
+    audit.record(db, actor, "user.password_reset", "user", username, before, state(user))
     return user, password
 
 
@@ -203,8 +206,7 @@ def issue_token(db: Session, actor: Actor, name: str, role: str,
     token = ApiToken(name=name, token_hash=digest(secret), role=role, expires_at=expires_at)
     db.add(token)
     db.flush()
-    audit.record(db, actor, "token.create", "token", name, None,
-                 {"id": token.id, "role": role, "expires_at": expires_at.isoformat() if expires_at else None})
+    audit.change(db, actor, "token.create", token)
     return token, secret
 
 
@@ -235,9 +237,9 @@ def revoke_token(db: Session, actor: Actor, token_id: int) -> ApiToken:
     token = token_by_id(db, token_id)
     if token.revoked_at is not None:
         raise IllegalTransition(N_("the token %(name)s is revoked already"), code="already_revoked", name=token.name)
+    before = audit.state(token)
     token.revoked_at = utcnow()
-    audit.record(db, actor, "token.revoke", "token", token.name, {"id": token.id, "revoked": False},
-                 {"id": token.id, "revoked": True})
+    audit.change(db, actor, "token.revoke", token, before)
     return token
 
 

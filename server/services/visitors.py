@@ -167,7 +167,7 @@ def register(session: Session, actor: Actor, data: VisitorIn, valid_from: dateti
     if visitor.purpose in policy(session).approval_purposes:
         chain = approvals.open_chain(session, actor, KIND, visitor.host.department or "", None, None, Decimal(0))
         row.approval_id, row.status = chain.id, PassStatus.PENDING_APPROVAL.value
-    audit.record(session, actor, "visitor_pass.register", "visitor_pass", row.code, None, _facts(row))
+    audit.change(session, actor, "visitor_pass.register", row, extra=_facts(row))
     return row
 
 
@@ -182,7 +182,7 @@ def walk_in(session: Session, actor: Actor, data: VisitorIn | Clean, at: datetim
     elif not blank_pass(session, code):
         raise NotFound(N_("%(pass_code)s is not a blank visitor pass of this office"), pass_code=code)
     row = _new_pass(session, actor, visitor, "walk_in", at, end_of_day(session, at), code)
-    audit.record(session, actor, "visitor_pass.walk_in", "visitor_pass", row.code, None, _facts(row))
+    audit.change(session, actor, "visitor_pass.walk_in", row, extra=_facts(row))
     return row
 
 
@@ -207,7 +207,9 @@ def issue_blank(session: Session, actor: Actor, count: int) -> list[str]:
     if not 1 <= count <= 500:
         raise Invalid(N_("between 1 and 500 blank passes at a time"), code="bad_quantity")
     made = code_service.issue(session, codes.Kind.VISITOR, count)
-    audit.record(session, actor, "visitor_pass.blank", "visitor_pass", made[0], None, {"count": count})
+    # Codes only (no pass row yet): an entity of its own, not the passes the codes will become.
+    audit.record(session, actor, "visitor_pass.blank", "visitor_pass_blank", made[0], None,
+                 {"count": count, "codes": made[:50]})
     return made
 
 
@@ -253,11 +255,10 @@ def revoke(session: Session, actor: Actor, code: str, reason: str) -> VisitorPas
     row = pass_by_code(session, code, lock=True)
     if row.status == PassStatus.REVOKED:
         raise IllegalTransition(N_("visitor pass %(pass_code)s is revoked already"), pass_code=row.code)
-    before = _facts(row)
+    before = audit.state(row)
     row.status, row.revoked_at, row.revoked_by = PassStatus.REVOKED.value, utcnow(), actor.name[:100]
     row.revoke_reason = reason.strip()[:1000]
-    audit.record(session, actor, "visitor_pass.revoke", "visitor_pass", row.code, before,
-                 {**_facts(row), "reason": row.revoke_reason})
+    audit.change(session, actor, "visitor_pass.revoke", row, before, _facts(row))
     return row
 
 
@@ -277,9 +278,9 @@ def decide(session: Session, actor: Actor, code: str, decision: str, reason: str
     if row.approval_id is None:
         raise IllegalTransition(N_("visitor pass %(pass_code)s needs no approval"), pass_code=row.code)
     approvals.decide(session, actor, row.approval_id, decision, None, reason)
-    before = _facts(row)
+    before = audit.state(row)
     sync_approval(session, row)
-    audit.record(session, actor, "visitor_pass.decide", "visitor_pass", row.code, before, _facts(row))
+    audit.change(session, actor, "visitor_pass.decide", row, before, _facts(row))
     return row
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contract.messages import Reason
@@ -179,9 +179,7 @@ def _record(session: Session, actor: Actor, row: VisitorPass, at: datetime, orig
     if conflict:
         gate_alerts.raise_alert(session, "pass_conflict", row.code, at, origin.source,
                                 "signed in again while on site, by a gate that could not know")
-    audit.record(session, actor, "visit.signin", "visit", visit.id, None,
-                 {"pass": row.code, "at": at.isoformat(), "source": origin.source, "conflict": conflict,
-                  "vehicle": plate is not None})
+    audit.change(session, actor, "visit.signin", visit, extra={"pass": row.code, "vehicle": plate is not None})
     return visit
 
 
@@ -201,18 +199,17 @@ def sign_out(session: Session, actor: Actor, code: str, at: datetime | None = No
     current = open_visits(session, row.id)
     if current:
         for visit in current:
+            before = audit.state(visit)
             _close(visit, at, SignoutKind.SIGNOUT, origin)
-        audit.record(session, actor, "visit.signout", "visit", current[0].id, None,
-                     {"pass": row.code, "at": at.isoformat(), "source": origin.source, "visits": len(current)})
+            audit.change(session, actor, "visit.signout", visit, before, {"pass": row.code})
         return SignedOut(row, len(current), False)
     last = session.scalars(select(Visit).where(Visit.pass_id == row.id).order_by(Visit.signed_in_at.desc())
                            .limit(1)).first()
     if last is not None and last.out_kind == SignoutKind.AUTOMATIC and last.signed_out_at is not None \
             and last.signed_in_at <= at <= last.signed_out_at:
-        before = {"signed_out_at": last.signed_out_at.isoformat(), "out_kind": last.out_kind}
+        before = audit.state(last)
         _close(last, at, SignoutKind.SIGNOUT, origin)
-        audit.record(session, actor, "visit.signout_correct", "visit", last.id, before,
-                     {"pass": row.code, "at": at.isoformat(), "source": origin.source})
+        audit.change(session, actor, "visit.signout_correct", last, before, {"pass": row.code})
         return SignedOut(row, 1, True)
     raise RuleViolation(N_("the visitor of pass %(pass_code)s is not on site"), code=Reason.NOT_ON_SITE,
                         pass_code=row.code)
@@ -279,15 +276,18 @@ def auto_signout(session: Session, actor: Actor, now: datetime | None = None, ho
     cutoff = last_cutoff(now, policy(session).auto_signout_hour if hour is None else hour, session)
     if cutoff is None:
         return 0
-    result = session.execute(
-        update(Visit).where(Visit.signed_out_at.is_(None), Visit.signed_in_at < cutoff)
-        .values(signed_out_at=cutoff, out_kind=SignoutKind.AUTOMATIC.value, out_source="system")
-        .execution_options(synchronize_session=False))
-    closed = int(getattr(result, "rowcount", 0) or 0)
-    if closed:
-        session.expire_all()
-        audit.record(session, actor, "visit.auto_signout", "visit", cutoff.isoformat(), None,
-                     {"cutoff": cutoff.isoformat(), "visits": closed})
+    closed = 0
+    # One audit row per visit closed (its state: the check compares every visit); visits still on site
+    # at an hour are few, and each is locked and read after the lock (see assets.asset_for_change).
+    open_ids = select(Visit.id).where(Visit.signed_out_at.is_(None), Visit.signed_in_at < cutoff).order_by(Visit.id)
+    ids = list(session.scalars(open_ids.with_for_update() if session.get_bind().dialect.name == "postgresql"
+                               else open_ids))
+    for visit in session.scalars(select(Visit).where(Visit.id.in_(ids), Visit.signed_out_at.is_(None))
+                                 .order_by(Visit.id).execution_options(populate_existing=True)):
+        before = audit.state(visit)
+        visit.signed_out_at, visit.out_kind, visit.out_source = cutoff, SignoutKind.AUTOMATIC.value, "system"
+        audit.change(session, actor, "visit.auto_signout", visit, before, {"cutoff": cutoff.isoformat()})
+        closed += 1
     return closed
 
 

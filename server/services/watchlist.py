@@ -77,8 +77,7 @@ def add(session: Session, actor: Actor, kind: str, label: str, aliases: list[str
     session.flush()
     session.add_all(WatchlistKey(entry_id=entry.id, kind=key_kind, value_index=vault.index(key_kind, form) or "")
                     for key_kind, form in found)
-    audit.record(session, actor, "watchlist.add", "watchlist_entry", entry.id, None,
-                 {"kind": kind, "aliases": len(aliases)})
+    audit.change(session, actor, "watchlist.add", entry, extra={"aliases": len(aliases)})
     return entry
 
 
@@ -88,9 +87,9 @@ def remove(session: Session, actor: Actor, entry_id: int) -> WatchlistEntry:
         raise NotFound(N_("there is no watchlist entry %(id)s"), id=entry_id)
     if entry.removed_at is not None:
         raise IllegalTransition(N_("watchlist entry %(id)s is removed already"), id=entry_id)
+    before = audit.state(entry)
     entry.removed_at, entry.removed_by = utcnow(), actor.name[:100]
-    audit.record(session, actor, "watchlist.remove", "watchlist_entry", entry.id, {"removed": False},
-                 {"removed": True, "kind": entry.kind})
+    audit.change(session, actor, "watchlist.remove", entry, before)
     return entry
 
 
