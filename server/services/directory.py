@@ -26,15 +26,17 @@ def _clean_name(name: str, what: str) -> str:
     return name
 
 
-def get_or_create_category(session: Session, actor: Actor, name: str, controlled: bool = False) -> Category:
+def get_or_create_category(session: Session, actor: Actor, name: str, controlled: bool = False,
+                           supplies: bool = False) -> Category:
+    """The category of that name, made (controlled, or of office supplies, as given) when there is none."""
     name = _clean_name(name, "category")
     category = session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
-        category = Category(name=name, controlled=controlled)
+        category = Category(name=name, controlled=controlled, supplies=supplies)
         session.add(category)
         session.flush()
         audit.record(session, actor, "category.create", "category", category.id, None,
-                     {"name": name, "controlled": controlled})
+                     {"name": name, "controlled": controlled, "supplies": supplies})
     return category
 
 

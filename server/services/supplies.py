@@ -144,20 +144,27 @@ def ledger(item: SupplyItem) -> Select[Any]:
     return select(SupplyMovement).where(SupplyMovement.item_id == item.id)
 
 
-def _record(session: Session, actor: Actor, item: SupplyItem, kind: MovementKind, quantity: int, *,
-            at: datetime | None = None, person: Person | None = None, department: str = "", purpose: str = "",
-            kiosk_event_id: str | None = None, conflict: bool = False,
-            requisition: Requisition | None = None) -> SupplyMovement:
+def record_movement(session: Session, actor: Actor, item: SupplyItem, kind: MovementKind, quantity: int, *,
+                    at: datetime | None = None, person: Person | None = None, department: str = "",
+                    purpose: str = "", kiosk_event_id: str | None = None, conflict: bool = False,
+                    requisition: Requisition | None = None, purchase_line_id: int | None = None,
+                    unit_cost: Decimal | None = None, stocktake_id: int | None = None,
+                    request_key: str | None = None) -> SupplyMovement:
+    """The one write path of the ledger: every movement (receipt, pickup, return, adjustment, stocktake
+    difference) is a row added here, audited, and watched for the reorder level. The caller has
+    checked its rules and locked the item (``item_by_code(..., lock=True)``)."""
     movement = SupplyMovement(
         item_id=item.id, kind=kind.value, quantity=quantity, at=at or utcnow(), actor=actor.name,
         source=actor.source, person_id=person.id if person else None, department=department, purpose=purpose,
-        kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None)
+        kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None,
+        purchase_line_id=purchase_line_id, unit_cost=unit_cost, stocktake_id=stocktake_id, request_key=request_key)
     session.add(movement)
     session.flush()
     audit.record(session, actor, f"supply.{kind.value}", "supply", item.code, None, {
         "movement": movement.id, "quantity": quantity, "person": person.code if person else None,
         "department": department, "purpose": purpose, "conflict": conflict,
-        "requisition": requisition.id if requisition else None})
+        "requisition": requisition.id if requisition else None, "purchase_line": purchase_line_id,
+        "unit_cost": unit_cost, "stocktake": stocktake_id})
     _watch_reorder(session, item, quantity)
     return movement
 
@@ -222,14 +229,6 @@ def _take(session: Session, item: SupplyItem, quantity: int, live: bool) -> bool
     return True
 
 
-def receive(session: Session, actor: Actor, code: str, quantity: int, note: str = "",
-            at: datetime | None = None) -> SupplyMovement:
-    """Stock received into the storeroom."""
-    item = item_by_code(session, code, lock=True)
-    return _record(session, actor, item, MovementKind.RECEIPT, _quantity(quantity), at=at,
-                   purpose=clean_text(note, N_("note"), 500, False))
-
-
 @dataclass(frozen=True)
 class PickupIn:
     item: str  # S- code
@@ -257,7 +256,7 @@ def pickup(session: Session, actor: Actor, data: PickupIn, *, at: datetime | Non
                                 code="requisition_required", item=item.name)
         missing_requisition = requisition is None  # off line: it happened; the storekeeper reviews it
     conflict = _take(session, item, quantity, live) or missing_requisition
-    return _record(session, actor, item, MovementKind.PICKUP, -quantity, at=at, person=person,
+    return record_movement(session, actor, item, MovementKind.PICKUP, -quantity, at=at, person=person,
                    department=department, purpose=purpose, kiosk_event_id=kiosk_event_id, conflict=conflict,
                    requisition=requisition)
 
@@ -266,7 +265,7 @@ def give_back(session: Session, actor: Actor, code: str, quantity: int, taker: s
     """Unused supplies brought back to the storeroom."""
     person = directory.person_by_code(session, taker)
     item = item_by_code(session, code, lock=True)
-    return _record(session, actor, item, MovementKind.RETURN, _quantity(quantity), person=person,
+    return record_movement(session, actor, item, MovementKind.RETURN, _quantity(quantity), person=person,
                    department=person.department, purpose=clean_text(reason, N_("reason"), 500, False))
 
 
@@ -278,7 +277,7 @@ def adjust(session: Session, actor: Actor, code: str, delta: int, reason: str) -
     item = item_by_code(session, code, lock=True)
     if delta < 0:
         _take(session, item, -delta, live=True)
-    return _record(session, actor, item, MovementKind.ADJUSTMENT, delta, purpose=why)
+    return record_movement(session, actor, item, MovementKind.ADJUSTMENT, delta, purpose=why)
 
 
 def conflicts(session: Session) -> list[SupplyMovement]:
