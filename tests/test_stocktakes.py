@@ -14,7 +14,7 @@ from sqlalchemy import select
 from server.audit import SYSTEM, Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, RuleViolation
 from server.models import Asset, AssetEvent
-from server.services import assets, directory, lifecycle, stocktakes
+from server.services import assets, directory, lifecycle, stocktake_report, stocktakes
 from tests.admin_support import login
 
 ADMIN = Actor("u-admin", "web", "admin")
@@ -132,7 +132,7 @@ def test_resolution_close_and_report(sessions: Any, office: dict[str, str]) -> N
         assert b1.location is not None and b1.location.code == office["A"] and a2.status == "disposed"
         reasons = [e.reason for e in session.scalars(select(AssetEvent).where(AssetEvent.reason.like("stocktake%")))]
         assert sorted(reasons) == [f"stocktake {st}", f"stocktake {st}: move"]  # the loss, the move
-        report = stocktakes.report_csv(session, stocktakes.by_id(session, st))
+        report = stocktake_report.report_csv(session, stocktakes.by_id(session, st)).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
     assert ["found_elsewhere", "1"] in rows and ["missing", "1"] in rows and ["unknown", "1"] in rows
     assert any(r[:3] == [office["a2"], "a2", "missing"] and r[6] == "lost" for r in rows)

@@ -46,7 +46,7 @@ from server.models import (
     StocktakeScan,
     utcnow,
 )
-from server.services import assets, directory, lifecycle
+from server.services import assets, directory, lifecycle, stocktake_supplies
 
 SCOPES = ("office", "department", "locations")
 CLASSES = ("found_in_place", "found_elsewhere", "missing", "unexpected", "unknown", "disposed_seen")
@@ -327,36 +327,12 @@ def close(session: Session, actor: Actor, stocktake_id: int, force: bool = False
         elif row.action == "lost":
             lifecycle.dispose(session, actor, row.code, "lost", row.approval_ref, note=why)
         row.applied = True
+    counted = stocktake_supplies.apply(session, actor, stocktake)  # supply differences become movements
     stocktake.state, stocktake.closed_by, stocktake.closed_at = "closed", actor.name, utcnow()
-    stocktake.forced, stocktake.summary = bool(left), {"counts": summary, "lines": kept}
+    stocktake.forced, stocktake.summary = bool(left), {"counts": summary, "lines": kept, "supplies": counted}
     audit.record(session, actor, "stocktake.close", "stocktake", stocktake.id, None,
-                 {"counts": summary, "unresolved": left, "forced": bool(left)})
+                 {"counts": summary, "unresolved": left, "forced": bool(left), "supply_counts": len(counted)})
     return stocktake
-
-
-def report_csv(session: Session, stocktake: Stocktake) -> str:
-    """The report: counts per class, then every line with its resolution."""
-    names = dict(session.execute(select(Location.id, Location.code)).all())
-    chosen = {r.code: r for r in session.scalars(select(StocktakeResolution).where(
-        StocktakeResolution.stocktake_id == stocktake.id))}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["stocktake", stocktake.id, stocktake.scope, stocktake.department, stocktake.state,
-                     stocktake.opened_by, stocktake.opened_at.isoformat(), stocktake.closed_by or "",
-                     stocktake.closed_at.isoformat() if stocktake.closed_at else ""])
-    writer.writerow(["class", "count"])
-    for cls, n in counts(session, stocktake).items():
-        writer.writerow([cls, n])
-    writer.writerow([])
-    writer.writerow(["code", "name", "class", "expected_location", "seen_location", "seen_at", "resolution",
-                     "reason"])
-    for line in lines(session, stocktake, limit=10_000_000):
-        res = chosen.get(line.code)
-        writer.writerow([line.code, line.name, line.cls, names.get(line.expected_location_id or 0, ""),
-                         names.get(line.seen_location_id or 0, ""), line.seen_at.isoformat() if line.seen_at else "",
-                         res.action if res else "", (res.reason or res.approval_ref) if res else ""])
-    return out.getvalue()
-
 
 
 def listing(session: Session) -> list[Stocktake]:

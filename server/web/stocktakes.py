@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import BooleanField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from server import names
+from server import names, settings_of
 from server.auth import READERS, roles
 from server.errors import DomainError
+from server.exports import CSV_MIMETYPE
 from server.i18n import N_
 from server.models import Location, Stocktake
-from server.services import stocktakes
+from server.services import stocktake_report, stocktake_supplies, stocktakes
 from server.web.errors import fail
 from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
@@ -68,6 +69,16 @@ class CloseForm(FlaskForm):
     force = BooleanField(_l("Close even with unresolved lines"))
 
 
+class SupplyCountForm(FlaskForm):
+    item = StringField(_l("Supply item (S- code)"), validators=[DataRequired(), Length(max=300)])
+    counted = IntegerField(_l("Counted on the shelf"),
+                           validators=[InputRequired(), NumberRange(0, stocktake_supplies.MAX_COUNT)])
+
+
+class SignOffForm(FlaskForm):
+    note = TextAreaField(_l("Note (optional)"), validators=[Length(max=2000)])
+
+
 @bp.route("/", methods=["GET", "POST"])
 @roles(*READERS)
 def index() -> Any:
@@ -100,7 +111,7 @@ def _found(stocktake_id: int) -> Stocktake:
 
 
 def _page(found: Stocktake, scan: ScanForm | None = None, resolve: ResolveForm | None = None,
-          status: int = 200) -> Any:
+          status: int = 200, supply: SupplyCountForm | None = None, sign: SignOffForm | None = None) -> Any:
     cls = request.args.get("class") or "missing"
     if cls not in stocktakes.CLASSES:
         fail(400, _("Unknown class."))
@@ -110,7 +121,9 @@ def _page(found: Stocktake, scan: ScanForm | None = None, resolve: ResolveForm |
         "stocktakes/page.html", st=found, counts=stocktakes.counts(g.db, found), cls=cls, places=places,
         lines=stocktakes.lines(g.db, found, cls, 500), scan=scan, csv_form=CsvForm(formdata=None),
         resolve=resolve or ResolveForm(formdata=None), close_form=CloseForm(formdata=None),
-        unresolved=stocktakes.unresolved(g.db, found) if found.state == "open" else 0), status
+        unresolved=stocktakes.unresolved(g.db, found) if found.state == "open" else 0,
+        supply=supply or SupplyCountForm(formdata=None), supplies=stocktake_supplies.lines(g.db, found),
+        sign=sign or SignOffForm(formdata=None)), status
 
 
 @bp.get("/<int:stocktake_id>")
@@ -131,9 +144,11 @@ def counts(stocktake_id: int) -> Any:
 @bp.post("/<int:stocktake_id>/scan")
 @roles(*SCANNERS)
 def scan(stocktake_id: int) -> Any:
-    """One code from the scanner field; the location is remembered for the next scan."""
+    """One code from the scanner field; the location is remembered for the next scan. Sent by the
+    page's camera script (``HX-Request``), the answer is the result line alone, so the camera keeps running."""
     found = _found(stocktake_id)
     form = ScanForm()
+    quiet = request.headers.get("HX-Request") == "true"
     if form.validate_on_submit():
         try:
             _row, cls = stocktakes.scan(g.db, g.actor, found.id, form.code.data or "", form.location.data or "")
@@ -144,8 +159,15 @@ def scan(stocktake_id: int) -> Any:
         else:
             g.db.commit()
             session["stocktake_location"] = form.location.data
-            flash(_("%(code)s: %(cls)s", code=form.code.data, cls=names.stocktake_class(cls)))
+            message = _("%(code)s: %(cls)s", code=form.code.data, cls=names.stocktake_class(cls))
+            if quiet:
+                return render_template("stocktakes/_scan_result.html", message=message, level="ok", cls=cls), 201
+            flash(message)
             return redirect(url_for("stocktakes.page", stocktake_id=found.id))
+    if quiet:
+        problems = [*form.form_errors, *(e for f in form for e in f.errors)]
+        return render_template("stocktakes/_scan_result.html", message="; ".join(map(str, problems)),
+                               level="error", cls=""), 422
     return _page(found, scan=form, status=422)
 
 
@@ -209,3 +231,60 @@ def close(stocktake_id: int) -> Any:
         g.db.commit()
         flash(_("Stocktake %(id)s closed.", id=found.id))
     return redirect(back)
+
+
+@bp.post("/<int:stocktake_id>/supply-count")
+@roles(*SCANNERS)
+def count_supply(stocktake_id: int) -> Any:
+    """A supply item counted on the shelf (the ledger's stock now is kept beside it)."""
+    found = _found(stocktake_id)
+    form = SupplyCountForm()
+    if form.validate_on_submit():
+        try:
+            line = stocktake_supplies.count(g.db, g.actor, found, form.item.data or "", form.counted.data or 0)
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"bad_code": "item", "bad_check": "item", "wrong_kind": "item",
+                                          "unknown_code": "item", "counted_elsewhere": "item",
+                                          "bad_quantity": "counted"})
+        else:
+            g.db.commit()
+            flash(_("%(item)s counted: %(counted)s, the ledger says %(expected)s.", item=line.name,
+                    counted=line.counted, expected=line.expected))
+            return redirect(url_for("stocktakes.page", stocktake_id=found.id) + "#supplies")
+    return _page(found, supply=form, status=422)
+
+
+@bp.post("/<int:stocktake_id>/sign-off")
+@roles()
+def sign_off(stocktake_id: int) -> Any:
+    """The admin signs the closed report off."""
+    found = _found(stocktake_id)
+    form = SignOffForm()
+    if form.validate_on_submit():
+        try:
+            stocktake_report.sign_off(g.db, g.actor, found.id, form.note.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc)
+        else:
+            g.db.commit()
+            flash(_("The report of stocktake %(id)s is signed off.", id=found.id))
+            return redirect(url_for("stocktakes.page", stocktake_id=found.id))
+    return _page(found, sign=form, status=422)
+
+
+@bp.get("/<int:stocktake_id>/report.<kind>")
+@roles(*READERS)
+def report(stocktake_id: int, kind: str) -> Any:
+    """The report as CSV or PDF (in the reader's language)."""
+    found = _found(stocktake_id)
+    if kind == "pdf":
+        data = stocktake_report.report_pdf(g.db, found, settings_of(current_app).org_name)
+        mimetype = "application/pdf"
+    elif kind == "csv":
+        data, mimetype = stocktake_report.report_csv(g.db, found), CSV_MIMETYPE
+    else:
+        fail(404, _("There is no such report."))
+    return Response(data, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename=stocktake-{found.id}.{kind}"})
