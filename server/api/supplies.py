@@ -159,10 +159,4 @@ def adjust_supply(code: str, body: AdjustmentIn) -> Any:
     return _answer(code, supplies.adjust(g.db, g.actor, code, body.delta, body.reason))
 
 
-@bp.get("/supplies/reorder")
-@roles(*READERS)
-def reorder() -> Any:
-    """Items at or under their reorder level, with the open reorder notification (since when)."""
-    return jsonify(items=[{**serialize.supply_item(item, stock),
-                           "alert_since": alert.raised_at.isoformat() if alert else None}
-                          for item, stock, alert in supplies.reorder_list(g.db)])
+from server.api import supply_admin  # noqa: E402,F401  (reorder requests, pickup conflicts)

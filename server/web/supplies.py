@@ -17,13 +17,13 @@ from server.auth import READERS, roles
 from server.errors import DomainError
 from server.i18n import N_, fmt_money
 from server.models import SupplyItem, SupplyMovement
-from server.services import paging, supplies, supply_receipts
+from server.services import paging, supplies, supply_conflicts, supply_receipts
 from server.web.errors import fail
 from server.web.forms import show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("supplies", __name__, url_prefix="/supplies")
-MENU = [MenuItem("supplies.index", N_("Supplies"))]
+MENU = [MenuItem("supplies.index", N_("Supplies")), MenuItem("supplies.conflicts", N_("Pickup conflicts"))]
 KEEPERS = ("storekeeper",)
 QUANTITY = [DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)]
 # Code errors may be about the item or the badge: their message names the code, above the form.
@@ -100,7 +100,8 @@ def index() -> Any:
     except DomainError as exc:
         fail(400, exc.localized())
     stock = supplies.stocks_of(g.db, [i.id for i in page.items])
-    return render_template("supplies/index.html", page=page, stock=stock, category=category or "", below=below)
+    return render_template("supplies/index.html", page=page, stock=stock, category=category or "", below=below,
+                           conflicts=supply_conflicts.open_count(g.db))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -205,3 +206,6 @@ def pickup() -> Any:
                     unit=movement.item.unit, item=movement.item.name))
             return redirect(url_for("supplies.item_page", code=movement.item.code))
     return render_template("supplies/pickup.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+from server.web import supply_admin  # noqa: E402,F401  (pickup conflicts, supply categories: same blueprint)
