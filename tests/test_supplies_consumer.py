@@ -107,3 +107,5 @@ def test_stocktake_scan_from_a_kiosk(consumer: Consumer, peer: KioskPeer, sessio
     assert (late["status"], late["reason"]) == ("rejected", "stocktake_closed")
     unknown = peer.roundtrip(peer.event("stocktake.scan", {"session": "999", "tag": tag, "location": room.code}))
     assert (unknown["status"], unknown["reason"]) == ("rejected", "unknown_code")
+    huge = peer.roundtrip(peer.event("stocktake.scan", {"session": "9" * 30, "tag": tag, "location": room.code}))
+    assert (huge["status"], huge["reason"]) == ("rejected", "unknown_code")  # not an internal error
