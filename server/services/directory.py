@@ -43,7 +43,7 @@ def get_or_create_category(session: Session, actor: Actor, name: str, controlled
 def category_by_name(session: Session, name: str) -> Category:
     category = session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
-        raise NotFound(f"no category named {name!r}", code="unknown_category")
+        raise NotFound(N_("there is no category %(name)s"), code="unknown_category", name=(name or "")[:100])
     return category
 
 
@@ -66,7 +66,7 @@ def location_by_code(session: Session, code: str) -> Location:
     location = lookup.cached(session, "location", normal) or session.scalars(
         select(Location).where(Location.code == normal)).first()
     if location is None:
-        raise NotFound(f"unknown location {normal}")
+        raise NotFound(N_("unknown location %(location)s"), location=normal)
     return location
 
 
@@ -85,7 +85,7 @@ def person_by_code(session: Session, code: str) -> Person:
     person = lookup.cached(session, "person", normal) or session.scalars(
         select(Person).where(Person.code == normal)).first()
     if person is None or not person.active:
-        raise NotFound(f"unknown person {normal}")
+        raise NotFound(N_("unknown person %(person)s"), person=normal)
     return person
 
 
@@ -99,11 +99,30 @@ def _claim_code(session: Session, model: type[Location] | type[Person], kind: co
     return code
 
 
+# Why a text is not the code wanted, by the reason ``contract.codes`` gives (in the reader's language).
+CODE_ERRORS = {
+    "bad_code": N_("%(text)s is not an AssetGate code"),
+    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
+}
+WRONG_KIND = {
+    codes.Kind.PERSON: N_("%(text)s is not a person's badge code"),
+    codes.Kind.LOCATION: N_("%(text)s is not a location code"),
+    codes.Kind.SUPPLY: N_("%(text)s is not a supply item code"),
+}
+
+
 def _normal(code: str, kind: codes.Kind) -> str:
     try:
         return codes.normalize(code, kind)
     except codes.CodeError as exc:
-        raise Invalid(str(exc), code=exc.reason) from None
+        template = WRONG_KIND[kind] if exc.reason == "wrong_kind" and kind in WRONG_KIND else CODE_ERRORS.get(
+            exc.reason, CODE_ERRORS["bad_code"])
+        raise Invalid(template, code=exc.reason, text=(code or "").strip()[:64]) from None
+
+
+def normal_code(code: str, kind: codes.Kind) -> str:
+    """``code`` in its normal form, or a refusal that says why in the reader's language."""
+    return _normal(code, kind)
 
 
 def set_email(session: Session, actor: Actor, code: str, email: str | None) -> Person:

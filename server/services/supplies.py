@@ -104,10 +104,7 @@ def create_item(session: Session, actor: Actor, data: ItemIn) -> SupplyItem:
 
 
 def item_by_code(session: Session, code: str, *, lock: bool = False) -> SupplyItem:
-    try:
-        normal = codes.normalize(code, codes.Kind.SUPPLY)
-    except codes.CodeError as exc:
-        raise Invalid(str(exc), code=exc.reason) from None
+    normal = directory.normal_code(code, codes.Kind.SUPPLY)
     stmt = select(SupplyItem).where(SupplyItem.code == normal)
     item = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if item is None:
