@@ -206,7 +206,7 @@ def supply_consumption(session: Session, by: str, period: str | None, start: dat
     key_of = {"department": lambda r: r.department, "person": lambda r: r.person_id or 0,
               "item": lambda r: r.item_id}[by]
 
-    def group(row: supply_costs.Row) -> tuple[str, Any] | None:
+    def group(row: Any) -> tuple[str, Any] | None:
         day = row.at.date()
         return (period_label(day, period), key_of(row)) if _within_days(day, start, end) else None
 
@@ -217,7 +217,7 @@ def supply_consumption(session: Session, by: str, period: str | None, start: dat
     for (label, key), use in sorted(used.items(), key=lambda kv: (kv[0][0], _sort_key(names, kv[0][1]))):
         row: dict[str, Any] = {"period": label} if period else {}
         rows.append({**row, **_supply_key(by, key, names, use), "pickups": use.pickups,
-                     "consumed_cost": _cents(use.cost)})
+                     "consumed_cost": use.cost})
     return columns, rows
 
 

@@ -13,8 +13,9 @@ costs what the units it took were bought for. The other movements, in one place 
   layer in pays for it first (the goods were there, their receipt came later).
 
 Nothing here is stored: values are computed from the ledger each time (it cannot drift), in one
-pass over the movements ordered by (item, id), in Python with Decimal to the cent, as the other
-money indicators are (services/indicators). ``consumption`` and ``stock_value`` are the cost
+pass over the movements ordered by (item, id), in Python, in whole cents (a unit cost that is a
+fraction of a cent, a return's, is kept exact as a Fraction); each line's value is rounded half up
+to the cent, as the other money indicators are (services/indicators). ``consumption`` and ``stock_value`` are the cost
 indicators built on it (registered as reports in services/reports).
 """
 
@@ -23,8 +24,8 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -33,91 +34,94 @@ from sqlalchemy.orm import Session
 from server.models import MovementKind, SupplyItem, SupplyMovement
 
 K = TypeVar("K", bound=Hashable)
+Cents = int | Fraction  # a unit cost in cents: whole, or exact when it came from a division
+RECEIPT, RETURN, PICKUP = MovementKind.RECEIPT.value, MovementKind.RETURN.value, MovementKind.PICKUP.value
 CENT = Decimal("0.01")
-ZERO = Decimal("0")
-OUT_KINDS = frozenset({MovementKind.PICKUP.value, MovementKind.ADJUSTMENT.value, MovementKind.STOCKTAKE.value})
 
 
-@dataclass(frozen=True)
-class Row:
-    """One ledger line as the valuation reads it."""
+def cents(value: Decimal | None) -> int:
+    return 0 if value is None else int((value * 100).to_integral_value())
 
-    id: int
-    item_id: int
-    kind: str
-    quantity: int
-    unit_cost: Decimal | None
-    person_id: int | None
-    department: str
-    at: datetime
+
+def money(value: int) -> Decimal:
+    """Whole cents as Decimal yuan."""
+    return (Decimal(value) / 100).quantize(CENT)
+
+
+def _round(value: Cents) -> int:
+    """To the cent, half up (the values here are never negative)."""
+    return int(value) if isinstance(value, int) else int(value + Fraction(1, 2))
 
 
 @dataclass
 class _Item:
-    layers: deque[list[Any]] = field(default_factory=deque)  # [units left, unit cost], oldest first
+    layers: deque[list[Any]] = field(default_factory=deque)  # [units left, unit cost in cents], oldest first
     owed: deque[list[int]] = field(default_factory=deque)  # [movement id, units not yet paid for]
-    last_receipt: Decimal = ZERO
-    last_pickup: Decimal | None = None
-    taker_cost: dict[int, Decimal] = field(default_factory=dict)
+    last_receipt: Cents = 0
+    last_pickup: Cents | None = None
+    taker_cost: dict[int, Cents] = field(default_factory=dict)
 
 
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, ROUND_HALF_UP)
-
-
-# Told of each value as it is found: (row, amount, owes). ``row`` is None when the amount is a later
-# payment for units an earlier row (``owed_id``) took before they were booked in.
-Listener = Callable[["Row | None", int, Decimal, bool], None]
+# Told of each value (whole cents) as it is found: (row, movement id, cents, owes). ``row`` is None when
+# the amount is a later payment for units the movement took before they were booked in.
+Listener = Callable[[Any, int, int, bool], None]
 
 
 class Valuation:
     """FIFO values of ledger lines: what an outgoing line cost (positive), what a return gave back, and
     (``on_hand``) the value of the units still in stock. With ``keep`` the values are in ``value``
-    by movement id; a ``listener`` is told of each one instead (the reports, over millions of lines)."""
+    by movement id (Decimal yuan); a ``listener`` is told of each one instead (the reports, over
+    millions of lines)."""
 
     def __init__(self, item_prices: dict[int, Decimal | None], keep: bool = True,
                  listener: Listener | None = None) -> None:
-        self.value: dict[int, Decimal] = {}
+        self._kept: dict[int, int] = {}
         self._keep, self._listener = keep, listener
         self._items: dict[int, _Item] = {}
         self._prices = item_prices
 
+    @property
+    def value(self) -> dict[int, Decimal]:
+        return {row_id: money(amount) for row_id, amount in self._kept.items()}
+
     def _state(self, item_id: int) -> _Item:
         found = self._items.get(item_id)
         if found is None:
-            found = self._items[item_id] = _Item(last_receipt=self._prices.get(item_id) or ZERO)
+            found = self._items[item_id] = _Item(last_receipt=cents(self._prices.get(item_id)))
         return found
 
-    def _book(self, row: Row | None, row_id: int, amount: Decimal, owes: bool = False) -> None:
+    def _book(self, row: Any, row_id: int, amount: int, owes: bool = False) -> None:
         if self._keep:
-            self.value[row_id] = self.value.get(row_id, ZERO) + amount
+            self._kept[row_id] = self._kept.get(row_id, 0) + amount
         if self._listener is not None:
             self._listener(row, row_id, amount, owes)
 
-    def add(self, row: Row) -> None:
+    def add(self, row: Any) -> None:
+        """One ledger line (id, item_id, kind, quantity, unit_cost, person_id, ...), in ledger order."""
         state = self._state(row.item_id)
         if row.quantity > 0:
             self._come_in(state, row, self._in_cost(state, row))
         elif row.quantity < 0:
             self._go_out(state, row)
 
-    def _in_cost(self, state: _Item, row: Row) -> Decimal:
-        if row.kind == MovementKind.RECEIPT.value:
-            state.last_receipt = row.unit_cost if row.unit_cost is not None else state.last_receipt
+    def _in_cost(self, state: _Item, row: Any) -> Cents:
+        if row.kind == RECEIPT:
+            if row.unit_cost is not None:
+                state.last_receipt = cents(row.unit_cost)
             return state.last_receipt
-        if row.kind == MovementKind.RETURN.value:
+        if row.kind == RETURN:
             cost = state.taker_cost.get(row.person_id or 0, state.last_pickup)
             return cost if cost is not None else state.last_receipt
         return state.last_receipt
 
-    def _come_in(self, state: _Item, row: Row, cost: Decimal) -> None:
+    def _come_in(self, state: _Item, row: Any, cost: Cents) -> None:
         left = row.quantity
-        if row.kind == MovementKind.RETURN.value:
-            self._book(row, row.id, _cents(cost * left))
+        if row.kind == RETURN:
+            self._book(row, row.id, _round(cost * left))
         while left and state.owed:  # units taken before they were booked in are paid for first
             owed = state.owed[0]
             paid = min(left, owed[1])
-            self._book(None, owed[0], _cents(cost * paid))
+            self._book(None, owed[0], _round(cost * paid))
             owed[1] -= paid
             left -= paid
             if not owed[1]:
@@ -125,38 +129,40 @@ class Valuation:
         if left:
             state.layers.append([left, cost])
 
-    def _go_out(self, state: _Item, row: Row) -> None:
-        want, spent = -row.quantity, ZERO
-        while want and state.layers:
-            layer = state.layers[0]
-            took = min(want, layer[0])
+    def _go_out(self, state: _Item, row: Any) -> None:
+        want = -row.quantity
+        spent: Cents = 0
+        layers = state.layers
+        while want and layers:
+            layer = layers[0]
+            took = want if want < layer[0] else layer[0]
             spent += layer[1] * took
             layer[0] -= took
             want -= took
             if not layer[0]:
-                state.layers.popleft()
-        self._book(row, row.id, _cents(spent), owes=bool(want))
+                layers.popleft()
+        self._book(row, row.id, _round(spent), bool(want))
         if want:
             state.owed.append([row.id, want])
-        if row.kind == MovementKind.PICKUP.value and want < -row.quantity:
-            unit = spent / (-row.quantity - want)
+        taken = -row.quantity - want
+        if row.kind == PICKUP and taken:
+            unit = spent / taken if spent % taken else spent // taken
             state.last_pickup = unit
             state.taker_cost[row.person_id or 0] = unit
 
     def on_hand(self, item_id: int) -> Decimal:
         state = self._items.get(item_id)
-        return _cents(sum((Decimal(n) * cost for n, cost in state.layers), ZERO)) if state else ZERO.quantize(CENT)
+        return money(_round(sum((n * cost for n, cost in state.layers), 0)) if state else 0)
 
 
-def ledger_rows(session: Session, item_ids: Iterable[int] | None = None) -> Iterator[Row]:
+def ledger_rows(session: Session, item_ids: Iterable[int] | None = None) -> Iterator[Any]:
     """Every ledger line (of some items) in the order FIFO reads them: by item, then as written."""
     query = select(SupplyMovement.id, SupplyMovement.item_id, SupplyMovement.kind, SupplyMovement.quantity,
                    SupplyMovement.unit_cost, SupplyMovement.person_id, SupplyMovement.department,
                    SupplyMovement.at).order_by(SupplyMovement.item_id, SupplyMovement.id)
     if item_ids is not None:
         query = query.where(SupplyMovement.item_id.in_(list(item_ids)))
-    for found in session.execute(query.execution_options(yield_per=20_000)):
-        yield Row(*found)
+    yield from session.execute(query.execution_options(yield_per=20_000))
 
 
 def _prices(session: Session) -> dict[int, Decimal | None]:
@@ -167,45 +173,51 @@ def value(session: Session, item_ids: Iterable[int] | None = None, keep: bool = 
           listener: Listener | None = None) -> Valuation:
     """The FIFO valuation of the whole ledger (or of some items)."""
     valuation = Valuation(_prices(session), keep, listener)
+    add = valuation.add
     for row in ledger_rows(session, item_ids):
-        valuation.add(row)
+        add(row)
     return valuation
 
 
 @dataclass
 class Use:
-    """What one group used: pickups net of returns, in units and at FIFO cost."""
+    """What one group used: pickups net of returns, in units and at FIFO cost (whole cents)."""
 
     quantity: int = 0
-    cost: Decimal = ZERO
+    cents: int = 0
     pickups: int = 0
 
+    @property
+    def cost(self) -> Decimal:
+        return money(self.cents)
 
-def consumption(session: Session, group: Callable[[Row], K | None]) -> dict[K, Use]:
+
+def consumption(session: Session, group: Callable[[Any], K | None]) -> dict[K, Use]:
     """Pickups net of returns, valued FIFO, summed per ``group(row)`` (None: the row is left out, e.g.
     outside the period). The whole ledger is walked (FIFO needs what came before), values not kept."""
     groups: dict[K, Use] = defaultdict(Use)
     owing: dict[int, K] = {}  # pickups that went below zero: their group, for the later payment
 
-    def told(row: Row | None, row_id: int, amount: Decimal, owes: bool) -> None:
+    def told(row: Any, row_id: int, amount: int, owes: bool) -> None:
         if row is None:
             if row_id in owing:
-                groups[owing[row_id]].cost += amount
+                groups[owing[row_id]].cents += amount
             return
-        if row.kind not in (MovementKind.PICKUP.value, MovementKind.RETURN.value):
+        kind = row.kind
+        if kind != PICKUP and kind != RETURN:
             return
         key = group(row)
         if key is None:
             return
         use = groups[key]
         use.quantity -= row.quantity  # a pickup's quantity is negative, a return's positive
-        if row.kind == MovementKind.PICKUP.value:
-            use.cost += amount
+        if kind == PICKUP:
+            use.cents += amount
             use.pickups += 1
             if owes:
-                owing[row.id] = key
+                owing[row_id] = key
         else:
-            use.cost -= amount
+            use.cents -= amount
 
     value(session, keep=False, listener=told)
     return dict(groups)
