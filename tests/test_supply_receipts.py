@@ -97,6 +97,15 @@ def test_lines_are_received_one_way_only(sessions: Any, setup: dict[str, Any]) -
         assert supply_receipts.mark_category(session, KEEPER, "Printer", True).supplies
 
 
+def test_a_purchase_with_supplies_received_cannot_be_voided(sessions: Any, setup: dict[str, Any]) -> None:
+    with sessions() as session, session.begin():
+        supply_receipts.receive(session, KEEPER, setup["item"], setup["line"], 1)
+        purchase = supply_receipts.purchases.line(session, setup["line"]).purchase_id
+    with sessions() as session, session.begin(), pytest.raises(RuleViolation) as refused:
+        corrections.void_purchase(session, SYSTEM, purchase, "wrong supplier", "GOV-9")
+    assert refused.value.code == "has_receipts"
+
+
 def test_a_voided_purchase_receives_nothing(sessions: Any, setup: dict[str, Any]) -> None:
     with sessions() as session, session.begin():
         purchase = supply_receipts.purchases.line(session, setup["line"]).purchase_id
