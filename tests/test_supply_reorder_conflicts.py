@@ -142,6 +142,8 @@ def test_pages_in_both_languages(client: Any, sessions: Any, shelf: dict[str, st
     _pick(sessions, shelf["pens"], shelf["person"], 6)
     below = _pick(sessions, shelf["pens"], shelf["person"], 9, live=False).id
     login(client, sessions, "storekeeper")
+    home = client.get("/").get_data(as_text=True)
+    assert 'aria-labelledby="storeroom"' in home and "已提醒：1" in home  # the reorder notification
     reorder = client.get("/supplies/reorder").get_data(as_text=True)
     assert "提交申购" in reorder
     form = client.get(f"/supplies/reorder/{shelf['pens']}/request").get_data(as_text=True)
