@@ -193,8 +193,11 @@ def test_web_resolve_close_and_english(client: Any, sessions: Any, office: dict[
     login(client, sessions, "admin")
     fragment = client.get(f"/stocktakes/{st}/counts").get_data(as_text=True)
     assert 'data-class="missing">2<' in fragment and "hx-trigger" in fragment
-    refused = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "lost"})
-    assert refused.status_code == 422 and "审批文号" in refused.get_data(as_text=True)
+    asked = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "lost"})
+    assert asked.status_code == 302  # no approval reference: the loss asks the approval chain
+    assert 'id="losses"' in client.get(f"/stocktakes/{st}").get_data(as_text=True)
+    refused = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "ignore"})
+    assert refused.status_code == 422 and "原因" in refused.get_data(as_text=True)
     for code, action, extra in [(office["b1"], "move", {}), (office["a1"], "ignore", {"reason": "on loan"}),
                                 (office["a2"], "correct", {"location": office["B"]})]:
         answer = client.post(f"/stocktakes/{st}/resolve", data={"code": code, "action": action, **extra})

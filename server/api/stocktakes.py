@@ -11,7 +11,7 @@ from server import settings_of
 from server.api import Body, CodeText, accepts, bp, choice, query
 from server.auth import READERS, roles
 from server.exports import CSV_MIMETYPE
-from server.services import reports, stocktake_report, stocktake_supplies, stocktakes
+from server.services import reports, stocktake_losses, stocktake_report, stocktake_supplies, stocktakes
 from server.services.stocktake_supplies import SupplyLine
 from server.services.stocktakes import Line
 
@@ -46,6 +46,11 @@ class SupplyCountIn(Body):
     counted: int = Field(ge=0, le=stocktake_supplies.MAX_COUNT)
 
 
+class LossDecisionIn(Body):
+    decision: Literal["approve", "reject"]
+    reason: str = Field("", max_length=2000)
+
+
 class SignOffIn(Body):
     note: str = Field("", max_length=2000)
 
@@ -67,6 +72,9 @@ def _out(stocktake_id: int) -> dict[str, Any]:
             "counts": stocktakes.counts(g.db, found), "unresolved": stocktakes.unresolved(g.db, found)
             if found.state == "open" else None,
             "supplies": [supply_json(x) for x in stocktake_supplies.lines(g.db, found)],
+            "losses": [{"code": loss.code, "approval": loss.approval.id, "state": loss.approval.state,
+                        "waiting_for": loss.approval.current_level}
+                       for loss in stocktake_losses.losses(g.db, found)],
             "signed_off_by": found.signed_off_by,
             "signed_off_at": found.signed_off_at.isoformat() if found.signed_off_at else None}
 
@@ -123,9 +131,20 @@ def scan_csv(stocktake_id: int) -> Any:
 def resolve(stocktake_id: int, body: ResolveIn) -> Any:
     """Choose how one discrepancy is resolved (admin); applied at closing."""
     row = stocktakes.resolve(g.db, g.actor, stocktake_id, body.code, body.action, body.location, body.approval_ref,
-                             body.reason)
+                             body.reason, settings_of(current_app).principal_approval_above)
     g.db.commit()
-    return jsonify(code=row.code, action=row.action, location_id=row.location_id), 201
+    return jsonify(code=row.code, action=row.action, location_id=row.location_id, approval=row.approval_id), 201
+
+
+@bp.post("/stocktakes/<int:stocktake_id>/losses/<int:approval_id>/decision")
+@roles(*READERS)
+@accepts(LossDecisionIn)
+def decide_loss(stocktake_id: int, approval_id: int, body: LossDecisionIn) -> Any:
+    """Approve or reject a loss asked through the approval chain: only an approver of the step may."""
+    chain = stocktake_losses.decide(g.db, g.actor, stocktakes.by_id(g.db, stocktake_id), approval_id, body.decision,
+                                    body.reason)
+    g.db.commit()
+    return jsonify(approval=chain.id, state=chain.state, waiting_for=chain.current_level)
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/close")

@@ -183,6 +183,8 @@ class StocktakeResolution(Base):
     decided_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[created]
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A loss without an approval reference asks through the approval chain (kind "stocktake_loss").
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
 
     __table_args__ = (UniqueConstraint("stocktake_id", "code", name="uq_stocktake_resolution"),)
 

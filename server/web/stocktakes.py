@@ -20,7 +20,7 @@ from server.errors import DomainError
 from server.exports import CSV_MIMETYPE
 from server.i18n import N_
 from server.models import Location, Stocktake
-from server.services import stocktake_report, stocktake_supplies, stocktakes
+from server.services import approvals, stocktake_losses, stocktake_report, stocktake_supplies, stocktakes
 from server.web.errors import fail
 from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
@@ -61,7 +61,8 @@ class ResolveForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)])
     action = SelectField(_l("Action"), choices=[SelectChoice(k, _l(v)) for k, v in names.RESOLUTIONS.items()])
     location = StringField(_l("Location code (for a correction)"), validators=[Optional(), Length(max=300)])
-    approval_ref = StringField(_l("Approval reference (for a loss)"), validators=[Optional(), Length(max=100)])
+    approval_ref = StringField(_l("Approval reference (for a loss; empty: ask through the approval chain)"),
+                               validators=[Optional(), Length(max=100)])
     reason = StringField(_l("Reason (for ignoring)"), validators=[Optional(), Length(max=2000)])
 
 
@@ -77,6 +78,12 @@ class SupplyCountForm(FlaskForm):
 
 class SignOffForm(FlaskForm):
     note = TextAreaField(_l("Note (optional)"), validators=[Length(max=2000)])
+
+
+class LossDecisionForm(FlaskForm):
+    """An approver's decision on a loss (one asset: no quantity to lower)."""
+
+    reason = TextAreaField(_l("Reason (required for a rejection)"), validators=[Length(max=2000)])
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -111,11 +118,17 @@ def _found(stocktake_id: int) -> Stocktake:
 
 
 def _page(found: Stocktake, scan: ScanForm | None = None, resolve: ResolveForm | None = None,
-          status: int = 200, supply: SupplyCountForm | None = None, sign: SignOffForm | None = None) -> Any:
+          status: int = 200, supply: SupplyCountForm | None = None, sign: SignOffForm | None = None,
+          loss_form: LossDecisionForm | None = None, failed_loss: int = 0) -> Any:
     cls = request.args.get("class") or "missing"
     if cls not in stocktakes.CLASSES:
         fail(400, _("Unknown class."))
     scan = scan or ScanForm(formdata=None, location=session.get("stocktake_location", ""))
+    losses = stocktake_losses.losses(g.db, found)
+
+    def may(chain: Any) -> bool:
+        return found.state == "open" and approvals.may_decide(g.db, g.actor.name, chain)
+
     places = dict(g.db.execute(select(Location.id, Location.name)).all())
     return render_template(
         "stocktakes/page.html", st=found, counts=stocktakes.counts(g.db, found), cls=cls, places=places,
@@ -123,7 +136,9 @@ def _page(found: Stocktake, scan: ScanForm | None = None, resolve: ResolveForm |
         resolve=resolve or ResolveForm(formdata=None), close_form=CloseForm(formdata=None),
         unresolved=stocktakes.unresolved(g.db, found) if found.state == "open" else 0,
         supply=supply or SupplyCountForm(formdata=None), supplies=stocktake_supplies.lines(g.db, found),
-        sign=sign or SignOffForm(formdata=None)), status
+        sign=sign or SignOffForm(formdata=None), losses=losses,
+        loss_forms={loss.approval.id: loss_form if loss_form is not None and loss.approval.id == failed_loss
+                    else _loss_form(loss.approval.id) for loss in losses if may(loss.approval)}), status
 
 
 @bp.get("/<int:stocktake_id>")
@@ -198,7 +213,8 @@ def resolve(stocktake_id: int) -> Any:
     if form.validate_on_submit():
         try:
             stocktakes.resolve(g.db, g.actor, found.id, form.code.data or "", form.action.data or "",
-                               form.location.data or "", form.approval_ref.data or "", form.reason.data or "")
+                               form.location.data or "", form.approval_ref.data or "", form.reason.data or "",
+                               settings_of(current_app).principal_approval_above)
         except DomainError as exc:
             g.db.rollback()
             show_domain_error(form, exc, {"approval_required": "approval_ref", "reason_required": "reason",
@@ -288,3 +304,29 @@ def report(stocktake_id: int, kind: str) -> Any:
         fail(404, _("There is no such report."))
     return Response(data, mimetype=mimetype, headers={
         "Content-Disposition": f"attachment; filename=stocktake-{found.id}.{kind}"})
+
+
+def _loss_form(approval_id: int, formdata: Any = None) -> LossDecisionForm:
+    return LossDecisionForm(formdata=formdata, prefix=f"l{approval_id}-")  # one per row: ids of their own
+
+
+@bp.post("/<int:stocktake_id>/losses/<int:approval_id>/decision")
+@roles(*READERS)
+def decide_loss(stocktake_id: int, approval_id: int) -> Any:
+    """An approver approves or rejects a loss (the chain checks who may)."""
+    found = _found(stocktake_id)
+    form = _loss_form(approval_id, request.form)
+    if form.validate_on_submit():
+        try:
+            stocktake_losses.decide(g.db, g.actor, found, approval_id, request.form.get("decision", ""),
+                                    form.reason.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            if exc.status == 404:
+                fail(404, exc.localized())
+            show_domain_error(form, exc, {"reason_required": "reason"})
+        else:
+            g.db.commit()
+            flash(_("Your decision is recorded."))
+            return redirect(url_for("stocktakes.page", stocktake_id=found.id) + "#losses")
+    return _page(found, loss_form=form, failed_loss=approval_id, status=422)

@@ -1,5 +1,6 @@
 """storeroom, more: supply categories, receipts from purchase lines (with their cost), supply counts in a
-stocktake, the report's sign-off, settled pickup conflicts, reorders that became purchase requests
+stocktake, the report's sign-off, losses approved through the chain, settled pickup conflicts, reorders
+that became purchase requests
 
 Revision ID: 0035_storeroom_more
 Revises: 0022_supplies
@@ -34,6 +35,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("signed_off_by", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("signed_off_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("sign_off_note", sa.Text(), server_default="", nullable=False))
+    with op.batch_alter_table("stocktake_resolutions") as batch:
+        batch.add_column(sa.Column("approval_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key("fk_stocktake_resolutions_approval", "approvals", ["approval_id"], ["id"])
     op.create_table(
         "stocktake_supply_counts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,6 +90,9 @@ def downgrade() -> None:
     op.drop_table("supply_conflict_resolutions")
     op.drop_index("ix_stocktake_supply_counts_item", table_name="stocktake_supply_counts")
     op.drop_table("stocktake_supply_counts")
+    with op.batch_alter_table("stocktake_resolutions") as batch:
+        batch.drop_constraint("fk_stocktake_resolutions_approval", type_="foreignkey")
+        batch.drop_column("approval_id")
     with op.batch_alter_table("stocktakes") as batch:
         batch.drop_column("sign_off_note")
         batch.drop_column("signed_off_at")
