@@ -126,6 +126,7 @@ def test_rest_and_page(client: Any, sessions: Any, tokens: Any, room: dict[str, 
     assert client.post(f"/api/v1/stocktakes/{st}/losses/999999/decision", headers=tokens.headers("admin"),
                        json={"decision": "approve"}).status_code == 404
     login(client, sessions, "auditor", "leader", make=False)
+    assert f"#loss-{chain}" in client.get("/stocktakes/").get_data(as_text=True)  # waiting for my decision
     page = client.get(f"/stocktakes/{st}").get_data(as_text=True)
     assert f'id="loss-{chain}"' in page and "待审批" in page
     refused = client.post(f"/stocktakes/{st}/losses/{chain}/decision", data={"decision": "reject"})

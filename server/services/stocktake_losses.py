@@ -72,3 +72,15 @@ def decide(session: Session, actor: Actor, stocktake: Stocktake, approval_id: in
         raise NotFound(N_("stocktake %(id)s has no loss waiting for approval %(approval)s"), id=stocktake.id,
                        approval=approval_id)
     return approvals.decide(session, actor, approval_id, decision, None, reason)
+
+
+def waiting_for(session: Session, username: str) -> list[tuple[int, str, Approval]]:
+    """The losses whose next decision is this user's: (stocktake, asset code, chain)."""
+    chains = {a.id: a for a in approvals.waiting_for(session, username, [KIND])}
+    if not chains:
+        return []
+    rows = session.execute(select(StocktakeResolution.stocktake_id, StocktakeResolution.code,
+                                  StocktakeResolution.approval_id)
+                           .where(StocktakeResolution.approval_id.in_(list(chains)))
+                           .order_by(StocktakeResolution.stocktake_id, StocktakeResolution.code))
+    return [(st, code, chains[chain]) for st, code, chain in rows if chain is not None]

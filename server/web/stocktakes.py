@@ -106,7 +106,8 @@ def index() -> Any:
                 g.db.commit()
                 flash(_("Stocktake %(id)s opened.", id=made.id))
                 return redirect(url_for("stocktakes.page", stocktake_id=made.id))
-    return render_template("stocktakes/index.html", rows=stocktakes.listing(g.db), form=form), \
+    return render_template("stocktakes/index.html", rows=stocktakes.listing(g.db), form=form,
+                           todo=stocktake_losses.waiting_for(g.db, g.actor.name)), \
         422 if form.errors or form.form_errors else 200
 
 
