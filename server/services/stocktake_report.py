@@ -27,7 +27,7 @@ from server.errors import AlreadyExists, IllegalTransition
 from server.exports import to_csv
 from server.i18n import N_
 from server.models import Location, Stocktake, StocktakeResolution, utcnow
-from server.services import stocktake_supplies, stocktakes
+from server.services import stocktake_losses, stocktake_supplies, stocktakes
 from server.services.stocktake_supplies import SupplyLine
 from server.services.stocktakes import Line
 
@@ -86,7 +86,7 @@ def report_csv(session: Session, stocktake: Stocktake) -> bytes:
         res = got.chosen.get(line.code)
         rows.append([line.code, line.name, line.cls, got.places.get(line.expected_location_id or 0, ("", ""))[0],
                      got.places.get(line.seen_location_id or 0, ("", ""))[0], _when(line.seen_at),
-                     res.action if res else "", (res.reason or res.approval_ref) if res else ""])
+                     res.action if res else "", _detail(res) if res else ""])
     rows += [[], ["item", "name", "unit", "counted", "ledger_at_count", "difference"]]
     rows += [[s.code, s.name, s.unit, s.counted, s.expected, s.difference] for s in got.supplies]
     header = ["stocktake", str(st.id), st.scope, st.department, st.state, st.opened_by, _when(st.opened_at),
@@ -149,8 +149,13 @@ def report_pdf(session: Session, stocktake: Stocktake, org: str) -> bytes:
     return buffer.getvalue()
 
 
+def _detail(row: StocktakeResolution) -> str:
+    """The reason, the approval reference, or the approval chain a loss went through."""
+    return row.reason or row.approval_ref or (stocktake_losses.approval_ref(row.approval_id) if row.approval_id else "")
+
+
 def _resolution(row: StocktakeResolution | None) -> str:
     if row is None:
         return ""
-    detail = row.reason or row.approval_ref
+    detail = _detail(row)
     return f"{names.resolution(row.action)}: {detail}" if detail else names.resolution(row.action)
