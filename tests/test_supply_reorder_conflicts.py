@@ -169,6 +169,14 @@ def test_pages_in_both_languages(client: Any, sessions: Any, shelf: dict[str, st
                                                            "c999999-note": "x"}).status_code == 404
     cats = client.get("/supplies/categories").get_data(as_text=True)
     assert "Office supplies" in cats
+    with sessions() as session, session.begin():
+        directory.get_or_create_category(session, SYSTEM, "Toner")
+    assert client.post("/supplies/categories", data={"category": "Toner", "supplies": "2"}).status_code == 400
+    assert client.post("/supplies/categories", data={"category": "Toner", "supplies": "1"}).status_code == 302
+    with sessions() as session:
+        assert directory.category_by_name(session, "Toner").supplies
+    missing = client.post("/supplies/categories", data={"category": "Nope", "supplies": "1"}, follow_redirects=True)
+    assert "没有名为 Nope 的品目" in missing.get_data(as_text=True)
     client.post("/language", data={"language": "en"})
     english = client.get("/supplies/conflicts?state=all").get_data(as_text=True)
     assert "Pickup conflicts" in english and "receipt came late" in english
