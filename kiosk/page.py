@@ -135,6 +135,7 @@ JS = """
 const token = document.querySelector('meta[name=kiosk-token]').content;
 const $ = (id) => document.getElementById(id);
 const texts = JSON.parse($('texts').textContent);
+let step = '';  // the current step: the keypad OK button answers the step it is shown for
 
 async function send(action, data) {
   const r = await fetch('/input', {method: 'POST', headers: {'Content-Type': 'application/json',
@@ -153,7 +154,8 @@ function render(s) {
   const last = s.last || {level: 'info', title: '', detail: ''};
   $('result').className = 'result ' + last.level;
   $('title').textContent = last.title; $('detail').textContent = last.detail;
-  $('quantity').hidden = s.view.step !== 'quantity';
+  step = s.view.step;
+  $('quantity').hidden = step !== 'quantity' && step !== 'stocktake_number';
   $('visitor').hidden = s.view.step !== 'signin';
   renderRollCall(s.roll_call);
   const acts = $('actions'); acts.replaceChildren();
@@ -200,7 +202,8 @@ for (const k of ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'ok'
   const btn = document.createElement('button'); btn.textContent = texts[k] || k; btn.type = 'button';
   btn.onclick = () => {
     const q = $('qty');
-    if (k === 'clear') q.value = ''; else if (k === 'ok') { send('quantity', {qty: q.value}); q.value = ''; }
+    if (k === 'clear') q.value = '';
+    else if (k === 'ok') { send(step === 'stocktake_number' ? step : 'quantity', {qty: q.value}); q.value = ''; }
     else q.value += k;
   };
   keys.appendChild(btn);

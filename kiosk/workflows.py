@@ -38,6 +38,8 @@ PROMPTS = {
     "gate_idle": N_("Scan a visitor pass (sign out) or an asset (exit permit check)"),
     "signin": N_("Scan the visitor pass or fill in the visitor's details"),
     "rollcall": N_("Roll call: everyone on site as this gate knows it"),
+    "stocktake_number": N_("Enter the stocktake number"),
+    "stocktake": N_("Stocktake: scan a location, then the assets seen there"),
 }
 # What the person at the kiosk calls each kind of code.
 KIND_NAMES = {
@@ -57,8 +59,10 @@ ACTION_LABELS = {
     "quantity": N_("Quantity"),
     "visitor": N_("Sign in"),
     "rollcall": N_("Roll call"),
+    "stocktake": N_("Stocktake"),
+    "stocktake_number": N_("Stocktake number"),
 }
-BUTTONS = ("finish", "cancel", "login", "logout", "signin", "rollcall")
+BUTTONS = ("finish", "cancel", "login", "logout", "signin", "rollcall", "stocktake")
 # The visitor form's fields (contract names), as the form and its error messages call them.
 VISITOR_FIELDS = {
     "name": N_("Name"),
@@ -276,11 +280,16 @@ class StoreroomWorkflow(Workflow):
             ("move", Kind.ASSET): self._move_asset,
             ("move", Kind.LOCATION): self._move_to,
             ("quantity", Kind.SUPPLY): self._supply,
+            ("stocktake", Kind.LOCATION): self._stocktake_place,
+            ("stocktake", Kind.ASSET): self._stocktake_asset,
         }
         inputs: dict[tuple[str, str], InputHandler] = {
             ("checkout", "finish"): self._checkout_finish,
             ("move", "finish"): self._finish_idle,
             ("quantity", "quantity"): self._quantity,
+            (IDLE, "stocktake"): self._stocktake_start,
+            ("stocktake_number", "stocktake_number"): self._stocktake_number,
+            ("stocktake", "finish"): self._finish_idle,
         }
         return scans, inputs
 
@@ -344,6 +353,34 @@ class StoreroomWorkflow(Workflow):
         self.reset()
         title = self._("{qty} × {item} taken by {person}").format(qty=qty, item=self._name(item),
                                                                   person=self._name(person))
+        return self._saved(title, [event])
+
+
+    # -- stocktake: the number the office gave, then a location and the assets seen there ---------
+
+    def _stocktake_start(self, data: dict[str, Any]) -> Outcome:
+        self._go("stocktake_number")
+        return Outcome("info", self._(PROMPTS["stocktake_number"]))
+
+    def _stocktake_number(self, data: dict[str, Any]) -> Outcome:
+        number = str(data.get("qty", data.get("number", ""))).strip()
+        if not (number.isascii() and number.isdigit() and 1 <= len(number) <= 9 and int(number) > 0):
+            return refused(self._("Enter the stocktake number, a whole number"))
+        # The scan location starts as this kiosk's own place; scanning a location label changes it.
+        self._go("stocktake", session=str(int(number)), location=self.location, counted=0)
+        return Outcome("info", self._("Stocktake {number}").format(number=int(number)), self._(PROMPTS["stocktake"]))
+
+    def _stocktake_place(self, code: str) -> Outcome:
+        self.ctx["location"] = code
+        return Outcome("info", self._("Counting at {location}").format(location=self._name(code)))
+
+    def _stocktake_asset(self, code: str) -> Outcome:
+        where = self.ctx.get("location")
+        if not where:
+            return refused(self._("Scan the location first"))
+        event = self._emit("stocktake.scan", {"session": self.ctx["session"], "tag": code, "location": where})
+        self.ctx["counted"] = self.ctx.get("counted", 0) + 1
+        title = self._("{name} counted at {location}").format(name=self._name(code), location=self._name(where))
         return self._saved(title, [event])
 
 

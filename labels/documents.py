@@ -181,3 +181,66 @@ def _row(page: _Page, columns: Sequence[Column], cells: Sequence[str], y: float,
         x += column.width
     page.line(MARGIN, y + height, x, y + height, 0.6 if header else 0.2)
     return y + height
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table of a report: a heading, its columns and its rows (already in the reader's words)."""
+
+    heading: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[str]]
+    empty: str = "—"  # shown as the one row of a section without rows
+
+
+class _Flow:
+    """Writes lines down the page and starts a new one (numbered, titled) when the next would not fit."""
+
+    def __init__(self, doc: _Document, title: str) -> None:
+        self.doc, self.title = doc, title
+        self.page, self.number = _Page(doc.font), 1
+        self.usable, self.bottom = A4[0] - 2 * MARGIN, A4[1] - MARGIN - 10
+        self.y = self.page.block(MARGIN, MARGIN, title, self.usable, 16, 10, max_lines=2) + 2
+
+    def room(self, height: float) -> bool:
+        """Make sure ``height`` mm fit; True when that took a new page."""
+        if self.y + height <= self.bottom:
+            return False
+        self.doc.add(self.page)
+        self.page, self.number = _Page(self.doc.font), self.number + 1
+        self.y = self.page.text(MARGIN, MARGIN, f"{self.title}  ·  {self.number}", 9, self.usable) + 2
+        return True
+
+    def row(self, columns: Sequence[Column], cells: Sequence[str], header: bool = False) -> None:
+        if self.room(8) and not header:
+            self.y = _row(self.page, columns, [c.title for c in columns], self.y, header=True)
+        self.y = _row(self.page, columns, cells, self.y, header)
+
+
+def render_report(out: BinaryIO, title: str, facts: Sequence[tuple[str, str]], sections: Sequence[Section],
+                  footer: Sequence[str] = ()) -> int:
+    """A report over as many A4 pages as it needs: the title, (label, value) facts, each section's
+    heading and table (its header row again on a page it continues on), then the footer lines (a
+    sign-off block). Pages after the first carry the title and their number. Returns the number of pages."""
+    usable = A4[0] - 2 * MARGIN
+    for section in sections:
+        if sum(c.width for c in section.columns) > usable + 1e-6:
+            raise LabelError(f"the columns of {section.heading!r} are wider than the page ({usable} mm)")
+    doc = _Document(out, title)
+    flow = _Flow(doc, title)
+    for label, value in facts:
+        flow.room(5)
+        flow.y = flow.page.text(MARGIN, flow.y, f"{label}: {value}", 9, usable)
+    for section in sections:
+        flow.room(24)
+        flow.y = flow.page.text(MARGIN, flow.y + 4, section.heading, 12, usable) + 1
+        flow.row(section.columns, [c.title for c in section.columns], header=True)
+        for cells in section.rows or [[section.empty]]:
+            flow.row(section.columns, cells)
+    if footer:
+        flow.room(10 * len(footer) + 6)
+        flow.y += 6
+        for line in footer:
+            flow.y = flow.page.block(MARGIN, flow.y, line, usable, 10, 7, max_lines=2) + 3
+    doc.add(flow.page)
+    return doc.finish()

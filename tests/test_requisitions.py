@@ -14,6 +14,7 @@ from server.errors import RuleViolation
 from server.models import Approval, SupplyAlert
 from server.services import approvals, directory, requisitions, supplies
 from tests.admin_support import login, make_user
+from tests.storeroom_support import stock_up
 
 KEEPER = Actor("u-storekeeper", "web", "storekeeper")
 LIMIT = Decimal("10000.00")
@@ -32,8 +33,8 @@ def office(sessions: Any) -> dict[str, str]:
             name="Tablet", unit="piece", valuable=True, unit_price="3000.00")).code
         pens = supplies.create_item(session, KEEPER, supplies.ItemIn(
             name="Pens", unit="box", everyday_max=5, reorder_level=5)).code
-        supplies.receive(session, KEEPER, laptop, 10)
-        supplies.receive(session, KEEPER, pens, 10)
+        stock_up(session, laptop, 10)
+        stock_up(session, pens, 10)
         person = directory.create_person(session, SYSTEM, "Zhao Lei", "Finance").code
     return {"valuable": laptop, "pens": pens, "person": person}
 
@@ -106,7 +107,7 @@ def test_reorder_notification_once_per_crossing(sessions: Any, office: dict[str,
     with sessions() as session:
         assert [(i.code, s, a is not None) for i, s, a in supplies.reorder_list(session)] == [(pens, 4, True)]
     with sessions() as session, session.begin():
-        supplies.receive(session, KEEPER, pens, 10)  # 14: above again, cleared
+        stock_up(session, pens, 10)  # 14: above again, cleared
         _pick(session, pens, person, 5)  # 9
         _pick(session, pens, person, 5)  # 4: a new crossing
     assert alerts() == [(5, True), (4, False)]

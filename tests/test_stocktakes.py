@@ -14,7 +14,7 @@ from sqlalchemy import select
 from server.audit import SYSTEM, Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, RuleViolation
 from server.models import Asset, AssetEvent
-from server.services import assets, directory, lifecycle, stocktakes
+from server.services import assets, directory, lifecycle, stocktake_report, stocktakes
 from tests.admin_support import login
 
 ADMIN = Actor("u-admin", "web", "admin")
@@ -132,7 +132,7 @@ def test_resolution_close_and_report(sessions: Any, office: dict[str, str]) -> N
         assert b1.location is not None and b1.location.code == office["A"] and a2.status == "disposed"
         reasons = [e.reason for e in session.scalars(select(AssetEvent).where(AssetEvent.reason.like("stocktake%")))]
         assert sorted(reasons) == [f"stocktake {st}", f"stocktake {st}: move"]  # the loss, the move
-        report = stocktakes.report_csv(session, stocktakes.by_id(session, st))
+        report = stocktake_report.report_csv(session, stocktakes.by_id(session, st)).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
     assert ["found_elsewhere", "1"] in rows and ["missing", "1"] in rows and ["unknown", "1"] in rows
     assert any(r[:3] == [office["a2"], "a2", "missing"] and r[6] == "lost" for r in rows)
@@ -193,8 +193,11 @@ def test_web_resolve_close_and_english(client: Any, sessions: Any, office: dict[
     login(client, sessions, "admin")
     fragment = client.get(f"/stocktakes/{st}/counts").get_data(as_text=True)
     assert 'data-class="missing">2<' in fragment and "hx-trigger" in fragment
-    refused = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "lost"})
-    assert refused.status_code == 422 and "审批文号" in refused.get_data(as_text=True)
+    asked = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "lost"})
+    assert asked.status_code == 302  # no approval reference: the loss asks the approval chain
+    assert 'id="losses"' in client.get(f"/stocktakes/{st}").get_data(as_text=True)
+    refused = client.post(f"/stocktakes/{st}/resolve", data={"code": office["a2"], "action": "ignore"})
+    assert refused.status_code == 422 and "原因" in refused.get_data(as_text=True)
     for code, action, extra in [(office["b1"], "move", {}), (office["a1"], "ignore", {"reason": "on loan"}),
                                 (office["a2"], "correct", {"location": office["B"]})]:
         answer = client.post(f"/stocktakes/{st}/resolve", data={"code": code, "action": action, **extra})

@@ -14,6 +14,7 @@ from server.errors import Invalid, NotFound, RuleViolation
 from server.models import AuditEntry, SupplyMovement
 from server.services import directory, supplies
 from tests.admin_support import login
+from tests.storeroom_support import stock_up, supply_line
 
 KEEPER = Actor("keeper", "web", "storekeeper")
 
@@ -29,7 +30,7 @@ def stocked(sessions: Any) -> dict[str, str]:
     """One item (S- code) with 10 received, and a person in Finance."""
     with sessions() as session, session.begin():
         code = _item(session)
-        supplies.receive(session, KEEPER, code, 10, "first delivery")
+        stock_up(session, code, 10, note="first delivery")
         person = directory.create_person(session, SYSTEM, "Wang Fang", "Finance").code
     return {"item": code, "person": person}
 
@@ -130,7 +131,7 @@ def test_concurrent_pickups_never_spend_the_same_unit(sessions: Any, stocked: di
     assert _stock(sessions, stocked["item"]) == 0
 
 
-def test_rest_list_item_ledger_and_pickup(client: Any, tokens: Any, stocked: dict[str, str]) -> None:
+def test_rest_list_item_ledger_and_pickup(client: Any, sessions: Any, tokens: Any, stocked: dict[str, str]) -> None:
     keeper = tokens.headers("storekeeper")
     made = client.post("/api/v1/supplies", json={"name": "Toner", "unit": "box", "reorder_level": 1,
                                                  "valuable": True}, headers=keeper)
@@ -147,8 +148,15 @@ def test_rest_list_item_ledger_and_pickup(client: Any, tokens: Any, stocked: dic
     refused = client.post(f"/api/v1/supplies/{code}/pickups", headers=keeper,
                           json={"quantity": 7, "taker": stocked["person"]})
     assert refused.status_code == 422 and refused.json["error"]["code"] == "insufficient_stock"
+    with sessions() as session, session.begin():
+        line = supply_line(session, 6, "2.50")
     for n in range(3):
-        client.post(f"/api/v1/supplies/{code}/receipts", json={"quantity": n + 1}, headers=keeper)
+        got = client.post(f"/api/v1/supplies/{code}/receipts", json={"purchase_line": line, "quantity": n + 1},
+                          headers=keeper)
+        assert got.status_code == 201 and got.json["movement"]["unit_cost"] == "2.50"
+    over = client.post(f"/api/v1/supplies/{code}/receipts", json={"purchase_line": line, "quantity": 1},
+                       headers=keeper)
+    assert over.status_code == 422 and over.json["error"]["code"] == "intake_exceeded"
     first = client.get(f"/api/v1/supplies/{code}?limit=3", headers=keeper).json
     assert first["item"]["stock"] == 12
     assert [m["quantity"] for m in first["ledger"]] == [3, 2, 1]
@@ -174,7 +182,13 @@ def test_pages_in_chinese_and_english(client: Any, sessions: Any, stocked: dict[
     assert done.status_code == 302
     assert _stock(sessions, code) == 8
     assert client.post(f"/supplies/{code}/adjustments", data={"delta": -1, "reason": "broken"}).status_code == 302
-    assert client.post(f"/supplies/{code}/receipts", data={"quantity": 5}).status_code == 302
+    with sessions() as session, session.begin():
+        line = supply_line(session, 5)
+    assert f'value="{line}"' in client.get(f"/supplies/{code}").get_data(as_text=True)
+    assert client.post(f"/supplies/{code}/receipts", data={"purchase_line": line, "quantity": 5,
+                                                           "request_key": "k1"}).status_code == 302
+    assert client.post(f"/supplies/{code}/receipts", data={"purchase_line": line, "quantity": 5,
+                                                           "request_key": "k1"}).status_code == 302  # sent twice
     assert _stock(sessions, code) == 12
     listing = client.get("/supplies/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "12" in listing

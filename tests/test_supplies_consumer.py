@@ -16,6 +16,7 @@ from server.consumer import Consumer
 from server.models import KioskEvent, SupplyMovement
 from server.services import directory, kiosks, supplies
 from tests.peers import KioskPeer
+from tests.storeroom_support import stock_up
 
 pytestmark = pytest.mark.broker
 
@@ -26,7 +27,7 @@ def store(sessions: Any) -> dict[str, str]:
         room = directory.create_location(session, SYSTEM, "Storeroom", "storeroom")
         person = directory.create_person(session, SYSTEM, "Li Na", "Office")
         item = supplies.create_item(session, SYSTEM, supplies.ItemIn(name="Pens", unit="box")).code
-        supplies.receive(session, SYSTEM, item, 5)
+        stock_up(session, item, 5)
         kiosks.enroll(session, SYSTEM, "store-1", "storeroom", room.code)
         return {"item": item, "person": person.code}
 
@@ -106,3 +107,5 @@ def test_stocktake_scan_from_a_kiosk(consumer: Consumer, peer: KioskPeer, sessio
     assert (late["status"], late["reason"]) == ("rejected", "stocktake_closed")
     unknown = peer.roundtrip(peer.event("stocktake.scan", {"session": "999", "tag": tag, "location": room.code}))
     assert (unknown["status"], unknown["reason"]) == ("rejected", "unknown_code")
+    huge = peer.roundtrip(peer.event("stocktake.scan", {"session": "9" * 30, "tag": tag, "location": room.code}))
+    assert (huge["status"], huge["reason"]) == ("rejected", "unknown_code")  # not an internal error

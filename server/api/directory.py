@@ -18,6 +18,7 @@ from server.services import directory
 class CategoryIn(Body):
     name: str = Field(min_length=1, max_length=100)
     controlled: bool = False
+    supplies: bool = False  # office supplies: its purchase lines are received into stock, not made assets
 
 
 class LocationIn(Body):
@@ -38,7 +39,7 @@ class PersonIn(Body):
 def list_categories() -> Any:
     """List asset categories."""
     rows = g.db.scalars(select(Category).order_by(Category.name))
-    return jsonify(items=[{"name": c.name, "controlled": c.controlled} for c in rows])
+    return jsonify(items=[{"name": c.name, "controlled": c.controlled, "supplies": c.supplies} for c in rows])
 
 
 @bp.post("/categories")
@@ -46,9 +47,9 @@ def list_categories() -> Any:
 @accepts(CategoryIn)
 def create_category(body: CategoryIn) -> Any:
     """Create a category (or return the existing one of that name)."""
-    category = directory.get_or_create_category(g.db, g.actor, body.name, body.controlled)
+    category = directory.get_or_create_category(g.db, g.actor, body.name, body.controlled, body.supplies)
     g.db.commit()
-    return jsonify(name=category.name, controlled=category.controlled), 201
+    return jsonify(name=category.name, controlled=category.controlled, supplies=category.supplies), 201
 
 
 @bp.get("/locations")

@@ -12,7 +12,7 @@ from server import serialize
 from server.api import Body, accepts, bp
 from server.auth import READERS, roles
 from server.models import SupplyItem, SupplyMovement
-from server.services import paging, supplies
+from server.services import paging, supplies, supply_receipts
 
 KEEPERS = ("storekeeper",)
 
@@ -30,8 +30,14 @@ class ItemIn(Body):
 
 
 class ReceiptIn(Body):
-    quantity: int = Field(ge=1, le=supplies.MAX_QUANTITY)
+    purchase_line: int = Field(ge=1, le=2**31 - 1, description="a purchase line of a supply category")
+    quantity: int | None = Field(None, ge=1, le=supplies.MAX_QUANTITY, description="empty: all that is left")
     note: str = Field("", max_length=500)
+
+
+class SupplyCategoryIn(Body):
+    category: str = Field(min_length=1, max_length=100)
+    supplies: bool
 
 
 class PickupIn(Body):
@@ -98,8 +104,34 @@ def _answer(code: str, movement: SupplyMovement) -> Any:
 @roles(*KEEPERS)
 @accepts(ReceiptIn)
 def receive_supply(code: str, body: ReceiptIn) -> Any:
-    """Stock received into the storeroom."""
-    return _answer(code, supplies.receive(g.db, g.actor, code, body.quantity, body.note))
+    """Stock received from a purchase line of a supply category (its unit price is the receipt's cost)."""
+    return _answer(code, supply_receipts.receive(g.db, g.actor, code, body.purchase_line, body.quantity,
+                                                 body.note))
+
+
+@bp.get("/supplies/receivable")
+@roles(*READERS)
+def receivable_supplies() -> Any:
+    """Purchase lines of supply categories with units still to receive, newest first."""
+    return jsonify(items=[supply_receipts.describe_line(line, left)
+                          for line, left in supply_receipts.open_lines(g.db)])
+
+
+@bp.get("/supply-categories")
+@roles(*READERS)
+def supply_categories() -> Any:
+    """Procurement categories and whether each is office supplies (received into stock, not as assets)."""
+    return jsonify(items=[{"name": c.name, "supplies": c.supplies} for c in supply_receipts.categories(g.db)])
+
+
+@bp.post("/supply-categories")
+@roles(*KEEPERS)
+@accepts(SupplyCategoryIn)
+def mark_supply_category(body: SupplyCategoryIn) -> Any:
+    """Say whether a category is office supplies; refused once a line of it was received the other way."""
+    category = supply_receipts.mark_category(g.db, g.actor, body.category, body.supplies)
+    g.db.commit()
+    return jsonify(name=category.name, supplies=category.supplies)
 
 
 @bp.post("/supplies/<code>/pickups")
@@ -127,10 +159,4 @@ def adjust_supply(code: str, body: AdjustmentIn) -> Any:
     return _answer(code, supplies.adjust(g.db, g.actor, code, body.delta, body.reason))
 
 
-@bp.get("/supplies/reorder")
-@roles(*READERS)
-def reorder() -> Any:
-    """Items at or under their reorder level, with the open reorder notification (since when)."""
-    return jsonify(items=[{**serialize.supply_item(item, stock),
-                           "alert_since": alert.raised_at.isoformat() if alert else None}
-                          for item, stock, alert in supplies.reorder_list(g.db)])
+from server.api import supply_admin  # noqa: E402,F401  (reorder requests, pickup conflicts)

@@ -81,9 +81,12 @@ from server.models.storeroom import (  # noqa: F401
     StocktakeExpected,
     StocktakeResolution,
     StocktakeScan,
+    StocktakeSupplyCount,
     SupplyAlert,
+    SupplyConflictResolution,
     SupplyItem,
     SupplyMovement,
+    SupplyReorderRequest,
 )
 
 __all__ = [
@@ -147,4 +150,7 @@ __all__ = [
     "StocktakeExpected",
     "StocktakeScan",
     "StocktakeResolution",
+    "StocktakeSupplyCount",
+    "SupplyConflictResolution",
+    "SupplyReorderRequest",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -44,6 +45,9 @@ class Category(Base):
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(100), unique=True)
     controlled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A category of office supplies (办公用品): its purchase lines are received into the storeroom's
+    # stock (services/supply_receipts), never made into assets by an intake.
+    supplies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Location(Base):

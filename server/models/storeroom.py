@@ -75,6 +75,12 @@ class SupplyMovement(Base):
     requisition_id: Mapped[int | None] = mapped_column(ForeignKey("requisitions.id"), index=True)
     # The audit row that describes this row (server.audit.ledger): it must be there and say the same.
     audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Receipts: the purchase line (of a supply category) the stock came from, and its unit price,
+    # the cost FIFO values later pickups at.
+    purchase_line_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_lines.id"), index=True)
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    stocktake_id: Mapped[int | None] = mapped_column(ForeignKey("stocktakes.id"))  # a stocktake difference
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # a receipt form sent twice
 
     item: Mapped[SupplyItem] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")
@@ -130,6 +136,10 @@ class Stocktake(Base):
     closed_at: Mapped[datetime | None]
     forced: Mapped[bool] = mapped_column(Boolean, default=False)  # closed with unresolved lines, said explicitly
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # counts per class, locked at closing
+    # The admin's sign-off of the closed report (once): who, when, and what they noted.
+    signed_off_by: Mapped[str | None] = mapped_column(String(100))
+    signed_off_at: Mapped[datetime | None]
+    sign_off_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class StocktakeExpected(Base):
@@ -177,5 +187,52 @@ class StocktakeResolution(Base):
     decided_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[created]
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A loss without an approval reference asks through the approval chain (kind "stocktake_loss").
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
 
     __table_args__ = (UniqueConstraint("stocktake_id", "code", name="uq_stocktake_resolution"),)
+
+
+class StocktakeSupplyCount(Base):
+    """A supply item counted on the shelf during a stocktake, with the ledger's stock at that moment.
+    A recount is a new row; the newest counts. At closing the difference becomes a ``stocktake``
+    movement; movements after the count are real and stay as they are."""
+
+    __tablename__ = "stocktake_supply_counts"
+    id: Mapped[intpk]
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_items.id"))
+    counted: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[int] = mapped_column(Integer)  # the ledger's stock when it was counted
+    at: Mapped[created]
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(60))
+
+    item: Mapped[SupplyItem] = relationship(lazy="joined")
+    __table_args__ = (Index("ix_stocktake_supply_counts_item", "stocktake_id", "item_id", "id"),)
+
+
+class SupplyConflictResolution(Base):
+    """How the storekeeper or admin settled one conflicting offline pickup: accepted as it stands
+    (with a note), or corrected by an adjustment (a ledger line of its own)."""
+
+    __tablename__ = "supply_conflict_resolutions"
+    id: Mapped[intpk]
+    movement_id: Mapped[int] = mapped_column(ForeignKey("supply_movements.id"), unique=True)
+    action: Mapped[str] = mapped_column(String(20))  # accept | adjust
+    note: Mapped[str] = mapped_column(Text)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("supply_movements.id"))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[created]
+
+
+class SupplyReorderRequest(Base):
+    """A reorder that became a purchase request (申购), so the reorder list shows it and it is not asked twice."""
+
+    __tablename__ = "supply_reorder_requests"
+    id: Mapped[intpk]
+    item_id: Mapped[int] = mapped_column(ForeignKey("supply_items.id"), index=True)
+    purchase_request_id: Mapped[int] = mapped_column(ForeignKey("purchase_requests.id"), unique=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("supply_alerts.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[created]

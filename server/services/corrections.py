@@ -28,6 +28,7 @@ from server.models import (
     PlanLineAmendment,
     Purchase,
     PurchaseLine,
+    SupplyMovement,
     utcnow,
 )
 from server.services import intake as intake_service
@@ -70,6 +71,12 @@ def void_purchase(session: Session, actor: Actor, purchase_id: str | int, reason
     if pending:
         raise RuleViolation(N_("purchase %(id)s has intakes %(intakes)s; reverse them before voiding it"),
                             code="has_intakes", id=purchase.id, intakes=", ".join(map(str, pending)))
+    stocked = session.scalar(select(func.count()).select_from(SupplyMovement)
+                             .join(PurchaseLine, SupplyMovement.purchase_line_id == PurchaseLine.id)
+                             .where(PurchaseLine.purchase_id == purchase.id))
+    if stocked:  # its supplies are in the storeroom's ledger, which is never rewritten
+        raise RuleViolation(N_("supplies of purchase %(id)s were received into stock; it cannot be voided"),
+                            code="has_receipts", id=purchase.id)
     before = audit.state(purchase)
     purchase.voided_at, purchase.void_reason = utcnow(), reason
     purchase.void_approval_ref, purchase.voided_by = approval_ref, actor.name

@@ -12,11 +12,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.models import PlanLine
-from server.services import kiosks, lifecycle, plans
+from server.models import PlanLine, Stocktake
+from server.services import kiosks, lifecycle, plans, supplies, supply_conflicts
 
 REJECTED_DAYS = 7
 OVERDUE_SHOWN = 10
@@ -96,3 +96,19 @@ def overdue_controlled(session: Session, now: datetime) -> OverdueControlled:
     rows = lifecycle.overdue(session, now, controlled_only=True)
     return OverdueControlled(len(rows), rows[:OVERDUE_SHOWN])
 
+
+
+@dataclass(frozen=True)
+class Storeroom:
+    reorder: int  # items at or under their reorder level
+    notified: int  # of which a reorder notification is open (raised once per crossing)
+    conflicts: int  # offline pickups to settle
+    stocktakes: int  # open stocktakes
+
+
+def storeroom(session: Session) -> Storeroom:
+    """What waits in the storeroom: reorders, pickup conflicts, open stocktakes."""
+    rows = supplies.reorder_list(session)
+    open_stocktakes = session.scalar(select(func.count()).select_from(Stocktake).where(Stocktake.state == "open"))
+    return Storeroom(len(rows), sum(1 for _item, _stock, alert in rows if alert is not None),
+                     supply_conflicts.open_count(session), int(open_stocktakes or 0))

@@ -30,11 +30,13 @@ def _clean_name(name: str, what: str) -> str:
     return name
 
 
-def get_or_create_category(session: Session, actor: Actor, name: str, controlled: bool = False) -> Category:
+def get_or_create_category(session: Session, actor: Actor, name: str, controlled: bool = False,
+                           supplies: bool = False) -> Category:
+    """The category of that name, made (controlled, or of office supplies, as given) when there is none."""
     name = _clean_name(name, N_("category name"))
     category = session.scalars(select(Category).where(Category.name == name)).first()
     if category is None:
-        category = Category(name=name, controlled=controlled)
+        category = Category(name=name, controlled=controlled, supplies=supplies)
         session.add(category)
         session.flush()
         audit.change(session, actor, "category.create", category)
@@ -101,13 +103,30 @@ def _claim_code(session: Session, model: type[Location] | type[Person], kind: co
     return code
 
 
-def normal_code(code: str, kind: codes.Kind) -> str:
-    """The code in its normal form, or a refusal that says what is wrong with it in the reader's words."""
+# Why a text is not the code wanted, by the reason ``contract.codes`` gives (in the reader's language).
+CODE_ERRORS = {
+    "bad_code": N_("%(text)s is not an AssetGate code"),
+    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
+}
+WRONG_KIND = {
+    codes.Kind.PERSON: N_("%(text)s is not a person's badge code"),
+    codes.Kind.LOCATION: N_("%(text)s is not a location code"),
+    codes.Kind.SUPPLY: N_("%(text)s is not a supply item code"),
+}
+
+
+def _normal(code: str, kind: codes.Kind) -> str:
     try:
         return codes.normalize(code, kind)
     except codes.CodeError as exc:
-        raise Invalid(CODE_ERRORS.get(exc.reason, CODE_ERRORS["bad_code"]), code=exc.reason,
-                      text=code.strip()[:64], kind=Term(kind.name.lower(), names.CODE_KINDS[kind])) from None
+        template = WRONG_KIND[kind] if exc.reason == "wrong_kind" and kind in WRONG_KIND else CODE_ERRORS.get(
+            exc.reason, CODE_ERRORS["bad_code"])
+        raise Invalid(template, code=exc.reason, text=(code or "").strip()[:64]) from None
+
+
+def normal_code(code: str, kind: codes.Kind) -> str:
+    """``code`` in its normal form, or a refusal that says why in the reader's language."""
+    return _normal(code, kind)
 
 
 def set_email(session: Session, actor: Actor, code: str, email: str | None) -> Person:

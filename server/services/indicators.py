@@ -23,11 +23,15 @@ from server.models import (
     AssetStatus,
     Category,
     Department,
+    Person,
     PlanLine,
     Purchase,
     PurchaseLine,
     PurchaseRequest,
+    SupplyItem,
+    SupplyMovement,
 )
+from server.services import supply_costs
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -176,3 +180,80 @@ def requests_by(session: Session, start: date | None, end: date | None) -> Rows:
     rows = [{"department": d, "request_state": s, "requests": n, "amount": a}
             for (d, s), (n, a) in sorted(totals.items())]
     return ["department", "request_state", "requests", "amount"], rows
+
+
+# --- office supplies (valued FIFO from purchase prices: services/supply_costs) ---
+
+SUPPLY_BY = ("department", "person", "item")
+TOP_BY = ("department", "person")
+
+
+def _within_days(day: date, start: date | None, end: date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def _supply_names(session: Session, by: str) -> dict[int, tuple[str, str, str]]:
+    """id -> (code, name, unit) of the items or people a grouping by them shows."""
+    if by == "item":
+        return {i: (c, n, u) for i, c, n, u in session.execute(
+            select(SupplyItem.id, SupplyItem.code, SupplyItem.name, SupplyItem.unit))}
+    return {i: (c, n, "") for i, c, n in session.execute(select(Person.id, Person.code, Person.name))}
+
+
+def supply_consumption(session: Session, by: str, period: str | None, start: date | None, end: date | None) -> Rows:
+    """Supplies used (pickups net of returns) per department, person or item, optionally per period,
+    at FIFO cost."""
+    key_of = {"department": lambda r: r.department, "person": lambda r: r.person_id or 0,
+              "item": lambda r: r.item_id}[by]
+
+    def group(row: Any) -> tuple[str, Any] | None:
+        day = row.at.date()
+        return (period_label(day, period), key_of(row)) if _within_days(day, start, end) else None
+
+    used = supply_costs.consumption(session, group)
+    names = _supply_names(session, by) if by != "department" else {}
+    columns = [*(["period"] if period else []), *_supply_key_columns(by), "pickups", "consumed_cost"]
+    rows = []
+    for (label, key), use in sorted(used.items(), key=lambda kv: (kv[0][0], _sort_key(names, kv[0][1]))):
+        row: dict[str, Any] = {"period": label} if period else {}
+        rows.append({**row, **_supply_key(by, key, names, use), "pickups": use.pickups,
+                     "consumed_cost": use.cost})
+    return columns, rows
+
+
+def _supply_key_columns(by: str) -> list[str]:
+    return {"department": ["department"], "person": ["taker", "taker_name"],
+            "item": ["item", "item_name", "unit", "consumed_quantity"]}[by]
+
+
+def _sort_key(names: dict[int, tuple[str, str, str]], key: Any) -> str:
+    return names.get(key, ("", "", ""))[0] if isinstance(key, int) else str(key)
+
+
+def _supply_key(by: str, key: Any, names: dict[int, tuple[str, str, str]], use: Any) -> dict[str, Any]:
+    if by == "department":
+        return {"department": key}
+    code, name, unit = names.get(key, ("", "", ""))
+    if by == "person":
+        return {"taker": code, "taker_name": name}
+    return {"item": code, "item_name": name, "unit": unit, "consumed_quantity": use.quantity}
+
+
+def supply_top_consumers(session: Session, by: str, start: date | None, end: date | None, top: int = 10) -> Rows:
+    """The departments or people who used the most supplies (FIFO cost) in the range, and their share."""
+    _columns, rows = supply_consumption(session, by, None, start, end)
+    total = sum((r["consumed_cost"] for r in rows), ZERO)
+    ranked = sorted(rows, key=lambda r: (-r["consumed_cost"], str(r.get("department") or r.get("taker"))))[:top]
+    out = [{"rank": n, **r, "share_percent": _ratio(r["consumed_cost"], total)} for n, r in enumerate(ranked, 1)]
+    return ["rank", *_supply_key_columns(by), "pickups", "consumed_cost", "share_percent"], out
+
+
+def supply_stock_value(session: Session) -> Rows:
+    """Per item: stock on hand and its value at FIFO cost (the oldest units left are the newest bought)."""
+    valuation = supply_costs.value(session, keep=False)
+    stock = {item_id: int(total) for item_id, total in session.execute(
+        select(SupplyMovement.item_id, func.sum(SupplyMovement.quantity)).group_by(SupplyMovement.item_id))}
+    rows = [{"item": item.code, "item_name": item.name, "unit": item.unit, "stock": stock.get(item.id, 0),
+             "stock_value": valuation.on_hand(item.id)}
+            for item in session.scalars(select(SupplyItem).order_by(SupplyItem.code))]
+    return ["item", "item_name", "unit", "stock", "stock_value"], rows

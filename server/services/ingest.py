@@ -117,7 +117,7 @@ def _supply_pickup(session: Session, ctx: Context, data: m.SupplyPickup) -> tupl
 
 def _stocktake_scan(session: Session, ctx: Context, data: m.StocktakeScan) -> tuple[str, str, bool]:
     """A sighting for an open stocktake (``session`` is its number); answers the asset's class."""
-    if not data.session.isdigit():
+    if not (data.session.isascii() and data.session.isdigit() and len(data.session) <= 9):  # a database int
         raise NotFound(N_("no stocktake %(id)s"), id=data.session[:20])
     _row, cls = stocktakes.scan(session, ctx.actor, int(data.session), data.tag, data.location, at=ctx.event.at,
                                 kiosk_event_id=str(ctx.event.id))

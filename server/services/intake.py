@@ -21,7 +21,7 @@ from server import audit, params
 from server.audit import Actor
 from server.errors import AlreadyExists, Invalid, NotFound, RuleViolation
 from server.i18n import N_
-from server.models import Asset, AssetEvent, AssetStatus, Intake, Location, Purchase, PurchaseLine, utcnow
+from server.models import Asset, AssetEvent, AssetStatus, Category, Intake, Location, Purchase, PurchaseLine, utcnow
 from server.services import bulk, directory, purchases
 from server.services import codes as code_service
 
@@ -54,7 +54,9 @@ def open_lines(session: Session, limit: int = 500) -> list[tuple[PurchaseLine, i
     got = func.coalesce(received.c.n, 0)
     rows = session.execute(select(PurchaseLine, got).outerjoin(received, received.c.line_id == PurchaseLine.id)
                            .join(Purchase, PurchaseLine.purchase_id == Purchase.id)
-                           .where(PurchaseLine.quantity > got, Purchase.voided_at.is_(None))
+                           .join(Category, PurchaseLine.category_id == Category.id)
+                           .where(PurchaseLine.quantity > got, Purchase.voided_at.is_(None),
+                                  Category.supplies.is_(False))
                            .order_by(PurchaseLine.id.desc()).limit(limit))
     return [(line, line.quantity - int(n)) for line, n in rows.unique()]
 
@@ -117,6 +119,10 @@ def receive(session: Session, actor: Actor, purchase_line_id: str | int, request
     if line.purchase.voided_at is not None:
         raise RuleViolation(N_("purchase %(id)s is voided; nothing of it can be received"), code="purchase_voided",
                             id=line.purchase_id)
+    if line.category.supplies:  # office supplies add stock (services/supply_receipts), they are not assets
+        raise RuleViolation(N_("purchase line %(line)s is office supplies (%(category)s): receive it into a supply "
+                               "item's stock"), code="supply_line", line=line.id, category=line.category.name,
+                            field="purchase_line")
     location = directory.location_by_code(session, location_code)
     if location.kind not in STORE_KINDS:
         raise RuleViolation(N_("intake goes to a storeroom, shelf or bin; %(location)s is a %(kind)s"),

@@ -254,6 +254,14 @@ def _maintenance(session: Session, args: dict[str, str]) -> Report:
     return _indicator("maintenance-cost", indicators.maintenance_cost(session, by, period, *_range(args)))
 
 
+def _option(args: dict[str, str], field: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    """An argument that takes one of ``choices`` (empty: ``default``)."""
+    value = args.get(field) or default
+    if value is not None:
+        check_choice(field, value, choices)
+    return value
+
+
 REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
     "spend": lambda s, a: spend(s, a.get("period") or "month", _year(a), *_range(a)),
     "spend-by-method": lambda s, a: spend_by_method(s, _year(a), *_range(a)),
@@ -268,6 +276,12 @@ REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
         "spend-by-department", indicators.spend_by_department(s, _year(a), *_range(a))),
     "execution-rate": lambda s, a: _indicator("execution-rate", indicators.execution_rate(s, _year(a))),
     "requests": lambda s, a: _indicator("requests", indicators.requests_by(s, *_range(a))),
+    "supply-consumption": lambda s, a: _indicator("supply-consumption", indicators.supply_consumption(
+        s, _option(a, "by", indicators.SUPPLY_BY, "department") or "", _option(a, "period", PERIODS, None),
+        *_range(a))),
+    "supply-top-consumers": lambda s, a: _indicator("supply-top-consumers", indicators.supply_top_consumers(
+        s, _option(a, "by", indicators.TOP_BY, "department") or "", *_range(a))),
+    "supply-stock-value": lambda s, a: _indicator("supply-stock-value", indicators.supply_stock_value(s)),
 }
 # The arguments each report takes; any other is refused (UnknownParameter), never silently ignored.
 ARGUMENTS: dict[str, set[str]] = {
@@ -283,6 +297,9 @@ ARGUMENTS: dict[str, set[str]] = {
     "spend-by-department": {"year", "from", "to"},
     "execution-rate": {"year"},
     "requests": {"from", "to"},
+    "supply-consumption": {"by", "period", "from", "to"},
+    "supply-top-consumers": {"by", "from", "to"},
+    "supply-stock-value": set(),
 }
 
 TITLES = {
@@ -298,6 +315,9 @@ TITLES = {
     "spend-by-department": N_("Spend per department and per head"),
     "execution-rate": N_("Plan execution rate by department and category"),
     "requests": N_("Purchase requests by department and state"),
+    "supply-consumption": N_("Office supplies used"),
+    "supply-top-consumers": N_("Top consumers of office supplies"),
+    "supply-stock-value": N_("Office supplies in stock and their value"),
 }
 DESCRIPTIONS = {
     "spend": N_("What was spent in each month, quarter or year, per procurement category."),
@@ -312,6 +332,10 @@ DESCRIPTIONS = {
     "spend-by-department": N_("Spend per department and year, per head, and the change from the year before."),
     "execution-rate": N_("Approved and used amounts of the plan per department and category."),
     "requests": N_("How many purchase requests each department made, by state, and their estimated amounts."),
+    "supply-consumption": N_("Supplies picked up, net of returns, per department, person or item and period, at "
+                             "their purchase cost (first in, first out)."),
+    "supply-top-consumers": N_("The departments or people who used the most supplies, by cost, and their share."),
+    "supply-stock-value": N_("Per item: what is in stock and what it cost (first in, first out)."),
 }
 
 
@@ -374,6 +398,18 @@ COLUMNS: dict[str, Column] = {
     "change_percent": Column(N_("Change (%)"), "percent"),
     "request_state": Column(N_("State"), "approval_state"),
     "requests": Column(N_("Requests"), "count"),
+    "taker": Column(N_("Taken by (code)")),
+    "taker_name": Column(N_("Taken by")),
+    "item": Column(N_("Item code")),
+    "item_name": Column(N_("Item")),
+    "unit": Column(N_("Unit")),
+    "consumed_quantity": Column(N_("Quantity taken, net of returns"), "count"),
+    "pickups": Column(N_("Pickups"), "count"),
+    "consumed_cost": Column(N_("Cost used (FIFO)"), "money"),
+    "rank": Column(N_("Rank"), "count"),
+    "share_percent": Column(N_("Share (%)"), "percent"),
+    "stock": Column(N_("In stock"), "number"),
+    "stock_value": Column(N_("Stock value (FIFO)"), "money"),
 }
 # The same key named otherwise in one report: asset categories are not procurement categories.
 COLUMN_OVERRIDES: dict[tuple[str, str], Column] = {

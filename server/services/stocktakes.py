@@ -26,6 +26,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, insert, literal, or_, select, union_all
@@ -37,6 +38,8 @@ from server.audit import Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation
 from server.i18n import N_
 from server.models import (
+    Approval,
+    ApprovalState,
     Asset,
     AssetStatus,
     Location,
@@ -46,7 +49,7 @@ from server.models import (
     StocktakeScan,
     utcnow,
 )
-from server.services import assets, bulk, directory, lifecycle
+from server.services import assets, bulk, directory, lifecycle, stocktake_losses, stocktake_supplies
 
 SCOPES = ("office", "department", "locations")
 CLASSES = ("found_in_place", "found_elsewhere", "missing", "unexpected", "unknown", "disposed_seen")
@@ -264,8 +267,9 @@ def line_class(session: Session, stocktake: Stocktake, code: str) -> str:
 
 
 def resolve(session: Session, actor: Actor, stocktake_id: int, code: str, action: str, location_code: str = "",
-            approval_ref: str = "", reason: str = "") -> StocktakeResolution:
-    """Choose how one discrepancy is resolved (replacing an earlier choice); applied at closing."""
+            approval_ref: str = "", reason: str = "", principal_above: Decimal | None = None) -> StocktakeResolution:
+    """Choose how one discrepancy is resolved (replacing an earlier choice); applied at closing. A loss
+    without an approval reference asks the approval chain when ``principal_above`` is given."""
     stocktake = _open(session, stocktake_id)
     if action not in ACTIONS:
         raise Invalid(N_("the action must be move, lost, correct or ignore"), code="bad_action")
@@ -281,18 +285,25 @@ def resolve(session: Session, actor: Actor, stocktake_id: int, code: str, action
     elif action == "correct":
         location_id = directory.location_by_code(session, location_code).id
     approval_ref, reason = approval_ref.strip()[:100], reason.strip()[:2000]
-    if action == "lost" and not approval_ref:
+    if action == "lost" and not approval_ref and principal_above is None:
         raise Invalid(N_("marking an asset lost needs the approval reference"), code="approval_required")
     if action == "ignore" and not reason:
         raise Invalid(N_("ignoring a line needs a reason"), code="reason_required")
     row = session.scalars(select(StocktakeResolution).where(StocktakeResolution.stocktake_id == stocktake.id,
                                                             StocktakeResolution.code == normal)).first()
     before = audit.state(row) if row is not None else None
+    if row is not None:
+        stocktake_losses.let_go(session, actor, row.approval_id)
+    chain = None
+    if action == "lost" and not approval_ref:
+        assert principal_above is not None
+        chain = stocktake_losses.ask(session, actor, normal, principal_above)
     if row is None:
         row = StocktakeResolution(stocktake_id=stocktake.id, code=normal)
         session.add(row)
     row.action, row.location_id, row.approval_ref, row.reason, row.decided_by = (
         action, location_id, approval_ref, reason, actor.name)
+    row.approval_id = chain.id if chain is not None else None
     session.flush()
     audit.change(session, actor, "stocktake.resolve", row, before)
     return row
@@ -304,8 +315,12 @@ def lines_for(session: Session, stocktake: Stocktake, code: str) -> list[Line]:
 
 
 def unresolved(session: Session, stocktake: Stocktake) -> int:
+    """Discrepancy lines without a resolution, or whose loss the approval chain has not approved."""
     sub = _lines(stocktake).subquery()
-    done = select(StocktakeResolution.code).where(StocktakeResolution.stocktake_id == stocktake.id)
+    done = (select(StocktakeResolution.code)
+            .outerjoin(Approval, Approval.id == StocktakeResolution.approval_id)
+            .where(StocktakeResolution.stocktake_id == stocktake.id,
+                   or_(StocktakeResolution.approval_id.is_(None), Approval.state == ApprovalState.APPROVED.value)))
     return int(session.scalar(select(func.count()).select_from(sub).where(
         sub.c.cls.in_(DISCREPANCIES), sub.c.code.not_in(done))) or 0)
 
@@ -331,41 +346,23 @@ def close(session: Session, actor: Actor, stocktake_id: int, force: bool = False
             target = session.get(Location, row.location_id)
             assert target is not None
             assets.move(session, actor, row.code, target.code, reason=f"{why}: {row.action}")
+        elif row.action == "lost" and row.approval_id is not None:
+            chain = session.get(Approval, row.approval_id)
+            if chain is None or chain.state != ApprovalState.APPROVED.value:
+                continue  # not approved: left as it is (only a forced close gets here)
+            lifecycle.dispose(session, actor, row.code, "lost", stocktake_losses.approval_ref(chain.id), note=why)
         elif row.action == "lost":
             lifecycle.dispose(session, actor, row.code, "lost", row.approval_ref, note=why)
         before = audit.state(row)
         row.applied = True
         audit.change(session, actor, "stocktake.apply", row, before)
+    counted = stocktake_supplies.apply(session, actor, stocktake)  # supply differences become movements
     before = audit.state(stocktake)
     stocktake.state, stocktake.closed_by, stocktake.closed_at = "closed", actor.name, utcnow()
-    stocktake.forced, stocktake.summary = bool(left), {"counts": summary, "lines": kept}
-    audit.change(session, actor, "stocktake.close", stocktake, before, {"counts": summary, "unresolved": left})
+    stocktake.forced, stocktake.summary = bool(left), {"counts": summary, "lines": kept, "supplies": counted}
+    audit.change(session, actor, "stocktake.close", stocktake, before,
+                 {"counts": summary, "unresolved": left, "supply_counts": len(counted)})
     return stocktake
-
-
-def report_csv(session: Session, stocktake: Stocktake) -> str:
-    """The report: counts per class, then every line with its resolution."""
-    names = dict(session.execute(select(Location.id, Location.code)).all())
-    chosen = {r.code: r for r in session.scalars(select(StocktakeResolution).where(
-        StocktakeResolution.stocktake_id == stocktake.id))}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["stocktake", stocktake.id, stocktake.scope, stocktake.department, stocktake.state,
-                     stocktake.opened_by, stocktake.opened_at.isoformat(), stocktake.closed_by or "",
-                     stocktake.closed_at.isoformat() if stocktake.closed_at else ""])
-    writer.writerow(["class", "count"])
-    for cls, n in counts(session, stocktake).items():
-        writer.writerow([cls, n])
-    writer.writerow([])
-    writer.writerow(["code", "name", "class", "expected_location", "seen_location", "seen_at", "resolution",
-                     "reason"])
-    for line in lines(session, stocktake, limit=10_000_000):
-        res = chosen.get(line.code)
-        writer.writerow([line.code, line.name, line.cls, names.get(line.expected_location_id or 0, ""),
-                         names.get(line.seen_location_id or 0, ""), line.seen_at.isoformat() if line.seen_at else "",
-                         res.action if res else "", (res.reason or res.approval_ref) if res else ""])
-    return out.getvalue()
-
 
 
 def listing(session: Session) -> list[Stocktake]:

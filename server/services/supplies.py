@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from contract import codes
@@ -110,11 +110,14 @@ def item_by_code(session: Session, code: str, *, lock: bool = False) -> SupplyIt
     return item
 
 
+# Built once: the statement is the same for every item (a pickup reads it at least twice).
+_STOCK = (select(func.coalesce(func.sum(SupplyMovement.quantity), 0))
+          .where(SupplyMovement.item_id == bindparam("item_id")))
+
+
 def stock(session: Session, item_id: int) -> int:
     """The item's current stock: the sum of its ledger."""
-    total = session.scalar(select(func.coalesce(func.sum(SupplyMovement.quantity), 0))
-                           .where(SupplyMovement.item_id == item_id))
-    return int(total or 0)
+    return int(session.scalar(_STOCK, {"item_id": item_id}) or 0)
 
 
 def stock_column() -> Any:
@@ -139,30 +142,40 @@ def ledger(item: SupplyItem) -> Select[Any]:
     return select(SupplyMovement).where(SupplyMovement.item_id == item.id)
 
 
-def _record(session: Session, actor: Actor, item: SupplyItem, kind: MovementKind, quantity: int, *,
-            at: datetime | None = None, person: Person | None = None, department: str = "", purpose: str = "",
-            kiosk_event_id: str | None = None, conflict: bool = False,
-            requisition: Requisition | None = None) -> SupplyMovement:
+def record_movement(session: Session, actor: Actor, item: SupplyItem, kind: MovementKind, quantity: int, *,
+                    at: datetime | None = None, person: Person | None = None, department: str = "",
+                    purpose: str = "", kiosk_event_id: str | None = None, conflict: bool = False,
+                    requisition: Requisition | None = None, purchase_line_id: int | None = None,
+                    unit_cost: Decimal | None = None, stocktake_id: int | None = None,
+                    request_key: str | None = None, stock_before: int | None = None) -> SupplyMovement:
+    """The one write path of the ledger: every movement (receipt, pickup, return, adjustment, stocktake
+    difference) is a row added here, audited, and watched for the reorder level. The caller has
+    checked its rules and locked the item (``item_by_code(..., lock=True)``); ``stock_before`` is the
+    stock it read under that lock, if it did (one read less)."""
     movement = SupplyMovement(
         item_id=item.id, kind=kind.value, quantity=quantity, at=at or utcnow(), actor=actor.name,
         source=actor.source, person_id=person.id if person else None, department=department, purpose=purpose,
-        kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None)
+        kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None,
+        purchase_line_id=purchase_line_id, unit_cost=unit_cost, stocktake_id=stocktake_id, request_key=request_key)
     # The item's state with the movement it gained (described in the audit row, which it points back at).
     audit.change(session, actor, f"supply.{kind.value}", item, extra={
         "quantity": quantity, "person": person.code if person else None, "department": department,
-        "purpose": purpose, "conflict": conflict,
-        "requisition": requisition.id if requisition else None}, inserted=[movement])
+        "purpose": purpose, "conflict": conflict, "requisition": requisition.id if requisition else None,
+        "purchase_line": purchase_line_id, "unit_cost": unit_cost, "stocktake": stocktake_id}, inserted=[movement])
     session.add(movement)
     session.flush()
-    _watch_reorder(session, item, quantity)
+    _watch_reorder(session, item, quantity, stock_before)
     return movement
 
 
-def _watch_reorder(session: Session, item: SupplyItem, quantity: int) -> None:
+def _watch_reorder(session: Session, item: SupplyItem, quantity: int, before: int | None) -> None:
     """Raise a reorder alert when this movement crossed the level downwards (once per crossing, not
     once per pickup), and clear the open one when stock rose above the level again."""
-    after = stock(session, item.id)
-    before = after - quantity
+    if before is None:
+        after = stock(session, item.id)
+        before = after - quantity
+    else:
+        after = before + quantity
     if before > item.reorder_level >= after:
         session.add(SupplyAlert(item_id=item.id, stock=after))
         session.flush()
@@ -207,23 +220,16 @@ def _requisition_for(session: Session, item: SupplyItem, department: str, quanti
     return None
 
 
-def _take(session: Session, item: SupplyItem, quantity: int, live: bool) -> bool:
-    """Whether taking ``quantity`` is a conflict (offline below zero); a live one below zero is refused."""
+def _take(session: Session, item: SupplyItem, quantity: int, live: bool) -> tuple[bool, int]:
+    """Whether taking ``quantity`` is a conflict (offline below zero; a live one below zero is refused),
+    and the stock before it."""
     have = stock(session, item.id)
     if have >= quantity:
-        return False
+        return False, have
     if live:
         raise RuleViolation(N_("only %(stock)s %(unit)s of %(item)s in stock, %(quantity)s asked"),
                             code="insufficient_stock", stock=have, unit=item.unit, item=item.name, quantity=quantity)
-    return True
-
-
-def receive(session: Session, actor: Actor, code: str, quantity: int, note: str = "",
-            at: datetime | None = None) -> SupplyMovement:
-    """Stock received into the storeroom."""
-    item = item_by_code(session, code, lock=True)
-    return _record(session, actor, item, MovementKind.RECEIPT, _quantity(quantity), at=at,
-                   purpose=clean_text(note, N_("note"), 500, False))
+    return True, have
 
 
 @dataclass(frozen=True)
@@ -252,18 +258,18 @@ def pickup(session: Session, actor: Actor, data: PickupIn, *, at: datetime | Non
             raise RuleViolation(N_("%(item)s needs an approved requisition for this pickup"),
                                 code="requisition_required", item=item.name)
         missing_requisition = requisition is None  # off line: it happened; the storekeeper reviews it
-    conflict = _take(session, item, quantity, live) or missing_requisition
-    return _record(session, actor, item, MovementKind.PICKUP, -quantity, at=at, person=person,
-                   department=department, purpose=purpose, kiosk_event_id=kiosk_event_id, conflict=conflict,
-                   requisition=requisition)
+    below_zero, have = _take(session, item, quantity, live)
+    return record_movement(session, actor, item, MovementKind.PICKUP, -quantity, at=at, person=person,
+                           department=department, purpose=purpose, kiosk_event_id=kiosk_event_id,
+                           conflict=below_zero or missing_requisition, requisition=requisition, stock_before=have)
 
 
 def give_back(session: Session, actor: Actor, code: str, quantity: int, taker: str, reason: str = "") -> SupplyMovement:
     """Unused supplies brought back to the storeroom."""
     person = directory.person_by_code(session, taker)
     item = item_by_code(session, code, lock=True)
-    return _record(session, actor, item, MovementKind.RETURN, _quantity(quantity), person=person,
-                   department=person.department, purpose=clean_text(reason, N_("reason"), 500, False))
+    return record_movement(session, actor, item, MovementKind.RETURN, _quantity(quantity), person=person,
+                           department=person.department, purpose=clean_text(reason, N_("reason"), 500, False))
 
 
 def adjust(session: Session, actor: Actor, code: str, delta: int, reason: str) -> SupplyMovement:
@@ -272,9 +278,8 @@ def adjust(session: Session, actor: Actor, code: str, delta: int, reason: str) -
         raise Invalid(N_("the adjustment must be between -100000 and 100000 and not zero"), code="bad_quantity")
     why = clean_text(reason, N_("reason"), 500)
     item = item_by_code(session, code, lock=True)
-    if delta < 0:
-        _take(session, item, -delta, live=True)
-    return _record(session, actor, item, MovementKind.ADJUSTMENT, delta, purpose=why)
+    have = _take(session, item, -delta, live=True)[1] if delta < 0 else None
+    return record_movement(session, actor, item, MovementKind.ADJUSTMENT, delta, purpose=why, stock_before=have)
 
 
 def conflicts(session: Session) -> list[SupplyMovement]:

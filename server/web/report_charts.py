@@ -185,17 +185,48 @@ def requests(report: Report) -> Any:
     return chart
 
 
+def _supply_label(row: dict[str, Any]) -> str:
+    return str(row.get("department") or row.get("taker_name") or row.get("item_name") or row.get("taker")
+               or row.get("item") or _("None"))
+
+
+def supply_consumption(report: Report) -> Any:
+    keys, costs = _by([{**r, "key": _supply_label(r)} for r in report.rows], "key", "consumed_cost")
+    keys = sorted(keys, key=lambda k: -costs[k])[:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Office supplies used (FIFO cost)"), keys, x_title=_("Yuan"),
+                   show_legend=False)
+    chart.add(_("Cost used (FIFO)"), [costs[k] for k in keys])
+    return chart
+
+
+def supply_top_consumers(report: Report) -> Any:
+    chart = _chart(pygal.HorizontalBar, _("Top consumers of office supplies"),
+                   [_supply_label(r) for r in report.rows], x_title=_("Yuan"), show_legend=False)
+    chart.add(_("Cost used (FIFO)"), [_f(r["consumed_cost"]) for r in report.rows])
+    return chart
+
+
+def supply_stock_value(report: Report) -> Any:
+    rows = sorted(report.rows, key=lambda r: -(r["stock_value"] or 0))[:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Stock value (FIFO), highest first"), [r["item_name"] for r in rows],
+                   x_title=_("Yuan"), show_legend=False)
+    chart.add(_("Stock value (FIFO)"), [_f(r["stock_value"]) for r in rows])
+    return chart
+
+
 CHARTS: dict[str, Callable[[Report], Any]] = {
     "spend": spend, "spend-by-method": spend_by_method, "plan-execution": plan_execution, "assets": assets,
     "bought-per-year": bought_per_year, "overdue": overdue, "usage-log": usage_log,
     "maintenance-cost": maintenance_cost, "total-cost": total_cost, "spend-by-department": spend_by_department,
-    "execution-rate": execution_rate, "requests": requests,
+    "execution-rate": execution_rate, "requests": requests, "supply-consumption": supply_consumption,
+    "supply-top-consumers": supply_top_consumers, "supply-stock-value": supply_stock_value,
 }
 
 
 def capped(name: str, report: Report) -> int | None:
     """How many rows the chart shows when it does not show them all (overdue only draws one bar a row)."""
-    capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate")
+    capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate", "supply-consumption",
+                      "supply-stock-value")
     return MAX_BARS if name in capped_reports and len(report.rows) > MAX_BARS else None
 
 

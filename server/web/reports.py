@@ -60,6 +60,7 @@ def _span() -> dict[str, Any]:
 
 _UPKEEP_BY = {"category": _l("Asset category"), "department": _l("Department"), "asset": _l("Asset")}
 _ANY_PERIOD = {"": _l("Whole range"), **_PERIODS}
+_SUPPLY_BY = {"department": _l("Department"), "person": _l("Person"), "item": _l("Supply item")}
 
 # The arguments each report's page offers, by the service's own argument names and choices.
 FILTERS: dict[str, dict[str, Any]] = {
@@ -75,6 +76,10 @@ FILTERS: dict[str, dict[str, Any]] = {
     "spend-by-department": {"year": _year(_l("Year")), **_span()},
     "execution-rate": {"year": _year(_l("Budget year"))},
     "requests": _span(),
+    "supply-consumption": {"by": _select(_l("Group by"), _SUPPLY_BY), "period": _select(_l("Period"), _ANY_PERIOD),
+                           **_span()},
+    "supply-top-consumers": {"by": _select(_l("Group by"), {k: _SUPPLY_BY[k] for k in ("department", "person")}),
+                             **_span()},
 }
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import settings_of
@@ -17,7 +17,7 @@ from server.auth import READERS, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Requisition, User
-from server.services import approvals, paging, requisitions, supplies
+from server.services import approvals, paging, requisitions, supplies, supply_reorder
 from server.web.errors import fail
 from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
@@ -143,8 +143,58 @@ def withdraw(requisition_id: int) -> Any:
     return redirect(back)
 
 
+class ReorderRequestForm(FlaskForm):
+    department = StringField(_l("Department"), validators=[DataRequired(), Length(max=100)])
+    category = SelectField(_l("Procurement category (office supplies)"), validators=[DataRequired()])
+    quantity = IntegerField(_l("Quantity"), validators=[DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)])
+    estimated_unit_price = DecimalField(_l("Estimated unit price (CNY)"), places=2,
+                                        validators=[DataRequired(), NumberRange(0.01, 1e11)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
 @bp.get("/reorder")
 @roles(*READERS)
 def reorder() -> Any:
-    """Items at or under their reorder level, and since when (the notification)."""
-    return render_template("requisitions/reorder.html", rows=supplies.reorder_list(g.db))
+    """Items at or under their reorder level, since when (the notification), and their purchase request."""
+    rows = supplies.reorder_list(g.db)
+    return render_template("requisitions/reorder.html", rows=rows,
+                           asked=supply_reorder.requests_of(g.db, [item.id for item, _s, _a in rows]))
+
+
+@bp.route("/reorder/<code>/request", methods=["GET", "POST"])
+@roles("storekeeper")
+def reorder_request(code: str) -> Any:
+    """Turn a reorder into a purchase request (申购): the request form, filled in from the item."""
+    try:
+        item = supplies.item_by_code(g.db, code)
+    except DomainError as exc:
+        fail(404, exc.localized())
+    form = ReorderRequestForm()
+    form.category.choices = [c.name for c in supply_reorder.supply_categories(g.db)]
+    stock = supplies.stock(g.db, item.id)
+    if request.method == "GET":
+        user = g.db.scalars(select(User).where(User.username == g.actor.name)).first()
+        form.department.data = user.department if user else ""
+        form.category.data = supply_reorder.default_category(g.db, item)
+        form.quantity.data = item.reorder_quantity or None
+        form.estimated_unit_price.data = supply_reorder.last_cost(g.db, item)
+        form.reason.data = _("Reorder: %(stock)s %(unit)s in stock, at or under the reorder level %(level)s.",
+                             stock=stock, unit=item.unit, level=item.reorder_level)
+    if form.validate_on_submit():
+        data = supply_reorder.ReorderIn(department=form.department.data or "", reason=form.reason.data or "",
+                                        category=form.category.data or "", quantity=form.quantity.data,
+                                        estimated_unit_price=form.estimated_unit_price.data)
+        try:
+            made = supply_reorder.request(g.db, g.actor, item.code, data,
+                                          settings_of(current_app).principal_approval_above)
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"not_supplies": "category", "bad_quantity": "quantity",
+                                          "bad_price": "estimated_unit_price", "required": "department"})
+        else:
+            g.db.commit()
+            flash(_("Purchase request %(id)s made for %(item)s; it now waits for the leader in charge.", id=made.id,
+                    item=item.name))
+            return redirect(url_for("requests.detail", request_id=made.id))
+    return (render_template("requisitions/reorder_request.html", form=form, item=item, stock=stock),
+            422 if form.errors or form.form_errors else 200)

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, IntegerField, StringField
+from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import names
 from server.auth import READERS, roles
 from server.errors import DomainError
-from server.i18n import N_
+from server.i18n import N_, fmt_money
 from server.models import SupplyItem, SupplyMovement
-from server.services import paging, supplies
+from server.services import paging, supplies, supply_conflicts, supply_receipts
 from server.web.errors import fail
 from server.web.forms import show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("supplies", __name__, url_prefix="/supplies")
-MENU = [MenuItem("supplies.index", N_("Supplies"))]
+MENU = [MenuItem("supplies.index", N_("Supplies")), MenuItem("supplies.conflicts", N_("Pickup conflicts"))]
 KEEPERS = ("storekeeper",)
 QUANTITY = [DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)]
 # Code errors may be about the item or the badge: their message names the code, above the form.
@@ -59,8 +60,27 @@ class PickupForm(FlaskForm):
 
 
 class ReceiptForm(FlaskForm):
-    quantity = IntegerField(_l("Quantity received"), validators=QUANTITY)
+    # Not limited to the choices shown: a line received in full since (a form sent twice) is for the
+    # service to answer (the same request key: the first receipt again).
+    purchase_line = SelectField(_l("Purchase line (office supplies)"), coerce=int, validate_choice=False,
+                                validators=[DataRequired()])
+    quantity = IntegerField(_l("Quantity received (empty: all that is left of the line)"),
+                            validators=[Optional(), NumberRange(1, supplies.MAX_QUANTITY)])
     note = StringField(_l("Note"), validators=[Length(max=500)])
+    request_key = HiddenField()
+
+
+def receipt_form(formdata: Any = None) -> ReceiptForm:
+    """The receipt form with the supply purchase lines that still have units to receive."""
+    form = ReceiptForm(formdata=formdata)
+    form.purchase_line.choices = [
+        SelectChoice(line.id, _("No. %(id)s: %(category)s %(what)s, %(left)s left at %(price)s", id=line.id,
+                                category=line.category.name, what=line.description, left=left,
+                                price=fmt_money(line.unit_price)))
+        for line, left in supply_receipts.open_lines(g.db)]
+    if formdata is None:
+        form.request_key.data = uuid.uuid4().hex  # one per form shown: sending it twice receives once
+    return form
 
 
 class AdjustmentForm(FlaskForm):
@@ -80,7 +100,8 @@ def index() -> Any:
     except DomainError as exc:
         fail(400, exc.localized())
     stock = supplies.stocks_of(g.db, [i.id for i in page.items])
-    return render_template("supplies/index.html", page=page, stock=stock, category=category or "", below=below)
+    return render_template("supplies/index.html", page=page, stock=stock, category=category or "", below=below,
+                           conflicts=supply_conflicts.open_count(g.db))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -109,7 +130,7 @@ def new() -> Any:
 @roles(*READERS)
 def item_page(code: str) -> Any:
     """One item: its stock and its ledger, newest first."""
-    return _item_page(code, ReceiptForm(formdata=None), AdjustmentForm(formdata=None))
+    return _item_page(code, receipt_form(), AdjustmentForm(formdata=None))
 
 
 def _item_page(code: str, receipt: ReceiptForm, adjustment: AdjustmentForm, status: int = 200) -> Any:
@@ -126,14 +147,17 @@ def _item_page(code: str, receipt: ReceiptForm, adjustment: AdjustmentForm, stat
 @bp.post("/<code>/receipts")
 @roles(*KEEPERS)
 def receive(code: str) -> Any:
-    """Stock received."""
-    form = ReceiptForm()
+    """Stock received from a purchase line of office supplies."""
+    form = receipt_form(request.form)
     if form.validate_on_submit():
         try:
-            supplies.receive(g.db, g.actor, code, form.quantity.data or 0, form.note.data or "")
+            supply_receipts.receive(g.db, g.actor, code, form.purchase_line.data or 0, form.quantity.data,
+                                    form.note.data or "", form.request_key.data or None)
         except DomainError as exc:
             g.db.rollback()
-            show_domain_error(form, exc, {"bad_quantity": "quantity"})
+            show_domain_error(form, exc, {"bad_quantity": "quantity", "intake_exceeded": "quantity",
+                                          "not_supplies": "purchase_line", "purchase_voided": "purchase_line",
+                                          "unknown_purchase_line": "purchase_line"})
         else:
             g.db.commit()
             flash(_("Receipt recorded."))
@@ -157,7 +181,7 @@ def adjust(code: str) -> Any:
             g.db.commit()
             flash(_("Adjustment recorded."))
             return redirect(url_for("supplies.item_page", code=code))
-    return _item_page(code, ReceiptForm(formdata=None), form, 422)
+    return _item_page(code, receipt_form(), form, 422)
 
 
 @bp.route("/pickup", methods=["GET", "POST"])
@@ -182,3 +206,6 @@ def pickup() -> Any:
                     unit=movement.item.unit, item=movement.item.name))
             return redirect(url_for("supplies.item_page", code=movement.item.code))
     return render_template("supplies/pickup.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+from server.web import supply_admin  # noqa: E402,F401  (pickup conflicts, supply categories: same blueprint)

@@ -160,7 +160,7 @@ def test_screen_speaks_chinese_by_default(agent: Agent) -> None:
     state = request(agent, "GET", "/state.json")[1]
     view = state["view"]
     assert (view["mode_label"], view["prompt"]) == ("库房", "请扫描人员、资产或存放地点的二维码标签")
-    assert [b["label"] for b in view["buttons"]] == ["登录", "退出登录"]
+    assert [b["label"] for b in view["buttons"]] == ["登录", "退出登录", "盘点"]
     assert state["outbox_label"] == "待发送：0"
     request(agent, "POST", "/input", {"action": "login", "data": {}}, good_headers(agent))
     body = request(agent, "POST", "/input", {"action": "code", "data": {"code": "P-0000000"}}, good_headers(agent))[1]
@@ -194,6 +194,8 @@ def test_the_script_holds_no_words() -> None:
                  "/state.json", "no-store", ".keys", "clear", "ok", "qty", "typed", "code",
                  "1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
                  # the gate's roll call: its table's id and cells, the row keys, the time format
-                 "rollcall", "th", "tr", "td", "name", "organisation", "host_name", "plate", "since", "2-digit"}
+                 "rollcall", "th", "tr", "td", "name", "organisation", "host_name", "plate", "since", "2-digit",
+                 # the stocktake number is typed on the same keypad: its step id
+                 "stocktake_number"}
     literals = set(re.findall(r"'([^']*)'", page.JS))
     assert literals - technical == set(), "words in the script: translate them in Python"

@@ -206,3 +206,29 @@ def test_every_step_has_handlers_in_tables(workflow: type[Workflow], box: Outbox
     steps = {step for step, _ in flow.scans} | {step for step, _ in flow.inputs}
     assert flow.idle_step in steps
     assert steps <= set(PROMPTS), "every step needs a prompt for the screen"
+
+
+def test_stocktake_step_sends_scans_for_the_number_given(store: StoreroomWorkflow, box: Outbox) -> None:
+    shelf, a1, a2 = code(Kind.LOCATION), code(Kind.ASSET), code(Kind.ASSET)
+    store.input("stocktake")
+    assert store.step == "stocktake_number" and store.view()["prompt"] == "请输入盘点编号"
+    for bad in ("", "x", "-3", "0", "1234567890", "１２"):
+        assert store.input("stocktake_number", {"qty": bad}).level == "error"
+    assert store.input("stocktake_number", {"qty": "12"}).level == "info"
+    assert sorted(store.view()["expects"]) == ["asset", "location"]
+    store.scan(a1)  # counted where this kiosk stands until a location is scanned
+    store.scan(shelf)
+    store.scan(f"https://assets.example/c/{a2}")
+    assert store.scan(code(Kind.SUPPLY)).level == "error"
+    store.input("finish")
+    assert store.step == "idle"
+    assert events(box) == [("stocktake.scan", None, {"session": "12", "tag": a1, "location": HERE}),
+                           ("stocktake.scan", None, {"session": "12", "tag": a2, "location": shelf})]
+
+
+def test_stocktake_without_a_kiosk_location_needs_one_scanned(box: Outbox, clock: Clock) -> None:
+    nowhere = StoreroomWorkflow(box.add, location=None, timeout=30, clock=clock)
+    nowhere.input("stocktake")
+    nowhere.input("stocktake_number", {"qty": "3"})
+    assert nowhere.scan(code(Kind.ASSET)).level == "error"
+    assert box.depth() == 0
