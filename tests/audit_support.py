@@ -32,8 +32,11 @@ from server.services import (
     purchases,
     requisitions,
     retention,
+    stocktake_report,
+    stocktake_supplies,
     stocktakes,
     supplies,
+    supply_receipts,
     users,
     visitors,
     visits,
@@ -42,6 +45,7 @@ from server.services import (
 from server.services.visitors import VisitorIn
 from server.writer import Delivery, Writer
 from tests.peers import KioskPeer
+from tests.storeroom_support import stock_up
 
 CLERK = Actor("wang", "web", "storekeeper")
 LEADER = Actor("lead", "web", "auditor")
@@ -138,8 +142,10 @@ def _storeroom(session: Any, made: Made, asset_codes: list[str]) -> int:
                                                                  unit_price=Decimal("25.00")))
     pens = supplies.create_item(session, CLERK, supplies.ItemIn("Pen", "box", valuable=True,
                                                                 unit_price=Decimal("80.00")))
-    supplies.receive(session, CLERK, paper.code, 20, "first delivery")
-    supplies.receive(session, CLERK, pens.code, 10)
+    stock_up(session, paper.code, 20, "25.00", CLERK, note="first delivery")
+    stock_up(session, pens.code, 10, "80.00", CLERK)
+    directory.get_or_create_category(session, SYSTEM, "Toner")
+    supply_receipts.mark_category(session, SYSTEM, "Toner", True)  # a category becomes one of supplies
     supplies.pickup(session, CLERK, supplies.PickupIn(paper.code, 3, made.person, "printing"))
     supplies.give_back(session, CLERK, paper.code, 1, made.person, "unused")
     supplies.adjust(session, CLERK, paper.code, -1, "torn")
@@ -147,11 +153,13 @@ def _storeroom(session: Any, made: Made, asset_codes: list[str]) -> int:
     approvals.decide(session, LEADER, wanted.approval_id, "approve")
     supplies.pickup(session, CLERK, supplies.PickupIn(pens.code, 2, made.person, "meeting", requisition=wanted.id))
     count = stocktakes.open_stocktake(session, CLERK, "office")
+    stocktake_supplies.count(session, CLERK, count, paper.code, 16)  # one ream short: an adjustment at closing
     stocktakes.scan(session, CLERK, count.id, asset_codes[0], made.store)
     stocktakes.scan_csv(session, CLERK, count.id, f"code,location\n{asset_codes[1]},{made.store}\n")
     stocktakes.resolve(session, CLERK, count.id, asset_codes[0], "ignore", reason="seen twice")
     stocktakes.resolve(session, CLERK, count.id, asset_codes[0], "move")  # a second choice replaces the first
     stocktakes.close(session, CLERK, count.id, force=True)
+    stocktake_report.sign_off(session, SYSTEM, count.id)
     return stocktakes.open_stocktake(session, CLERK, "locations", location_codes=[made.store]).id
 
 

@@ -23,7 +23,7 @@ def _refusal(sessions: Any, call: Any) -> DomainError:
 
 @pytest.mark.parametrize(("call", "code", "english", "chinese"), [
     (lambda s: directory.person_by_code(s, str(codes.new_code("L"))), "wrong_kind",
-     "is not a person code", "不是人员编号"),
+     "is not a person's badge code", "不是人员工牌编号"),
     (lambda s: directory.location_by_code(s, "not a code"), "bad_code", "is not an AssetGate code", "不是本系统的编号"),
     (lambda s: supplies.item_by_code(s, str(codes.new_code("P"))), "wrong_kind",
      "is not a supply item code", "不是物品编号"),

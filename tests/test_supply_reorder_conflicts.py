@@ -176,7 +176,7 @@ def test_pages_in_both_languages(client: Any, sessions: Any, shelf: dict[str, st
     with sessions() as session:
         assert directory.category_by_name(session, "Toner").supplies
     missing = client.post("/supplies/categories", data={"category": "Nope", "supplies": "1"}, follow_redirects=True)
-    assert "没有名为 Nope 的品目" in missing.get_data(as_text=True)
+    assert "没有名为“Nope”的品目" in missing.get_data(as_text=True)
     client.post("/language", data={"language": "en"})
     english = client.get("/supplies/conflicts?state=all").get_data(as_text=True)
     assert "Pickup conflicts" in english and "receipt came late" in english

@@ -60,8 +60,8 @@ def count(session: Session, actor: Actor, stocktake: Stocktake, item_code: str, 
                                expected=supplies.stock(session, item.id), actor=actor.name, source=actor.source)
     session.add(row)
     session.flush()
-    audit.record(session, actor, "stocktake.supply_count", "stocktake", stocktake.id, None,
-                 {"item": item.code, "counted": counted, "expected": row.expected})
+    audit.record(session, actor, "stocktake.supply_count", "stocktake_supply_count", row.id, None,
+                 {"stocktake": stocktake.id, "item": item.code, "counted": counted, "expected": row.expected})
     return _line(row, item)
 
 

@@ -100,7 +100,7 @@ def settle(session: Session, actor: Actor, movement_id: int, action: str, note: 
                                    adjustment_id=adjustment.id if adjustment else None, decided_by=actor.name)
     session.add(row)
     session.flush()
-    audit.record(session, actor, "supply.conflict_settle", "supply", movement.item.code, None,
-                 {"movement": movement.id, "action": action, "note": note,
+    audit.record(session, actor, "supply.conflict_settle", "supply_conflict", movement.id, None,
+                 {"item": movement.item.code, "movement": movement.id, "action": action, "note": note,
                   "adjustment": adjustment.id if adjustment else None, "delta": delta if adjustment else None})
     return row

@@ -51,11 +51,10 @@ def mark_category(session: Session, actor: Actor, name: str, is_supplies: bool) 
     if used:
         raise RuleViolation(N_("supplies were already received from purchase lines of %(category)s; it cannot "
                                "stop being a category of supplies"), code="category_in_use", category=category.name)
-    before = {"supplies": category.supplies}
+    before = audit.state(category)
     category.supplies = is_supplies
     session.flush()
-    audit.record(session, actor, "category.supplies", "category", category.id, before,
-                 {"name": category.name, "supplies": is_supplies})
+    audit.change(session, actor, "category.supplies", category, before)
     return category
 
 

@@ -106,7 +106,8 @@ def request(session: Session, actor: Actor, code: str, data: ReorderIn, principa
     session.add(SupplyReorderRequest(item_id=item.id, purchase_request_id=made.id,
                                      alert_id=alert.id if alert else None, actor=actor.name))
     session.flush()
-    audit.record(session, actor, "supply.reorder_request", "supply", item.code, None,
+    # The item is unchanged; its full state goes with the request so the ledger check still finds it.
+    audit.change(session, actor, "supply.reorder_request", item, audit.state(item),
                  {"purchase_request": made.id, "stock": stock, "level": item.reorder_level, "quantity": quantity})
     return made
 
