@@ -8,7 +8,6 @@ is shown as it is, never hidden.
 
 from __future__ import annotations
 
-from contract.codes import Kind
 from server.i18n import N_, gettext
 
 STATUSES = {
@@ -68,15 +67,6 @@ DISPOSAL_REASONS = {
     "sold": N_("Sold"),
     "lost": N_("Lost"),
     "transferred_out": N_("Transferred out"),
-}
-
-# What each code prefix names, for messages such as "X is not a location code".
-CODE_KINDS = {
-    Kind.ASSET: N_("asset code"),
-    Kind.LOCATION: N_("location code"),
-    Kind.SUPPLY: N_("supply item code"),
-    Kind.PERSON: N_("person code"),
-    Kind.VISITOR: N_("visitor pass code"),
 }
 
 LOCATION_KINDS = {
