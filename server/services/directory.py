@@ -15,12 +15,6 @@ from server.services import codes as code_service
 from server.services import lookup
 
 LOCATION_KINDS = ("storeroom", "office", "gate", "shelf", "bin", "meeting_room", "site", "other")
-# Why a code was refused, by the contract's reason; the kind is the one the field wanted.
-CODE_ERRORS = {
-    "bad_code": N_("%(text)s is not an AssetGate code"),
-    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
-    "wrong_kind": N_("%(text)s is not a %(kind)s"),
-}
 
 
 def _clean_name(name: str, what: str) -> str:
