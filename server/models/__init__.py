@@ -85,6 +85,20 @@ from server.models.storeroom import (  # noqa: F401
     SupplyItem,
     SupplyMovement,
 )
+from server.models.vehicles import (  # noqa: F401
+    CostKind,
+    Dispatch,
+    FuelType,
+    OdometerCorrection,
+    PassageKind,
+    Trip,
+    Urgency,
+    Vehicle,
+    VehicleBooking,
+    VehicleCost,
+    VehicleDriver,
+    VehiclePassage,
+)
 
 __all__ = [
     "utcnow",
@@ -147,4 +161,16 @@ __all__ = [
     "StocktakeExpected",
     "StocktakeScan",
     "StocktakeResolution",
+    "FuelType",
+    "Urgency",
+    "CostKind",
+    "PassageKind",
+    "Vehicle",
+    "VehicleDriver",
+    "VehicleBooking",
+    "Dispatch",
+    "Trip",
+    "OdometerCorrection",
+    "VehicleCost",
+    "VehiclePassage",
 ]
