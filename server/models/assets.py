@@ -44,6 +44,7 @@ class Category(Base):
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(100), unique=True)
     controlled: Mapped[bool] = mapped_column(Boolean, default=False)
+    vehicle: Mapped[bool] = mapped_column(Boolean, default=False)  # its assets may join the fleet (issue 14)
 
 
 class Location(Base):

@@ -26,6 +26,8 @@ EXCLUSIONS = {
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("categories") as batch:
+        batch.add_column(sa.Column("vehicle", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "vehicle_bookings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -203,3 +205,5 @@ def downgrade() -> None:
     for table in ("vehicle_passages", "vehicle_costs", "odometer_corrections", "vehicle_trips", "vehicle_drivers",
                   "vehicle_dispatches", "vehicles", "vehicle_bookings"):
         op.drop_table(table)
+    with op.batch_alter_table("categories") as batch:
+        batch.drop_column("vehicle")
