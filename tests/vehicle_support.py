@@ -19,6 +19,8 @@ CLERK = Actor("u-guard", "web", "guard")  # asks for vehicles
 LEADER = Actor("leader", "web", "auditor")  # leader in charge of Finance
 LIMIT = Decimal("10000.00")
 CAR, VAN, BUS = "京A12345", "京A22222", "京A33333"
+# The registration is the first reading of a vehicle's trip log: trips entered late go after it.
+REGISTERED_DAYS_AGO = 365
 
 
 @dataclass
@@ -50,7 +52,8 @@ def setup(session: Session, km: int = 10_000) -> Fleet:
     tags = {}
     for plate, seats, name in ((CAR, 5, "Sedan"), (VAN, 7, "Van"), (BUS, 20, "Minibus")):
         asset = assets.create_asset(session, SYSTEM, name, "公务用车", garage)
-        vehicles.register(session, SYSTEM, vehicles.VehicleIn(asset.code, plate, seats, "petrol", km, drivers))
+        made = vehicles.register(session, SYSTEM, vehicles.VehicleIn(asset.code, plate, seats, "petrol", km, drivers))
+        made.registered_at = utcnow() - timedelta(days=REGISTERED_DAYS_AGO)  # in the fleet for a while
         tags[plate] = asset.code
     laptop = assets.create_asset(session, SYSTEM, "ThinkPad", "Laptop", garage).code
     return Fleet(tags, drivers, stranger, laptop)

@@ -68,8 +68,10 @@ class Vehicle(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: taken out of the fleet
 
     asset: Mapped[Asset] = relationship(lazy="joined")
+    # The pool is configuration, not ledger: a driver taken off it is a row deleted (the audit log keeps both pools).
     drivers: Mapped[list[VehicleDriver]] = relationship(back_populates="vehicle", lazy="selectin",
-                                                        order_by="VehicleDriver.person_id")
+                                                        order_by="VehicleDriver.person_id",
+                                                        cascade="all, delete-orphan")
 
 
 class VehicleDriver(Base):

@@ -104,7 +104,7 @@ def refresh_odometer(session: Session, vehicle: Vehicle) -> None:
     session.flush()
     highest = session.execute(select(func.max(Trip.odometer_out), func.max(Trip.odometer_in))
                               .where(Trip.vehicle_id == vehicle.id)).one()
-    vehicle.odometer = max(vehicle.initial_odometer, *(km for km in highest if km is not None))
+    vehicle.odometer = max([vehicle.initial_odometer, *(km for km in highest if km is not None)])
 
 
 def facts(trip: Trip) -> dict[str, Any]:

@@ -53,6 +53,11 @@ from server.services import gate_alerts, trips, vehicles, visits, watchlist
 from server.services.gate_alerts import GateRefusal
 
 DIRECTIONS = ("out", "in")
+CODE_ERRORS = {
+    "bad_code": N_("%(text)s is not an AssetGate code"),
+    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
+    "wrong_kind": N_("%(text)s is not a code of the right kind here"),
+}
 VISITOR_RECENT = timedelta(hours=12)  # a visitor's car leaving soon after the visitor signed out
 
 
@@ -63,6 +68,25 @@ class AtGate:
     tag: str | None = None  # A- code
     pass_code: str | None = None  # V- code
     odometer: int | None = None
+
+
+def typed(direction: str, plate: str, tag: str | None = None, pass_code: str | None = None,
+          odometer: int | None = None) -> AtGate:
+    """What a person typed at the desk, in the forms a kiosk event carries (or Invalid saying what is wrong)."""
+    def code(text: str | None, kind: codes.Kind) -> str | None:
+        if not text or not text.strip():
+            return None
+        try:
+            return codes.normalize(text, kind)
+        except codes.CodeError as exc:
+            raise Invalid(CODE_ERRORS.get(exc.reason, CODE_ERRORS["bad_code"]), code=exc.reason,
+                          text=text.strip()[:40]) from None
+
+    if direction not in DIRECTIONS:
+        raise Invalid(N_("the direction must be out or in"), code="bad_schema")
+    km = None if odometer is None else vehicles.check_odometer(odometer)
+    return AtGate(direction, vehicles.clean_plate(plate), code(tag, codes.Kind.ASSET),
+                  code(pass_code, codes.Kind.VISITOR), km)
 
 
 @dataclass(frozen=True)
