@@ -42,14 +42,14 @@ class VehicleForm(FlaskForm):
     plate = StringField(_l("Plate"), validators=[DataRequired(), Length(max=32)])
     seats = IntegerField(_l("Seats (the driver's included)"), validators=[InputRequired(), NumberRange(1, 60)],
                          default=5)
-    fuel = SelectField(_l("Fuel"), choices=FUEL_CHOICES)
+    fuel = SelectField(_l("Fuel type"), choices=FUEL_CHOICES)
     odometer = IntegerField(_l("Odometer (km)"), validators=[InputRequired(), NumberRange(0, 9_999_999)])
     drivers = TextAreaField(_l("Permitted drivers (P- codes)"), validators=[Optional(), Length(max=5000)])
 
 
 class EditForm(FlaskForm):
     seats = IntegerField(_l("Seats (the driver's included)"), validators=[InputRequired(), NumberRange(1, 60)])
-    fuel = SelectField(_l("Fuel"), choices=FUEL_CHOICES)
+    fuel = SelectField(_l("Fuel type"), choices=FUEL_CHOICES)
     active = BooleanField(_l("In the fleet (may be dispatched)"))
 
 
