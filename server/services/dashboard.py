@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import PlanLine
-from server.services import kiosks, lifecycle, plans
+from server.models import GateAlert, PlanLine, Trip
+from server.services import bookings, dispatch, kiosks, lifecycle, plans
 
 REJECTED_DAYS = 7
 OVERDUE_SHOWN = 10
@@ -96,3 +96,21 @@ def overdue_controlled(session: Session, now: datetime) -> OverdueControlled:
     rows = lifecycle.overdue(session, now, controlled_only=True)
     return OverdueControlled(len(rows), rows[:OVERDUE_SHOWN])
 
+
+@dataclass(frozen=True)
+class Vehicles:
+    days: int
+    refused: list[GateAlert]  # official vehicles refused at the gate (no dispatch) in the last days, open
+    conflicts: int  # exits made offline against what the server knew, open
+    overdue: list[Trip]  # still out after their dispatch's window
+    to_dispatch: int  # approved booking requests waiting for a vehicle
+
+
+def vehicles(session: Session, now: datetime) -> Vehicles:
+    since = now - timedelta(days=REJECTED_DAYS)
+    alerts = list(session.scalars(select(GateAlert).where(
+        GateAlert.kind.in_(("no_dispatch", "vehicle_conflict")), GateAlert.resolved_at.is_(None),
+        GateAlert.at >= since).order_by(GateAlert.at.desc())))
+    return Vehicles(REJECTED_DAYS, [a for a in alerts if a.kind == "no_dispatch"][:OVERDUE_SHOWN],
+                    sum(1 for a in alerts if a.kind == "vehicle_conflict"), dispatch.overdue(session, now),
+                    len(bookings.queue(session, now)))
