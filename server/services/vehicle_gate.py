@@ -9,11 +9,14 @@ Whoever asks (the MQTT consumer for a gate kiosk, the REST API for the desk), th
   admin (``gate_alerts``, after the refused event's rollback).
 * Its odometer reading, when given, must fit the trip log (``services.trips``; ``bad_odometer``).
   The exit starts a trip (linked to its dispatch, driver and department), the return ends it.
-* A gate that could not have known better (its event made offline: an unsynchronised clock, or
-  received a minute or more after it was made; ``visits.Origin.blind_to``, the rule the gate uses
-  for visitors) already let the vehicle through: such an event is stored, never refused for these
-  reasons, and flagged as a conflict with an alert (left without a dispatch, a dispatch cancelled
-  after it left, a reading that does not fit, the wrong key): nothing is lost.
+* A gate that could not have known better already let the vehicle through: a kiosk event made offline
+  (its clock synchronised, and made a minute or more before it reached the server, or before the server
+  learned what forbids it: the rule the gate uses for visitors, ``visits.Origin.blind_to``) is stored,
+  never refused for these reasons, and flagged as a conflict with an alert (left without a dispatch, a
+  dispatch cancelled after it left, a reading that does not fit, the wrong key): nothing is lost.
+  Unlike a visitor's sign-in, an event with an unsynchronised clock is not taken as made offline: its
+  time cannot show that, and for an official vehicle the rule errs on the side of the dispatch (the
+  refusal still leaves the event in the rejected log and an alert for the admin).
 * Any other vehicle is logged as a visitor's (a V- pass, or the plate of a visitor on site or
   expected now) or as unknown. Those plates are personal data: kept encrypted with a blind index,
   like a visit's, and emptied by the retention purge.
@@ -111,7 +114,7 @@ def at_gate(session: Session, actor: Actor, data: AtGate, at: datetime | None = 
     vehicle = vehicles.lock(session, official.id)
     now, notes = utcnow(), []
     if data.tag and data.plate != vehicle.plate:
-        if not origin.blind_to(at, at, now):
+        if not _offline(origin, at, at, now):
             raise RuleViolation(N_("the tag %(tag)s is the key of %(plate)s, not of %(typed)s"),
                                 code=Reason.PLATE_MISMATCH, tag=vehicle.asset.code, plate=vehicle.plate,
                                 typed=data.plate)
@@ -124,7 +127,7 @@ def at_gate(session: Session, actor: Actor, data: AtGate, at: datetime | None = 
     if km is not None:
         problem = trips.reading_problem(session, vehicle, at, km)
         if problem is not None:
-            if not origin.blind_to(at, at, now):
+            if not _offline(origin, at, at, now):
                 raise problem
             notes.append(problem.message)
             km = None  # kept on the passage as typed; the trip's reading waits for a correction
@@ -139,6 +142,11 @@ def at_gate(session: Session, actor: Actor, data: AtGate, at: datetime | None = 
         gate_alerts.raise_alert(session, "vehicle_conflict", vehicle.asset.code, at, origin.source,
                                 f"{vehicle.plate}: {'; '.join(notes)}")
     return GateOutcome(passage, vehicle, trip, found, conflict, tuple(notes))
+
+
+def _offline(origin: visits.Origin, at: datetime, learned: datetime, now: datetime) -> bool:
+    """Made where its gate could not know what the server knew: see the module's docstring."""
+    return origin.kiosk and origin.synced and (at < learned or now - at >= visits.OFFLINE_AFTER)
 
 
 def _official(session: Session, data: AtGate) -> Vehicle | None:
@@ -156,7 +164,7 @@ def _dispatch_for(session: Session, vehicle: Vehicle, at: datetime, origin: visi
         return standing, ""
     cancelled = dispatches.covering(session, vehicle.id, at, standing=False)
     learned = cancelled.cancelled_at if cancelled is not None and cancelled.cancelled_at else at
-    if origin.blind_to(at, learned, now):
+    if _offline(origin, at, learned, now):
         if cancelled is not None and at < learned:
             return cancelled, f"dispatch {cancelled.id} was cancelled after the vehicle left"
         return None, "left without an approved dispatch (the gate was offline)"
