@@ -33,6 +33,7 @@ from server.services.trips import distance
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+NO_HOURS = Decimal("0.0")  # hours keep one decimal
 DEFAULT_DAYS = 30
 Rows = tuple[list[str], list[dict[str, Any]]]
 
@@ -64,7 +65,7 @@ def _trips(session: Session, since: datetime | None, until: datetime | None) -> 
 
 def _hours(start: datetime | None, end: datetime | None, since: datetime, until: datetime) -> Decimal:
     if start is None or end is None:
-        return ZERO
+        return NO_HOURS
     seconds = (min(end, until) - max(start, since)).total_seconds()
     return (Decimal(max(seconds, 0)) / 3600).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
@@ -100,7 +101,7 @@ def cost_per_km(session: Session, start: date | None, end: date | None) -> Rows:
 def use_by_department(session: Session, start: date | None, end: date | None) -> Rows:
     since, until = _span(session, start, end)
     now = utcnow()
-    totals: dict[str, dict[str, Any]] = defaultdict(lambda: {"trips": 0, "distance_km": 0, "hours_out": ZERO,
+    totals: dict[str, dict[str, Any]] = defaultdict(lambda: {"trips": 0, "distance_km": 0, "hours_out": NO_HOURS,
                                                              "bookings": 0, "trip_costs": ZERO})
     trip_department: dict[int, str] = {}
     for trip in _trips(session, since, until):
@@ -131,20 +132,20 @@ def utilisation(session: Session, start: date | None, end: date | None) -> Rows:
     until = until or utcnow()
     since = since or until - timedelta(days=DEFAULT_DAYS)
     period = _hours(since, until, since, until)
-    out: dict[int, list[Any]] = defaultdict(lambda: [0, ZERO])
+    out: dict[int, list[Any]] = defaultdict(lambda: [0, NO_HOURS])
     for trip in session.scalars(select(Trip).where(Trip.out_at.is_not(None), Trip.out_at < until,
                                                    (Trip.in_at.is_(None)) | (Trip.in_at > since))):
         out[trip.vehicle_id][0] += 1
         out[trip.vehicle_id][1] += _hours(trip.out_at, trip.in_at or utcnow(), since, until)
-    dispatched: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    dispatched: dict[int, Decimal] = defaultdict(lambda: NO_HOURS)
     for row in session.scalars(select(Dispatch).where(Dispatch.cancelled_at.is_(None), Dispatch.starts_at < until,
                                                       Dispatch.ends_at > since)):
         dispatched[row.vehicle_id] += _hours(row.starts_at, row.ends_at, since, until)
     rows = []
     for vehicle in session.scalars(select(Vehicle).order_by(Vehicle.plate)):
-        trips_out, hours_out = out.get(vehicle.id, [0, ZERO])
+        trips_out, hours_out = out.get(vehicle.id, [0, NO_HOURS])
         rows.append({"plate": vehicle.plate, "name": vehicle.asset.name, "trips": trips_out,
-                     "hours_dispatched": dispatched.get(vehicle.id, ZERO), "hours_out": hours_out,
+                     "hours_dispatched": dispatched.get(vehicle.id, NO_HOURS), "hours_out": hours_out,
                      "period_hours": period,
                      "utilisation_percent": (hours_out * 100 / period).quantize(Decimal("0.1"), ROUND_HALF_UP)
                      if period else None})
