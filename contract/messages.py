@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from contract import codes
+from contract import codes, normalize
 from contract.topics import KIOSK_ID
 
 VERSION: Literal[1] = 1
@@ -57,6 +57,11 @@ class Reason(StrEnum):
     PASS_NOT_YET_VALID = "pass_not_yet_valid"
     PASS_NOT_APPROVED = "pass_not_approved"
     BAD_PLATE = "bad_plate"
+    # Official vehicles (issue 14): an official vehicle left without an approved dispatch, an odometer
+    # reading lower than one the trip log already holds, a scanned key tag of another vehicle than the plate.
+    NO_DISPATCH = "no_dispatch"
+    BAD_ODOMETER = "bad_odometer"
+    PLATE_MISMATCH = "plate_mismatch"
     NOT_SUPPORTED = "not_supported"
     INTERNAL = "internal_error"
 
@@ -148,6 +153,35 @@ class SupplyPickup(_Strict):
     purpose: Annotated[str, Field(max_length=200)] | None = None
 
 
+def _plate(value: str) -> str:
+    try:
+        return normalize.plate(value)
+    except normalize.NormalizeError as exc:
+        raise PydanticCustomError(exc.reason, str(exc)) from None
+
+
+# As typed (separators and full-width characters allowed), stored in its normal form (PROTOCOL.md section 3).
+Plate = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_plate)]
+ODOMETER_MAX = 9_999_999  # km: seven digits, what a vehicle's odometer shows
+
+
+class _VehicleAtGate(_Strict):
+    plate: Plate
+    tag: AssetTag | None = None
+    pass_: PassCode | None = Field(None, alias="pass")
+    odometer: Annotated[int, Field(ge=0, le=ODOMETER_MAX)] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class VehicleOut(_VehicleAtGate):
+    """A vehicle leaves through the gate; an official vehicle (``tag``) needs an approved dispatch."""
+
+
+class VehicleIn(_VehicleAtGate):
+    """A vehicle enters through the gate."""
+
+
 class StocktakeScan(_Strict):
     session: Annotated[str, Field(min_length=1, max_length=64)]
     tag: AssetTag
@@ -163,6 +197,8 @@ EVENT_DATA: dict[str, type[_Strict]] = {
     "visitor.signout": VisitorSignout,
     "supply.pickup": SupplyPickup,
     "stocktake.scan": StocktakeScan,
+    "vehicle.out": VehicleOut,
+    "vehicle.in": VehicleIn,
 }
 EventType = Literal[
     "asset.checkout",
@@ -173,6 +209,8 @@ EventType = Literal[
     "visitor.signout",
     "supply.pickup",
     "stocktake.scan",
+    "vehicle.out",
+    "vehicle.in",
 ]
 
 
@@ -279,9 +317,15 @@ class KioskConfig(BaseModel):
     # the watchlist as contract.normalize.watch_hash values under this salt: never names or plates.
     watchlist_salt: str | None = None
     watchlist: list[str] = Field(default_factory=list)
+    # official vehicles: A- tag -> plate (a scanned key tag fills in the plate, a typed plate finds the tag);
+    vehicles: dict[str, str] = Field(default_factory=dict)
+    # their approved dispatches of the next day: A- tag -> [[start, end], ...] (RFC 3339), so an offline gate
+    # can tell the guard whether a dispatch covers now (the server's verdict stays the one that counts).
+    dispatches: dict[str, list[list[str]]] = Field(default_factory=dict)
 
 
-_CODE_REASONS = {"bad_check": Reason.BAD_CHECK, "bad_code": Reason.BAD_CODE, "wrong_kind": Reason.WRONG_KIND}
+_CODE_REASONS = {"bad_check": Reason.BAD_CHECK, "bad_code": Reason.BAD_CODE, "wrong_kind": Reason.WRONG_KIND,
+                 "bad_plate": Reason.BAD_PLATE}
 
 
 def _reason_of(error: ValidationError) -> Reason:

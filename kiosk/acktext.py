@@ -37,7 +37,11 @@ REFUSALS: dict[str, tuple[str, str]] = {
     Reason.APPROVAL_REQUIRED: (N_("approval required"),
                                N_("A controlled item needs a purpose and an approval reference")),
     Reason.NO_EXIT_PERMIT: (N_("no exit permit"), N_("Do not let the asset out; ask for an exit permit")),
-    "no_dispatch": (N_("no dispatch"), N_("An official vehicle leaves only with a dispatch")),
+    Reason.NO_DISPATCH: (N_("no dispatch"), N_("An official vehicle leaves only with a dispatch")),
+    Reason.BAD_ODOMETER: (N_("odometer reading does not fit"),
+                          N_("Read the odometer again: it is lower than a reading before, or higher than one after")),
+    Reason.PLATE_MISMATCH: (N_("key tag and plate do not match"),
+                            N_("The key tag is another vehicle's: scan the right one or type the plate")),
     Reason.INSUFFICIENT_STOCK: (N_("not enough stock"), N_("Check the quantity taken")),
     Reason.ON_WATCHLIST: (N_("on the watchlist"), N_("Follow the watchlist procedure and tell the office")),
     Reason.ALREADY_ON_SITE: (N_("already on site"), N_("The visitor is signed in already; scan the pass at idle "

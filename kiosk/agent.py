@@ -93,6 +93,8 @@ class Agent(LinkListener):
         if config.mode == "gate":
             self.on_site = OnSiteSnapshot(config.outbox.with_name(config.outbox.name + ".onsite.json"))
             self.workflow.on_site = self.on_site.rows  # type: ignore[attr-defined]
+            # The vehicle step judges dispatches from the config only while the server cannot be reached.
+            self.workflow.online = self.reachable  # type: ignore[attr-defined]
         self._want_screen = config.screen.enabled if screen is None else screen
         self._want_scanners = scanners
         self.screen: Screen | None = None
@@ -290,6 +292,10 @@ class Agent(LinkListener):
                 self.workflow.location = config.location
 
     # -- screen backend -------------------------------------------------------------------
+
+    def reachable(self) -> bool:
+        """The broker is connected and the server has not said it is offline."""
+        return self.link.connected and not (self.server_status is not None and self.server_status.state == "offline")
 
     def offline(self) -> str | None:
         """The banner text, or None when the server is reachable and stores what it gets."""

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from html import escape
 
+from kiosk import vehicle_step
 from kiosk.i18n import HTML_LANG, N_, translations
 from kiosk.workflows import ACTION_LABELS, VISITOR_FIELDS
 
@@ -45,6 +46,12 @@ VISITOR_FORM = (
     ("plate", "", 'maxlength="16"'),
 )
 
+# The vehicle form: (contract field, HTML attributes); the odometer with the numeric keyboard.
+VEHICLE_FORM = (
+    ("plate", 'maxlength="32" autocomplete="off"'),
+    ("odometer", 'inputmode="numeric" pattern="[0-9]*" maxlength="7" autocomplete="off"'),
+)
+
 HTML = """<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -67,6 +74,10 @@ HTML = """<!doctype html>
 {fields}
     <button type="submit" class="big">{sign_in}</button>
   </form>
+  <form id="vehicle" hidden>
+{vehicle_fields}
+    <button type="submit" class="big">{record}</button>
+  </form>
   <table id="rollcall" class="rollcall" hidden><thead><tr></tr></thead><tbody></tbody></table>
   <div id="actions" class="actions"></div>
   <form id="typed" class="typed"><input id="code" placeholder="{type_code}" autocomplete="off">
@@ -88,6 +99,9 @@ def render(token: str, kiosk: str, language: str) -> str:
         texts=_json_for_html(texts),
         fields="\n".join(_field(name, hint, attrs, _) for name, hint, attrs in VISITOR_FORM),
         sign_in=escape(_(ACTION_LABELS["visitor"])),
+        vehicle_fields="\n".join(f'    <label>{escape(_(vehicle_step.FIELDS[name]))} <input name="{name}" '
+                                  f'{attrs}></label>' for name, attrs in VEHICLE_FORM),
+        record=escape(_(ACTION_LABELS["vehicle"])),
         **{key: escape(_(text)) for key, text in PAGE_TEXTS.items()},
     )
 
@@ -157,6 +171,7 @@ function render(s) {
   step = s.view.step;
   $('quantity').hidden = step !== 'quantity' && step !== 'stocktake_number';
   $('visitor').hidden = s.view.step !== 'signin';
+  $('vehicle').hidden = s.view.step !== 'vehicle';
   renderRollCall(s.roll_call);
   const acts = $('actions'); acts.replaceChildren();
   for (const button of s.view.buttons) {
@@ -211,6 +226,11 @@ for (const k of ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'ok'
 $('visitor').onsubmit = (e) => {
   e.preventDefault();
   send('visitor', Object.fromEntries(new FormData(e.target).entries()));
+  e.target.reset();
+};
+$('vehicle').onsubmit = (e) => {
+  e.preventDefault();
+  send('vehicle', Object.fromEntries(new FormData(e.target).entries()));
   e.target.reset();
 };
 $('typed').onsubmit = (e) => { e.preventDefault(); send('code', {code: $('code').value}); $('code').value = ''; };

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +22,9 @@ from pydantic import ValidationError
 from contract import codes, normalize
 from contract.codes import Kind
 from contract.messages import Event, KioskConfig, VisitorSignin
+from kiosk import vehicle_step
 from kiosk.i18n import DEFAULT_LANGUAGE, N_, translations
+from kiosk.outcome import Outcome, refused
 
 Record = Callable[[str, "str | None", dict[str, Any]], Event]
 
@@ -40,6 +41,7 @@ PROMPTS = {
     "rollcall": N_("Roll call: everyone on site as this gate knows it"),
     "stocktake_number": N_("Enter the stocktake number"),
     "stocktake": N_("Stocktake: scan a location, then the assets seen there"),
+    **vehicle_step.PROMPTS,
 }
 # What the person at the kiosk calls each kind of code.
 KIND_NAMES = {
@@ -61,8 +63,9 @@ ACTION_LABELS = {
     "rollcall": N_("Roll call"),
     "stocktake": N_("Stocktake"),
     "stocktake_number": N_("Stocktake number"),
+    **vehicle_step.ACTION_LABELS,
 }
-BUTTONS = ("finish", "cancel", "login", "logout", "signin", "rollcall", "stocktake")
+BUTTONS = ("finish", "cancel", "login", "logout", "signin", "rollcall", "stocktake", *vehicle_step.BUTTONS)
 # The visitor form's fields (contract names), as the form and its error messages call them.
 VISITOR_FIELDS = {
     "name": N_("Name"),
@@ -85,23 +88,6 @@ PROBLEMS = {
     "wrong_kind": N_("wrong kind of code"),
     "bad_plate": N_("not a plate"),
 }
-
-
-@dataclass
-class Outcome:
-    """What the screen shows after one input: level ok|warn|error|info, and the events made."""
-
-    level: str
-    title: str
-    detail: str = ""
-    events: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "title": self.title, "detail": self.detail, "events": list(self.events)}
-
-
-def refused(title: str, detail: str = "") -> Outcome:
-    return Outcome("error", title, detail)
 
 
 ScanHandler = Callable[[str], Outcome]
@@ -384,7 +370,7 @@ class StoreroomWorkflow(Workflow):
         return self._saved(title, [event])
 
 
-class GateWorkflow(Workflow):
+class GateWorkflow(vehicle_step.VehicleStep, Workflow):
     mode = "gate"
     mode_name = N_("Gate")
     operator_role = N_("Guard")
@@ -405,7 +391,8 @@ class GateWorkflow(Workflow):
             ("gate_idle", "rollcall"): self._roll_call,
             ("signin", "visitor"): self._signin_form,
         }
-        return scans, inputs
+        vehicle_scans, vehicle_inputs = self.vehicle_tables()  # kiosk.vehicle_step
+        return {**scans, **vehicle_scans}, {**inputs, **vehicle_inputs}
 
     def _roll_call(self, data: dict[str, Any]) -> Outcome:
         rows = self.on_site() if self.on_site else []

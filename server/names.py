@@ -135,6 +135,10 @@ REASONS = {
     "no_exit_permit": N_("No exit permit"),
     "insufficient_stock": N_("Not enough stock"),
     "on_watchlist": N_("On the watchlist"),
+    "no_dispatch": N_("No dispatch"),
+    "bad_odometer": N_("Odometer reading does not fit"),
+    "plate_mismatch": N_("Tag and plate do not match"),
+    "bad_plate": N_("Not a plate"),
     "not_supported": N_("Not supported by the server yet"),
     "internal_error": N_("Server error"),
 }
@@ -199,6 +203,8 @@ GATE_ALERTS = {
     "watchlist_hit": N_("Watchlist"),
     "refused_exit": N_("Exit refused: no exit permit"),
     "pass_conflict": N_("Pass signed in twice"),
+    "no_dispatch": N_("Vehicle exit refused: no dispatch"),
+    "vehicle_conflict": N_("Vehicle at the gate: conflict"),
 }
 
 PERMIT_STATES = {
@@ -220,7 +226,51 @@ GATE_REASONS = {
     "pass_not_approved": N_("Pass not approved"),
     "on_watchlist": N_("On the watchlist"),
     "no_exit_permit": N_("No exit permit"),
+    "no_dispatch": N_("No dispatch"),
+    "bad_odometer": N_("Odometer reading does not fit"),
+    "plate_mismatch": N_("Tag and plate do not match"),
     "unknown_code": N_("Unknown code"),
+}
+
+
+# Official vehicles (issue 14).
+FUELS = {
+    "petrol": N_("Petrol"),
+    "diesel": N_("Diesel"),
+    "hybrid": N_("Hybrid"),
+    "electric": N_("Electric"),
+}
+
+URGENCIES = {
+    "normal": N_("Normal"),
+    "urgent": N_("Urgent"),
+}
+
+BOOKING_STATES = {
+    "pending": N_("Awaiting approval"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+    "approved": N_("Approved, to dispatch"),
+    "dispatched": N_("Dispatched"),
+    "cancelled": N_("Cancelled"),
+}
+
+COST_KINDS = {
+    "fuel": N_("Fuel"),
+    "tolls": N_("Tolls"),
+    "parking": N_("Parking"),
+    "maintenance": N_("Maintenance"),
+}
+
+PASSAGE_KINDS = {
+    "official": N_("Official vehicle"),
+    "visitor": N_("Visitor's vehicle"),
+    "unknown": N_("Unknown vehicle"),
+}
+
+DIRECTIONS = {
+    "out": N_("Out"),
+    "in": N_("In"),
 }
 
 
@@ -342,3 +392,27 @@ def stocktake_class(code: object) -> str:
 
 def resolution(code: object) -> str:
     return _name(RESOLUTIONS, code)
+
+
+def fuel(code: object) -> str:
+    return _name(FUELS, code)
+
+
+def urgency(code: object) -> str:
+    return _name(URGENCIES, code)
+
+
+def booking_state(code: object) -> str:
+    return _name(BOOKING_STATES, code)
+
+
+def cost_kind(code: object) -> str:
+    return _name(COST_KINDS, code)
+
+
+def passage_kind(code: object) -> str:
+    return _name(PASSAGE_KINDS, code)
+
+
+def direction(code: object) -> str:
+    return _name(DIRECTIONS, code)

@@ -38,6 +38,7 @@ from server.services import (
     supplies,
     supply_receipts,
     users,
+    vehicles,
     visitors,
     visits,
     watchlist,
@@ -146,6 +147,8 @@ def _storeroom(session: Any, made: Made, asset_codes: list[str]) -> int:
     stock_up(session, pens.code, 10, "80.00", CLERK)
     directory.get_or_create_category(session, SYSTEM, "Toner")
     supply_receipts.mark_category(session, SYSTEM, "Toner", True)  # a category becomes one of supplies
+    directory.get_or_create_category(session, SYSTEM, "Cars")
+    vehicles.mark_category(session, SYSTEM, "Cars", True)  # and one whose assets may join the fleet
     supplies.pickup(session, CLERK, supplies.PickupIn(paper.code, 3, made.person, "printing"))
     supplies.give_back(session, CLERK, paper.code, 1, made.person, "unused")
     supplies.adjust(session, CLERK, paper.code, -1, "torn")

@@ -50,9 +50,9 @@ class KioskPeer:
     def ack(self, timeout: float = 10) -> dict[str, Any]:
         return self.acks.get(timeout=timeout)
 
-    def roundtrip(self, payload: bytes | Event, topic_kiosk: str | None = None) -> dict[str, Any]:
+    def roundtrip(self, payload: bytes | Event, topic_kiosk: str | None = None, timeout: float = 10) -> dict[str, Any]:
         self.send(payload, topic_kiosk)
-        return self.ack()
+        return self.ack(timeout)
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from server import auth
 from server.audit import SYSTEM
 from server.models import AuditEntry, User
-from server.services import assets
+from server.services import assets, vehicles
 from tests.procurement_support import ACTOR, buy, office, plan_line
 
 BIG = "9" * 30
@@ -54,7 +54,11 @@ def ledger(sessions: Any) -> str:
         plan_line(session)
         buy(session)
         auth.create_user(session, SYSTEM, "boss", "correct horse battery", "admin")
-        return assets.create_asset(session, ACTOR, "Dell Latitude", "Laptop", place.store).code
+        code = assets.create_asset(session, ACTOR, "Dell Latitude", "Laptop", place.store).code
+        # The same asset is an official vehicle too, so /vehicles/<code> pages and their forms are reached.
+        vehicles.mark_category(session, ACTOR, "Laptop")
+        vehicles.register(session, ACTOR, vehicles.VehicleIn(code, "京A12345", 5, "petrol", 100, [place.person]))
+        return code
 
 
 def _example(schema: dict[str, Any], defs: dict[str, Any]) -> Any:

@@ -40,6 +40,7 @@ idempotency.register(bp)
 from server.api import (  # noqa: E402,F401  (registers the routes)
     admin,
     assets,
+    bookings,
     corrections,
     departments,
     directory,
@@ -58,5 +59,6 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     stocktakes,
     supplies,
     users,
+    vehicles,
     visitors,
 )

@@ -66,7 +66,7 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(m.Asset, "asset", "code", ("code", "name", "category_id", "serial", "status", "location_id", "custodian_id",
                                       "department", "purchase_line_id", "intake_id", "price", "acquired_on",
                                       "due_at")),
-    Entity(m.Category, "category", "id", ("name", "controlled", "supplies")),
+    Entity(m.Category, "category", "id", ("name", "controlled", "supplies", "vehicle")),
     Entity(m.Location, "location", "code", ("code", "name", "kind", "parent_id")),
     Entity(m.Person, "person", "code", ("code", "name", "department", "active", "email")),
     Entity(m.Kiosk, "kiosk", "name", ("name", "mode", "location_id", "revoked_at")),

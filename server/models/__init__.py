@@ -88,6 +88,20 @@ from server.models.storeroom import (  # noqa: F401
     SupplyMovement,
     SupplyReorderRequest,
 )
+from server.models.vehicles import (  # noqa: F401
+    CostKind,
+    Dispatch,
+    FuelType,
+    OdometerCorrection,
+    PassageKind,
+    Trip,
+    Urgency,
+    Vehicle,
+    VehicleBooking,
+    VehicleCost,
+    VehicleDriver,
+    VehiclePassage,
+)
 
 __all__ = [
     "utcnow",
@@ -153,4 +167,16 @@ __all__ = [
     "StocktakeSupplyCount",
     "SupplyConflictResolution",
     "SupplyReorderRequest",
+    "FuelType",
+    "Urgency",
+    "CostKind",
+    "PassageKind",
+    "Vehicle",
+    "VehicleDriver",
+    "VehicleBooking",
+    "Dispatch",
+    "Trip",
+    "OdometerCorrection",
+    "VehicleCost",
+    "VehiclePassage",
 ]

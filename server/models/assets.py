@@ -48,6 +48,7 @@ class Category(Base):
     # A category of office supplies (办公用品): its purchase lines are received into the storeroom's
     # stock (services/supply_receipts), never made into assets by an intake.
     supplies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    vehicle: Mapped[bool] = mapped_column(Boolean, default=False)  # its assets may join the fleet (issue 14)
 
 
 class Location(Base):

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.models import PlanLine, Stocktake
-from server.services import kiosks, lifecycle, plans, supplies, supply_conflicts
+from server.models import GateAlert, PlanLine, Stocktake, Trip
+from server.services import bookings, dispatch, kiosks, lifecycle, plans, supplies, supply_conflicts
 
 REJECTED_DAYS = 7
 OVERDUE_SHOWN = 10
@@ -112,3 +112,22 @@ def storeroom(session: Session) -> Storeroom:
     open_stocktakes = session.scalar(select(func.count()).select_from(Stocktake).where(Stocktake.state == "open"))
     return Storeroom(len(rows), sum(1 for _item, _stock, alert in rows if alert is not None),
                      supply_conflicts.open_count(session), int(open_stocktakes or 0))
+
+
+@dataclass(frozen=True)
+class Vehicles:
+    days: int
+    refused: list[GateAlert]  # official vehicles refused at the gate (no dispatch) in the last days, open
+    conflicts: int  # exits made offline against what the server knew, open
+    overdue: list[Trip]  # still out after their dispatch's window
+    to_dispatch: int  # approved booking requests waiting for a vehicle
+
+
+def vehicles(session: Session, now: datetime) -> Vehicles:
+    since = now - timedelta(days=REJECTED_DAYS)
+    alerts = list(session.scalars(select(GateAlert).where(
+        GateAlert.kind.in_(("no_dispatch", "vehicle_conflict")), GateAlert.resolved_at.is_(None),
+        GateAlert.at >= since).order_by(GateAlert.at.desc())))
+    return Vehicles(REJECTED_DAYS, [a for a in alerts if a.kind == "no_dispatch"][:OVERDUE_SHOWN],
+                    sum(1 for a in alerts if a.kind == "vehicle_conflict"), dispatch.overdue(session, now),
+                    len(bookings.queue(session, now)))

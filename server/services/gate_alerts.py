@@ -22,7 +22,9 @@ from server.errors import NotFound, RuleViolation
 from server.i18n import N_
 from server.models import GateAlert, utcnow
 
-KINDS = ("watchlist_hit", "refused_exit", "pass_conflict")
+# Official vehicles (services.vehicle_gate): an exit refused for want of a dispatch, and an exit made offline
+# that conflicts with what the server knew (no dispatch, a cancelled one, an odometer reading that does not fit).
+KINDS = ("watchlist_hit", "refused_exit", "pass_conflict", "no_dispatch", "vehicle_conflict")
 Aftermath = Callable[[Session], None]
 
 

@@ -4,6 +4,9 @@
 * ``expected_visitors``: today's valid pre-registered passes with the sign-in data the kiosk sends
   back when one is scanned (so one scan signs the visitor in);
 * ``on_site``: who the server knows to be on site, for the kiosk's roll call when the server is away;
+* ``vehicles`` and ``dispatches``: official vehicles (A- tag -> plate) and their dispatches of the next
+  day, so the vehicle step fills in a plate from a scanned key tag and can tell an offline guard whether a
+  dispatch covers now (services.vehicle_gate);
 * ``watchlist_salt`` and ``watchlist``: the watchlist as salted, stretched hashes
   (``contract.normalize.watch_hash``), never names or plates; ``watchlist_digest`` changes when it does.
 
@@ -22,13 +25,14 @@ from sqlalchemy.orm import Session
 
 from server.models import PassStatus, utcnow
 from server.personal import policy
-from server.services import visitors, visits, watchlist
+from server.services import vehicle_gate, visitors, visits, watchlist
 
 
 def extras(session: Session, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     salt, hashes = watchlist.kiosk_hashes(session)
     return {
+        **vehicle_gate.kiosk_extras(session, now),
         "revoked_passes": visitors.revoked_codes(session, now),
         "expected_visitors": _expected(session, now),
         "on_site": [{"pass": v.code, "name": v.name, "organisation": v.organisation, "host": v.host_code,

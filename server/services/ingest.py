@@ -25,7 +25,18 @@ from server.audit import Actor
 from server.errors import DomainError, NotFound
 from server.i18n import N_
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, SupplyItem, VisitorPass, utcnow
-from server.services import assets, bulk, exit_permits, gate_alerts, kiosks, lookup, stocktakes, supplies, visits
+from server.services import (
+    assets,
+    bulk,
+    exit_permits,
+    gate_alerts,
+    kiosks,
+    lookup,
+    stocktakes,
+    supplies,
+    vehicle_gate,
+    visits,
+)
 from server.services.visitors import VisitorIn
 
 
@@ -124,6 +135,25 @@ def _stocktake_scan(session: Session, ctx: Context, data: m.StocktakeScan) -> tu
     return f"Counted {data.tag}", cls.replace("_", " "), False
 
 
+def _vehicle(session: Session, ctx: Context, data: m.VehicleOut | m.VehicleIn) -> tuple[str, str, bool]:
+    """A vehicle through the gate (services.vehicle_gate): an official one out only with a dispatch."""
+    direction = "out" if ctx.event.type == "vehicle.out" else "in"
+    out = vehicle_gate.at_gate(session, ctx.actor, vehicle_gate.AtGate(direction, data.plate, data.tag, data.pass_,
+                                                                        data.odometer),
+                               at=ctx.event.at, origin=_gate_origin(ctx))
+    if out.vehicle is None:
+        kind = "visitor's vehicle" if out.passage.kind == "visitor" else "vehicle (not known)"
+        return f"Logged: {kind} {direction}", out.passage.pass_code or "", False
+    if out.conflict:
+        return f"Saved with a conflict: {out.vehicle.plate}", "; ".join(out.notes)[:500], True
+    if direction == "out":
+        assert out.dispatch is not None
+        found = out.dispatch
+        return (f"May leave: {out.vehicle.plate}", f"dispatch {found.id}, driver {found.driver.code}, until "
+                f"{found.ends_at.isoformat(timespec='minutes')}", False)
+    return f"Back: {out.vehicle.plate}", f"trip {out.trip.id}" if out.trip else "", False
+
+
 # Types of the contract whose server side is not built yet are refused with a reason.
 HANDLERS: dict[str, Handler] = {
     "asset.move": _move,
@@ -134,10 +164,14 @@ HANDLERS: dict[str, Handler] = {
     "visitor.signout": _visitor_signout,
     "supply.pickup": _supply_pickup,
     "stocktake.scan": _stocktake_scan,
+    "vehicle.out": _vehicle,
+    "vehicle.in": _vehicle,
 }
 # What a stored kiosk event keeps of its data: a visitor's personal fields live encrypted with the
 # pass and the visit (services.visitors, purged after the retention period), never in the clear here.
-PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"visitor.signin": ("name", "organisation", "id_last4", "plate")}
+# A vehicle's plate too: a visitor's is personal (the passage keeps it sealed), an official one is on its passage.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {"visitor.signin": ("name", "organisation", "id_last4", "plate"),
+                                               "vehicle.out": ("plate",), "vehicle.in": ("plate",)}
 
 
 def _kept_data(event: Event) -> dict[str, Any]:
@@ -148,7 +182,7 @@ def _kept_data(event: Event) -> dict[str, Any]:
 def redacted(payload: bytes) -> bytes:
     """A refused message as the rejected log keeps it: without a visitor's personal fields when it
     is readable enough to find them (a refused sign-in is kept for the admin, the name is not)."""
-    if b"visitor." not in payload:
+    if b"visitor." not in payload and b"vehicle." not in payload:
         return payload
     try:
         raw = json.loads(payload[: m.MAX_EVENT_BYTES])
@@ -204,6 +238,7 @@ def lock_rows(session: Session, events: list[Event]) -> None:
         if named[kind]:
             session.execute(select(model.id).where(model.code.in_(named[kind])).order_by(model.id)
                             .with_for_update()).all()
+    vehicle_gate.lock_for(session, events)  # then the vehicles the batch names by tag or plate
 
 
 # What a kiosk event can change, in the order they are locked (every writer takes them so).

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from server.errors import DomainError, Invalid
 from server.i18n import N_
 from server.models import Asset, AssetStatus, Category, Location, PlanLine, Purchase, PurchaseLine
-from server.services import indicators, lifecycle, plans
+from server.services import indicators, lifecycle, plans, vehicle_reports
 
 CENT = Decimal("0.01")
 PERIODS = ("month", "quarter", "year")
@@ -416,3 +416,14 @@ COLUMN_OVERRIDES: dict[tuple[str, str], Column] = {
     (report, "category"): Column(N_("Asset category"))
     for report in ("assets-by-category", "overdue", "usage-log", "maintenance-cost", "total-cost")
 } | {("assets-by-location", "name"): Column(N_("Location"))}
+
+
+def _vehicle_indicator(name: str, make: vehicle_reports.Indicator) -> Callable[[Session, dict[str, str]], Report]:
+    return lambda session, args: _indicator(name, make(session, *_range(args)))
+
+
+# The official vehicles' indicators join the family (services.vehicle_reports), each taking from and to.
+for _name, (_make, _title, _text) in vehicle_reports.FAMILY.items():
+    REPORTS[_name], ARGUMENTS[_name] = _vehicle_indicator(_name, _make), {"from", "to"}
+    TITLES[_name], DESCRIPTIONS[_name] = _title, _text
+COLUMNS.update({key: Column(label, kind) for key, (label, kind) in vehicle_reports.COLUMNS.items()})

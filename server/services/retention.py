@@ -5,6 +5,8 @@
 * ``visitor_personal_days`` (90) after a visit, the personal fields of its visit and pass (name,
   organisation, ID last 4, plate, and their blind indexes) are emptied, and queued notifications
   (which name visitors) older than that are deleted;
+* the same ``visitor_personal_days`` after it passed the gate, a visitor's or unknown vehicle's plate
+  on its passage row (services.vehicle_gate) is emptied too;
 * ``visit_record_days`` (730, the two years the ledger rule asks) after a visit, the visit record
   itself is deleted, with passes that have no visit left and gate alerts of that age.
 
@@ -26,7 +28,16 @@ from sqlalchemy.orm import Session
 from contract import normalize
 from server import audit
 from server.audit import Actor
-from server.models import GateAlert, Notification, Visit, VisitorPass, WatchlistEntry, WatchlistKey, utcnow
+from server.models import (
+    GateAlert,
+    Notification,
+    VehiclePassage,
+    Visit,
+    VisitorPass,
+    WatchlistEntry,
+    WatchlistKey,
+    utcnow,
+)
 from server.personal import policy
 from server.services import bulk
 
@@ -41,6 +52,7 @@ class PurgeReport:
     visits_deleted: int = 0
     passes_deleted: int = 0
     alerts_deleted: int = 0
+    vehicle_plates_anonymised: int = 0  # visitors' and unknown plates logged at the gate (services.vehicle_gate)
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,6 +69,10 @@ def _personal_visits(cutoff: datetime) -> ColumnElement[bool]:
 def _personal_passes(cutoff: datetime) -> ColumnElement[bool]:
     recent = exists().where(Visit.pass_id == VisitorPass.id, Visit.signed_in_at >= cutoff)
     return (VisitorPass.purged_at.is_(None)) & (VisitorPass.valid_until < cutoff) & ~recent
+
+
+def _personal_passages(cutoff: datetime) -> ColumnElement[bool]:
+    return VehiclePassage.purged_at.is_(None) & VehiclePassage.plate_enc.is_not(None) & (VehiclePassage.at < cutoff)
 
 
 def _old_visits(cutoff: datetime) -> ColumnElement[bool]:
@@ -83,6 +99,7 @@ def purge(session: Session, actor: Actor, now: datetime | None = None, dry_run: 
         report.visits_anonymised = count(Visit, _personal_visits(personal) & ~_old_visits(record))
         report.passes_anonymised = count(VisitorPass, _personal_passes(personal) & (VisitorPass.valid_until >= record))
         report.notifications_deleted = count(Notification, Notification.created_at < personal)
+        report.vehicle_plates_anonymised = count(VehiclePassage, _personal_passages(personal))
         return report
     # Deletions first: no work is spent emptying rows that go anyway.
     report.visits_deleted = _delete_each(session, actor, Visit, _old_visits(record), "visit.purge")
@@ -98,6 +115,10 @@ def purge(session: Session, actor: Actor, now: datetime | None = None, dry_run: 
             plate_index=None, purged_at=now).execution_options(synchronize_session=False)))
     report.notifications_deleted = _rows(session.execute(
         delete(Notification).where(Notification.created_at < personal).execution_options(synchronize_session=False)))
+    report.vehicle_plates_anonymised = _rows(session.execute(
+        update(VehiclePassage).where(_personal_passages(personal)).values(plate_enc=None, plate_index=None,
+                                                                          purged_at=now)
+        .execution_options(synchronize_session=False)))
     session.expire_all()
     audit.record(session, actor, "visitors.purge", "retention", now.date().isoformat(), None, report.as_dict())
     return report
@@ -139,6 +160,7 @@ class RotationReport:
     visits: int = 0
     watchlist: int = 0
     notifications: int = 0
+    vehicle_passages: int = 0
 
 
 BATCH = 500
@@ -166,6 +188,11 @@ def rotate(session: Session, actor: Actor) -> RotationReport:
     for note in _each(session, Notification):
         note.body_enc = vault.reseal(note.body_enc)
         report.notifications += 1
+    for passage in _each(session, VehiclePassage):
+        if passage.plate_enc:
+            plate = vault.open(passage.plate_enc)
+            passage.plate_enc, passage.plate_index = vault.reseal(passage.plate_enc), vault.index("plate", plate)
+            report.vehicle_passages += 1
     report.watchlist = _rotate_watchlist(session)
     audit.record(session, actor, "visitors.rotate_key", "retention", utcnow().date().isoformat(), None,
                  asdict(report))

@@ -14,6 +14,7 @@ from flask import Flask
 from server.web import (
     assets,
     audit,
+    bookings,
     codes,
     dashboard,
     departments,
@@ -31,7 +32,9 @@ from server.web import (
     static,
     stocktakes,
     supplies,
+    trips,
     users,
+    vehicles,
 )
 
 # In menu order.
@@ -42,6 +45,9 @@ AREAS: tuple[ModuleType, ...] = (
     procurement,
     requests,
     gate,
+    vehicles,
+    bookings,
+    trips,
     supplies,
     requisitions,
     stocktakes,

@@ -32,6 +32,7 @@ PARTS: dict[str, tuple[str, Part]] = {
     "refusals": ("kiosks.rejected", lambda db, now, today: dashboard.refusals(db, now)),
     "overdue": ("api.get_report", lambda db, now, today: dashboard.overdue_controlled(db, now)),
     "storeroom": ("supplies.settle", lambda db, now, today: dashboard.storeroom(db)),
+    "vehicles": ("bookings.board", lambda db, now, today: dashboard.vehicles(db, now)),
 }
 
 

@@ -214,12 +214,46 @@ def supply_stock_value(report: Report) -> Any:
     return chart
 
 
+def vehicle_cost_per_km(report: Report) -> Any:
+    rows = [r for r in report.rows if r["cost_per_km"] is not None][:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Cost per km"), [r["plate"] for r in rows], x_title=_("Yuan"),
+                   show_legend=False)
+    chart.add(_("Cost per km"), [_f(r["cost_per_km"]) for r in rows])
+    return chart
+
+
+def vehicle_use_by_department(report: Report) -> Any:
+    departments = [r["department"] or _("None") for r in report.rows]
+    chart = _chart(pygal.Bar, _("Vehicle use by department"), departments)
+    chart.add(_("Trips"), [r["trips"] for r in report.rows])
+    chart.add(_("Hours out"), [_f(r["hours_out"]) for r in report.rows])
+    return chart
+
+
+def vehicle_utilisation(report: Report) -> Any:
+    rows = report.rows[:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Utilisation (%)"), [r["plate"] for r in rows], show_legend=False,
+                   range=(0, 100))
+    chart.add(_("Utilisation (%)"), [_f(r["utilisation_percent"]) for r in rows])
+    return chart
+
+
+def trips_without_dispatch(report: Report) -> Any:
+    plates = sorted({r["plate"] for r in report.rows})
+    chart = _chart(pygal.Bar, _("Trips without a dispatch"), plates, show_legend=False)
+    chart.add(_("Trips"), [sum(1 for r in report.rows if r["plate"] == p) for p in plates])
+    return chart
+
+
 CHARTS: dict[str, Callable[[Report], Any]] = {
     "spend": spend, "spend-by-method": spend_by_method, "plan-execution": plan_execution, "assets": assets,
     "bought-per-year": bought_per_year, "overdue": overdue, "usage-log": usage_log,
     "maintenance-cost": maintenance_cost, "total-cost": total_cost, "spend-by-department": spend_by_department,
     "execution-rate": execution_rate, "requests": requests, "supply-consumption": supply_consumption,
     "supply-top-consumers": supply_top_consumers, "supply-stock-value": supply_stock_value,
+    "vehicle-cost-per-km": vehicle_cost_per_km,
+    "vehicle-use-by-department": vehicle_use_by_department, "vehicle-utilisation": vehicle_utilisation,
+    "trips-without-dispatch": trips_without_dispatch,
 }
 
 
@@ -227,6 +261,8 @@ def capped(name: str, report: Report) -> int | None:
     """How many rows the chart shows when it does not show them all (overdue only draws one bar a row)."""
     capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate", "supply-consumption",
                       "supply-stock-value")
+    capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate", "vehicle-cost-per-km",
+                      "vehicle-utilisation")
     return MAX_BARS if name in capped_reports and len(report.rows) > MAX_BARS else None
 
 

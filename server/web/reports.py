@@ -19,7 +19,7 @@ from wtforms import SelectChoice, SelectField, StringField
 from server import exports
 from server.auth import roles
 from server.i18n import N_
-from server.services import reports
+from server.services import reports, vehicle_reports
 from server.web import report_charts, report_tables
 from server.web.errors import fail
 from server.web.forms import show_domain_error
@@ -80,6 +80,7 @@ FILTERS: dict[str, dict[str, Any]] = {
                            **_span()},
     "supply-top-consumers": {"by": _select(_l("Group by"), {k: _SUPPLY_BY[k] for k in ("department", "person")}),
                              **_span()},
+    **{name: _span() for name in vehicle_reports.FAMILY},
 }
 
 

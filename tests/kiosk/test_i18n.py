@@ -168,8 +168,9 @@ def tour(workflow: Workflow, visitor: str) -> list[str]:
         return str(new_code(kind))
 
     operator, asset, revoked = code(Kind.PERSON), code(Kind.ASSET), code(Kind.VISITOR)
+    car = code(Kind.ASSET)
     workflow.server_config = KioskConfig(kiosk="k-1", mode=workflow.mode, display_names={operator: visitor},
-                                         revoked_passes=[revoked])
+                                         revoked_passes=[revoked], vehicles={car: "A12345"})
     seen(workflow.input("login"))
     seen(workflow.scan(operator))  # logged in, by name
     for text in ("12345", asset[:-1] + ("0" if asset[-1] != "0" else "1"), code(Kind.SUPPLY)):
@@ -199,6 +200,21 @@ def tour(workflow: Workflow, visitor: str) -> list[str]:
         seen(workflow.input("visitor", {"id_last4": "x", "organisation": "o" * 300}))
         seen(workflow.input("visitor", {"name": visitor, "pass": revoked}))
         seen(workflow.input("visitor", {"name": visitor, "purpose": "audit"}))
+        seen(workflow.input("vehicle_out"))  # the vehicle step (kiosk.vehicle_step)
+        seen(workflow.scan(asset))  # a tag this gate does not know
+        # plates without a province character: the screen's own words are checked, not the plates
+        for form in ({}, {"plate": "A#1"}, {"plate": "A54321"}, {"plate": "A54321", "odometer": "lots"}):
+            seen(workflow.input("vehicle", form))
+        seen(workflow.input("vehicle", {"plate": "A54321", "odometer": "1200"}))
+        seen(workflow.input("vehicle_out"))
+        seen(workflow.scan(car))  # an official vehicle of the config
+        seen(workflow.input("vehicle", {"plate": "B11111", "odometer": "1200"}))  # the wrong key tag
+        workflow.online = lambda: False  # offline, and the config knows no dispatch
+        seen(workflow.input("vehicle", {"odometer": "1200"}))
+        seen(workflow.input("cancel"))
+        seen(workflow.input("vehicle_in"))
+        seen(workflow.scan(code(Kind.VISITOR)))
+        seen(workflow.input("vehicle", {"plate": "D·12 345"}))
     seen(workflow.input("logout"))
     seen(workflow.input("cancel"))
     return [t for t in texts if t]
