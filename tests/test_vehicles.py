@@ -310,6 +310,7 @@ def test_taking_a_vehicle_out_of_the_fleet_and_changing_its_drivers(sessions: An
         assert CAR not in [f.vehicle.plate for f in vehicles.free_vehicles(session, start, end)]
         changed = vehicles.set_drivers(session, OFFICE, VAN, [cars.stranger])
         assert [d.person.code for d in changed.drivers] == [cars.stranger]
-        assert session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "vehicle")).all()[-2:] == [
-            "vehicle.update", "vehicle.drivers"]
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "vehicle")
+                                  .order_by(AuditEntry.id)).all()
+        assert actions[-2:] == ["vehicle.update", "vehicle.drivers"]
         assert vehicles.mark_category(session, Actor("x", "web"), "Laptop").vehicle is True
