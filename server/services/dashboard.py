@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import PlanLine
-from server.services import kiosks, lifecycle, plans
+from server.services import archive_loans, kiosks, lifecycle, plans
 
 REJECTED_DAYS = 7
 OVERDUE_SHOWN = 10
@@ -96,3 +96,13 @@ def overdue_controlled(session: Session, now: datetime) -> OverdueControlled:
     rows = lifecycle.overdue(session, now, controlled_only=True)
     return OverdueControlled(len(rows), rows[:OVERDUE_SHOWN])
 
+
+@dataclass(frozen=True)
+class ArchiveOverdue:
+    count: int
+    first: list[Any]  # ArchiveLoan rows, the longest overdue first
+
+
+def archive_overdue(session: Session, now: datetime) -> ArchiveOverdue:
+    rows = archive_loans.overdue(session, now)
+    return ArchiveOverdue(len(rows), rows[:OVERDUE_SHOWN])

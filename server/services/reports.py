@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from server.errors import DomainError, Invalid
 from server.i18n import N_
 from server.models import Asset, AssetStatus, Category, Location, PlanLine, Purchase, PurchaseLine
-from server.services import indicators, lifecycle, plans
+from server.services import archive_reports, archives, indicators, lifecycle, plans
 
 CENT = Decimal("0.01")
 PERIODS = ("month", "quarter", "year")
@@ -245,6 +245,23 @@ def _flag(args: dict[str, str], field: str) -> bool:
     return FLAGS[raw]
 
 
+def _span(args: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The from/to dates as times: from the start of the first day to the end of the last (UTC)."""
+    start, end = _range(args)
+    return (datetime.combine(start, time.min, UTC) if start else None,
+            datetime.combine(end + timedelta(days=1), time.min, UTC) if end else None)
+
+
+def _days(args: dict[str, str], field: str, default: int) -> int:
+    raw = args.get(field, "").strip()
+    if raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= 3650):
+        raise BadFilter(N_("%(field)s must be a whole number of days from 0 to 3650, not %(value)s."), field=field,
+                        value=repr(raw[:40]))
+    return int(raw)
+
+
 def _maintenance(session: Session, args: dict[str, str]) -> Report:
     by = args.get("by") or "category"
     check_choice("by", by, indicators.MAINTENANCE_BY)
@@ -268,6 +285,10 @@ REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
         "spend-by-department", indicators.spend_by_department(s, _year(a), *_range(a))),
     "execution-rate": lambda s, a: _indicator("execution-rate", indicators.execution_rate(s, _year(a))),
     "requests": lambda s, a: _indicator("requests", indicators.requests_by(s, *_range(a))),
+    "archive-loans": lambda s, a: _indicator("archive-loans", archive_reports.loans_by(s, *_span(a))),
+    "archive-overdue": lambda s, a: _indicator("archive-overdue", archive_reports.overdue_loans(s)),
+    "archive-review": lambda s, a: _indicator("archive-review", archive_reports.due_for_review(
+        s, archives.today(s), _days(a, "within", archive_reports.REVIEW_WITHIN_DAYS))),
 }
 # The arguments each report takes; any other is refused (UnknownParameter), never silently ignored.
 ARGUMENTS: dict[str, set[str]] = {
@@ -283,6 +304,9 @@ ARGUMENTS: dict[str, set[str]] = {
     "spend-by-department": {"year", "from", "to"},
     "execution-rate": {"year"},
     "requests": {"from", "to"},
+    "archive-loans": {"from", "to"},
+    "archive-overdue": set(),
+    "archive-review": {"within"},
 }
 
 TITLES = {
@@ -298,6 +322,9 @@ TITLES = {
     "spend-by-department": N_("Spend per department and per head"),
     "execution-rate": N_("Plan execution rate by department and category"),
     "requests": N_("Purchase requests by department and state"),
+    "archive-loans": N_("Archive loans by department and class"),
+    "archive-overdue": N_("Overdue archive loans"),
+    "archive-review": N_("Archive volumes due for review"),
 }
 DESCRIPTIONS = {
     "spend": N_("What was spent in each month, quarter or year, per procurement category."),
@@ -312,6 +339,9 @@ DESCRIPTIONS = {
     "spend-by-department": N_("Spend per department and year, per head, and the change from the year before."),
     "execution-rate": N_("Approved and used amounts of the plan per department and category."),
     "requests": N_("How many purchase requests each department made, by state, and their estimated amounts."),
+    "archive-loans": N_("Volumes lent per borrower's department and archive class: read on site, late, still out."),
+    "archive-overdue": N_("Archive loans out past their due date, the longest overdue first."),
+    "archive-review": N_("Volumes whose retention period has ended or ends within the days given: to appraise."),
 }
 
 
@@ -375,6 +405,7 @@ COLUMNS: dict[str, Column] = {
     "request_state": Column(N_("State"), "approval_state"),
     "requests": Column(N_("Requests"), "count"),
 }
+COLUMNS |= {key: Column(label, kind) for key, (label, kind) in archive_reports.COLUMNS.items()}
 # The same key named otherwise in one report: asset categories are not procurement categories.
 COLUMN_OVERRIDES: dict[tuple[str, str], Column] = {
     (report, "category"): Column(N_("Asset category"))

@@ -75,6 +75,9 @@ FILTERS: dict[str, dict[str, Any]] = {
     "spend-by-department": {"year": _year(_l("Year")), **_span()},
     "execution-rate": {"year": _year(_l("Budget year"))},
     "requests": _span(),
+    "archive-loans": _span(),
+    "archive-review": {"within": StringField(_l("Retention ending within (days)"),
+                                             render_kw={"inputmode": "numeric", "size": 6, "placeholder": "90"})},
 }
 
 
