@@ -204,7 +204,8 @@ def pdf(session: Session, actor: Actor, found: ArchiveDestruction, org: str) -> 
           at=format_datetime(found.destroyed_at, "yyyy-MM-dd HH:mm"), by=found.recorded_by),
         _("Grounds: %(reason)s", reason=found.reason)]
     buffer = io.BytesIO()
-    documents.render_table(buffer, f"{org} {_('Archive destruction list')}", subtitle, columns, rows, footer=footer)
+    title = _("Archive destruction list")
+    documents.render_table(buffer, f"{org} {title}", subtitle, columns, rows, footer=footer)
     audit.record(session, actor, "archive_destruction.print", "archive_destruction", found.id, None,
                  {"volumes": len(rows)})
     return buffer.getvalue()

@@ -31,7 +31,7 @@ PARTS: dict[str, tuple[str, Part]] = {
     "kiosks": ("kiosks.index", lambda db, now, today: dashboard.kiosk_summary(db)),
     "refusals": ("kiosks.rejected", lambda db, now, today: dashboard.refusals(db, now)),
     "overdue": ("api.get_report", lambda db, now, today: dashboard.overdue_controlled(db, now)),
-    "archive_overdue": ("archives.loans", lambda db, now, today: dashboard.archive_overdue(db, now)),
+    "archive_overdue": ("archive_loans.index", lambda db, now, today: dashboard.archive_overdue(db, now)),
 }
 
 
