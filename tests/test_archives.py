@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from server.audit import SYSTEM
 from server.errors import DomainError, IllegalTransition, Invalid, NotFound, RuleViolation
 from server.models import ArchiveLoan, Asset, AssetEvent, AuditEntry, Notification
-from server.services import approvals, archive_loans, archives, assets, lifecycle
+from server.services import approvals, archive_loans, archives, assets, directory, lifecycle
 from tests.archive_support import KEEPER, LEADER, MANAGER, TERMS, Office, approved_loan, make_office
 
 
@@ -196,7 +196,7 @@ def test_bad_volumes_and_classes_are_refused(sessions: Any, office: Office) -> N
 
 def test_overdue_loans_are_listed_and_borrowers_reminded(app: Any, sessions: Any, office: Office) -> None:
     with sessions() as session, session.begin():
-        person = archive_loans.directory.person_by_code(session, office.borrower)
+        person = directory.person_by_code(session, office.borrower)
         person.email = "zhang@example.org"
     loan_id = approved_loan(sessions, office.public, office.borrower)
     with sessions() as session, session.begin():

@@ -58,6 +58,13 @@ def on_open_list(session: Session, asset_ids: list[int]) -> dict[int, int]:
     return {asset_id: list_id for asset_id, list_id in session.execute(query)}
 
 
+def destroyed_in(session: Session, asset_id: int) -> ArchiveDestruction | None:
+    """The list a volume was destroyed by, if it was."""
+    return session.scalars(select(ArchiveDestruction).join(
+        ArchiveDestructionItem, ArchiveDestructionItem.destruction_id == ArchiveDestruction.id)
+        .where(ArchiveDestructionItem.asset_id == asset_id, ArchiveDestruction.destroyed_at.is_not(None))).first()
+
+
 def due(session: Session, now: datetime | None = None) -> list[ArchiveVolume]:
     """Volumes past their retention period and on no open list: what may be proposed for destruction."""
     past = archives.past_retention(session, archives.today(session, now))

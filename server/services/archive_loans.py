@@ -31,7 +31,7 @@ from server.audit import Actor
 from server.errors import Invalid, NotFound, RuleViolation, Term
 from server.i18n import N_
 from server.models import Approval, ApprovalLevel, ApprovalState, ArchiveLoan, ArchiveVolume, Asset, Person, utcnow
-from server.services import approvals, archives, assets, directory, notify
+from server.services import approvals, archives, assets, notify
 
 KIND = "archive_loan"
 L = ApprovalLevel
@@ -69,7 +69,7 @@ def submit(session: Session, actor: Actor, data: LoanIn, now: datetime | None = 
     volume = archives.volume_by_code(session, data.volume)
     if volume.asset.status == "disposed":
         raise RuleViolation(N_("%(asset)s was destroyed"), code="volume_destroyed", asset=volume.asset.code)
-    borrower = directory.person_by_code(session, data.borrower)
+    borrower = archives.borrower_by_code(session, data.borrower)
     on_site = bool(data.on_site)
     if not on_site and on_site_only(volume):
         raise RuleViolation(N_("%(asset)s is %(level)s and its class %(class)s is read on site only: ask for "
@@ -148,7 +148,7 @@ def listing(session: Session, state_: str | None = None, borrower: str | None = 
             raise Invalid(N_("unknown state %(state)s"), state=state_[:40])
         query = query.where(_state_clause(state_, now, archives.today(session, now)))
     if borrower:
-        query = query.where(ArchiveLoan.borrower_id == directory.person_by_code(session, borrower).id)
+        query = query.where(ArchiveLoan.borrower_id == archives.borrower_by_code(session, borrower).id)
     if volume:
         query = query.where(ArchiveLoan.asset_id == archives.volume_by_code(session, volume).asset_id)
     return query
@@ -178,7 +178,7 @@ def lend(session: Session, actor: Actor, tag: str, borrower_code: str, *, at: da
     """Hand a volume to its borrower against an approved request (the one given, or the borrower's
     oldest approved one for this volume). The volume's asset is checked out to the borrower."""
     volume = archives.volume_for_change(session, tag)  # locked: two lendings at once decide one after the other
-    borrower = directory.person_by_code(session, borrower_code)
+    borrower = archives.borrower_by_code(session, borrower_code)
     code = volume.asset.code
     out = current_loan(session, volume.asset_id)
     if out is not None:

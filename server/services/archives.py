@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from contract import codes
 from server import audit, names
 from server.audit import Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, Term
 from server.i18n import N_
-from server.models import ArchiveClass, ArchiveVolume, Asset, AssetStatus, utcnow
+from server.models import ArchiveClass, ArchiveVolume, Asset, AssetStatus, Person, utcnow
 from server.personal import policy
 from server.services import assets, directory
 
@@ -182,6 +183,26 @@ def _parent(session: Session, code: str, kind: str) -> ArchiveVolume | None:
         raise Invalid(N_("only a file is filed in a volume, and %(parent)s is not a volume"), code="bad_parent",
                       parent=parent.asset.code)
     return parent
+
+
+PERSON_ERRORS = {
+    "bad_code": N_("%(text)s is not an AssetGate code"),
+    "bad_check": N_("the check symbol of %(text)s is wrong: a character was misread or mistyped"),
+    "wrong_kind": N_("%(text)s is not a badge (P- code)"),
+}
+
+
+def borrower_by_code(session: Session, code: str) -> Person:
+    """A borrower by their badge; a misread code or an unknown badge is refused in the reader's words."""
+    try:
+        normal = codes.normalize(code, codes.Kind.PERSON)
+    except codes.CodeError as exc:
+        raise Invalid(PERSON_ERRORS.get(exc.reason, PERSON_ERRORS["bad_code"]), code=exc.reason,
+                      text=code.strip()[:64]) from None
+    try:
+        return directory.person_by_code(session, normal)
+    except NotFound:
+        raise NotFound(N_("nobody has the badge %(person)s"), person=normal) from None
 
 
 def volume_of(session: Session, asset: Asset) -> ArchiveVolume | None:

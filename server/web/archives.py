@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import names, settings_of
@@ -21,7 +21,7 @@ from server.auth import READERS, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import ArchiveLoan, ArchiveVolume
-from server.services import archive_loans, archives, paging
+from server.services import archive_destruction, archive_loans, archives, paging
 from server.web.errors import fail
 from server.web.forms import attempt, show_domain_error
 from server.web.nav import MenuItem
@@ -49,8 +49,8 @@ def loan_state_of(loan: ArchiveLoan) -> str:
     return names.loan_state(archive_loans.state(loan))
 
 
-def _choices(table: dict[str, str], codes: tuple[str, ...] | list[str]) -> list[tuple[str, Any]]:
-    return [(code, _l(table[code])) for code in codes]
+def _choices(table: dict[str, str], codes: tuple[str, ...] | list[str]) -> list[SelectChoice]:
+    return [SelectChoice(code, _l(table[code])) for code in codes]
 
 
 class VolumeForm(FlaskForm):
@@ -103,7 +103,7 @@ def index() -> Any:
 def new() -> Any:
     """File a volume or file: its A- code is issued, then its label can be printed."""
     form = VolumeForm()
-    form.class_code.choices = [(c.code, f"{c.code} {c.name}") for c in archives.classes(g.db)]
+    form.class_code.choices = [SelectChoice(c.code, f"{c.code} {c.name}") for c in archives.classes(g.db)]
     if request.method == "GET" and request.args.get("shelf"):
         form.shelf.data = request.args["shelf"]
     if form.validate_on_submit():
@@ -135,6 +135,7 @@ def _volume_page(code: str, retention: RetentionForm, status: int = 200) -> Any:
                               .limit(50)))
     return render_template("archives/volume.html", v=volume, loans=loans, retention=retention,
                            current=archive_loans.current_loan(g.db, volume.asset_id),
+                           destroyed=archive_destruction.destroyed_in(g.db, volume.asset_id),
                            on_site_only=archive_loans.on_site_only(volume)), status
 
 
@@ -161,7 +162,7 @@ def retention(code: str) -> Any:
 
 def _class_form(formdata: Any = None) -> ClassForm:
     form = ClassForm(formdata=formdata) if formdata is not None else ClassForm()
-    form.loan_days.choices = [(d, _("%(days)s days", days=d)) for d in settings_of(current_app).loan_terms]
+    form.loan_days.choices = [SelectChoice(d, _("%(days)s days", days=d)) for d in settings_of(current_app).loan_terms]
     return form
 
 
