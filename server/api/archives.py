@@ -5,7 +5,7 @@ archive_loans, archive_destruction); this module only reads bodies and writes JS
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, current_app, g, jsonify, request
 from pydantic import Field
@@ -24,20 +24,20 @@ AFTER = Param("after", "The `next` cursor of the page before.", {"type": "string
 LIMIT = IntParam("limit", "Page size.", low=1, high=500, default=50)
 
 
-class ClassIn(Body):
+class ArchiveClassIn(Body):
     code: str = Field(min_length=1, max_length=20)
     name: str = Field(min_length=1, max_length=100)
     loan_days: int = Field(ge=1, le=365)
     on_site_only: bool = False
 
 
-class ClassChange(Body):
+class ArchiveClassChange(Body):
     name: str = Field(min_length=1, max_length=100)
     loan_days: int = Field(ge=1, le=365)
     on_site_only: bool = False
 
 
-class VolumeIn(Body):
+class ArchiveVolumeIn(Body):
     title: str = Field(min_length=1, max_length=200)
     class_code: str = Field(alias="class", min_length=1, max_length=20)
     year: int = Field(ge=1900, le=2200)
@@ -49,12 +49,12 @@ class VolumeIn(Body):
     parent: str = Field("", max_length=300)
 
 
-class RetentionIn(Body):
+class ArchiveRetentionIn(Body):
     retention: Literal["permanent", "30y", "10y"]
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class LoanIn(Body):
+class ArchiveLoanIn(Body):
     volume: CodeText
     borrower: CodeText
     purpose: str = Field(min_length=1, max_length=500)
@@ -62,27 +62,27 @@ class LoanIn(Body):
     on_site: bool = False
 
 
-class DecisionIn(Body):
+class ArchiveDecisionIn(Body):
     decision: Literal["approve", "reject"]
     reason: str = Field("", max_length=2000)
 
 
-class LendIn(Body):
+class ArchiveLendIn(Body):
     borrower: CodeText
 
 
-class ReturnIn(Body):
+class ArchiveReturnIn(Body):
     location: str | None = Field(None, max_length=300)
 
 
-class DestructionIn(Body):
+class ArchiveDestructionIn(Body):
     volumes: list[CodeText] = Field(min_length=1, max_length=archive_destruction.MAX_VOLUMES)
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class CarryOutIn(Body):
+class ArchiveCarryOutIn(Body):
     executor: str = Field(min_length=1, max_length=100)
-    witnesses: list[str] = Field(min_length=1, max_length=10)
+    witnesses: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=10)
     method: str = Field(min_length=1, max_length=100)
 
 
@@ -102,8 +102,8 @@ def list_archive_classes() -> Any:
 
 @bp.post("/archives/classes")
 @roles()
-@accepts(ClassIn)
-def create_archive_class(body: ClassIn) -> Any:
+@accepts(ArchiveClassIn)
+def create_archive_class(body: ArchiveClassIn) -> Any:
     """A class of records; its loan term is one of ``archive_loan_terms`` (7, 14 or 30 days by default)."""
     made = archives.create_class(g.db, g.actor, archives.ClassIn(**body.model_dump()),
                                  settings_of(current_app).loan_terms)
@@ -113,8 +113,8 @@ def create_archive_class(body: ClassIn) -> Any:
 
 @bp.post("/archives/classes/<code>")
 @roles()
-@accepts(ClassChange)
-def update_archive_class(code: str, body: ClassChange) -> Any:
+@accepts(ArchiveClassChange)
+def update_archive_class(code: str, body: ArchiveClassChange) -> Any:
     """Change a class's name, loan term or on-site rule."""
     found = archives.update_class(g.db, g.actor, code, archives.ClassIn(code, **body.model_dump()),
                                   settings_of(current_app).loan_terms)
@@ -138,8 +138,8 @@ def list_archive_volumes() -> Any:
 
 @bp.post("/archives/volumes")
 @roles(*KEEPERS)
-@accepts(VolumeIn)
-def create_archive_volume(body: VolumeIn) -> Any:
+@accepts(ArchiveVolumeIn)
+def create_archive_volume(body: ArchiveVolumeIn) -> Any:
     """File a volume or file: its A- code is issued (print its QR label through /labels)."""
     made = archives.create_volume(g.db, g.actor, archives.VolumeIn(**body.model_dump()))
     g.db.commit()
@@ -156,8 +156,8 @@ def get_archive_volume(code: str) -> Any:
 
 @bp.post("/archives/volumes/<code>/retention")
 @roles(*KEEPERS)
-@accepts(RetentionIn)
-def extend_archive_retention(code: str, body: RetentionIn) -> Any:
+@accepts(ArchiveRetentionIn)
+def extend_archive_retention(code: str, body: ArchiveRetentionIn) -> Any:
     """An appraisal keeps the volume longer (the retention period only grows)."""
     volume = archives.extend_retention(g.db, g.actor, code, body.retention, body.reason)
     g.db.commit()
@@ -166,8 +166,8 @@ def extend_archive_retention(code: str, body: RetentionIn) -> Any:
 
 @bp.post("/archives/volumes/<code>/lend")
 @roles(*KEEPERS)
-@accepts(LendIn)
-def lend_archive_volume(code: str, body: LendIn) -> Any:
+@accepts(ArchiveLendIn)
+def lend_archive_volume(code: str, body: ArchiveLendIn) -> Any:
     """Hand the volume to the borrower: needs their approved loan request (409/422 with the reason)."""
     loan = archive_loans.lend(g.db, g.actor, code, body.borrower)
     g.db.commit()
@@ -176,8 +176,8 @@ def lend_archive_volume(code: str, body: LendIn) -> Any:
 
 @bp.post("/archives/volumes/<code>/return")
 @roles(*KEEPERS)
-@accepts(ReturnIn)
-def return_archive_volume(code: str, body: ReturnIn) -> Any:
+@accepts(ArchiveReturnIn)
+def return_archive_volume(code: str, body: ArchiveReturnIn) -> Any:
     """The volume comes back (to its shelf unless a location is given); the loan ends."""
     loan = archive_loans.give_back(g.db, g.actor, code, body.location or None)
     g.db.commit()
@@ -201,8 +201,8 @@ def list_archive_loans() -> Any:
 
 @bp.post("/archives/loans")
 @roles(*REQUESTERS)
-@accepts(LoanIn)
-def request_archive_loan(body: LoanIn) -> Any:
+@accepts(ArchiveLoanIn)
+def request_archive_loan(body: ArchiveLoanIn) -> Any:
     """Ask for a loan: the due date within the class's term; levels by the volume's confidentiality."""
     loan = archive_loans.submit(g.db, g.actor, archive_loans.LoanIn(**body.model_dump()))
     g.db.commit()
@@ -218,8 +218,8 @@ def get_archive_loan(loan_id: int) -> Any:
 
 @bp.post("/archives/loans/<int:loan_id>/decision")
 @roles(*READERS)
-@accepts(DecisionIn)
-def decide_archive_loan(loan_id: int, body: DecisionIn) -> Any:
+@accepts(ArchiveDecisionIn)
+def decide_archive_loan(loan_id: int, body: ArchiveDecisionIn) -> Any:
     """Approve, or reject with a reason: only an approver of the step may."""
     loan = archive_loans.by_id(g.db, loan_id)
     approvals.decide(g.db, g.actor, loan.approval_id, body.decision, None, body.reason)
@@ -267,8 +267,8 @@ def list_archive_destructions() -> Any:
 
 @bp.post("/archives/destructions")
 @roles(*KEEPERS)
-@accepts(DestructionIn)
-def propose_archive_destruction(body: DestructionIn) -> Any:
+@accepts(ArchiveDestructionIn)
+def propose_archive_destruction(body: ArchiveDestructionIn) -> Any:
     """A destruction list of volumes past retention, with the grounds; opens its approval."""
     made = archive_destruction.propose(g.db, g.actor, body.volumes, body.reason)
     g.db.commit()
@@ -284,8 +284,8 @@ def get_archive_destruction(destruction_id: int) -> Any:
 
 @bp.post("/archives/destructions/<int:destruction_id>/decision")
 @roles(*READERS)
-@accepts(DecisionIn)
-def decide_archive_destruction(destruction_id: int, body: DecisionIn) -> Any:
+@accepts(ArchiveDecisionIn)
+def decide_archive_destruction(destruction_id: int, body: ArchiveDecisionIn) -> Any:
     """Approve, or reject with a reason: only an approver of the step may."""
     found = archive_destruction.by_id(g.db, destruction_id)
     approvals.decide(g.db, g.actor, found.approval_id, body.decision, None, body.reason)
@@ -305,8 +305,8 @@ def withdraw_archive_destruction(destruction_id: int) -> Any:
 
 @bp.post("/archives/destructions/<int:destruction_id>/carry-out")
 @roles(*KEEPERS)
-@accepts(CarryOutIn)
-def carry_out_archive_destruction(destruction_id: int, body: CarryOutIn) -> Any:
+@accepts(ArchiveCarryOutIn)
+def carry_out_archive_destruction(destruction_id: int, body: ArchiveCarryOutIn) -> Any:
     """Record the approved list as destroyed: by whom, witnessed by whom (not the same person), how."""
     found = archive_destruction.carry_out(g.db, g.actor, destruction_id, body.executor, "、".join(body.witnesses),
                                           body.method)
