@@ -274,3 +274,33 @@ def test_an_approved_loan_never_lent_expires(sessions: Any, office: Office) -> N
         assert archive_loans.state(loan, after) == "expired"
         assert [x.id for x in session.scalars(archive_loans.listing(session, "expired", now=after))] == [loan_id]
         assert list(session.scalars(archive_loans.listing(session, "approved", now=after))) == []
+
+
+def test_two_lendings_at_once_lend_the_volume_once(sessions: Any, office: Office) -> None:
+    """The second lending waits for the first (the volume's row is locked) and then finds it out: on
+    PostgreSQL's READ COMMITTED it would otherwise have decided on the shelf it read before."""
+    import threading
+    import time
+
+    approved_loan(sessions, office.public, office.borrower)
+    approved_loan(sessions, office.public, office.other)
+    lent = threading.Event()
+
+    def first() -> None:
+        with sessions() as session, session.begin():
+            archive_loans.lend(session, KEEPER, office.public, office.borrower)
+            lent.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert lent.wait(10)
+    try:
+        with sessions() as session, session.begin(), pytest.raises(RuleViolation) as second:
+            archive_loans.lend(session, KEEPER, office.public, office.other)
+        assert second.value.code == "volume_on_loan"
+    finally:
+        thread.join()
+    with sessions() as session:
+        out = session.scalars(select(ArchiveLoan).where(ArchiveLoan.lent_at.is_not(None))).all()
+        assert [loan.borrower.code for loan in out] == [office.borrower]
