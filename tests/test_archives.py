@@ -247,7 +247,7 @@ def test_volume_of_a_destroyed_asset_is_not_lent(sessions: Any, office: Office) 
     with sessions() as session, session.begin():
         with pytest.raises(IllegalTransition):
             archive_loans.lend(session, KEEPER, office.public, office.borrower)
-        with pytest.raises(RuleViolation):
+        with pytest.raises(IllegalTransition):
             archive_loans.submit(session, KEEPER, archive_loans.LoanIn(office.public, office.borrower, "查阅"))
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, object_session
 
 from server import audit, names
 from server.audit import Actor
-from server.errors import Invalid, NotFound, RuleViolation, Term
+from server.errors import IllegalTransition, Invalid, NotFound, RuleViolation, Term
 from server.i18n import N_
 from server.models import Approval, ApprovalLevel, ApprovalState, ArchiveLoan, ArchiveVolume, Asset, Person, utcnow
 from server.services import approvals, archives, assets, notify
@@ -68,7 +68,7 @@ def submit(session: Session, actor: Actor, data: LoanIn, now: datetime | None = 
         raise Invalid(N_("the purpose is required (1 to %(size)s characters)"), code="bad_purpose", size=500)
     volume = archives.volume_by_code(session, data.volume)
     if volume.asset.status == "disposed":
-        raise RuleViolation(N_("%(asset)s was destroyed"), code="volume_destroyed", asset=volume.asset.code)
+        raise IllegalTransition(N_("%(asset)s was destroyed"), asset=volume.asset.code)
     borrower = archives.borrower_by_code(session, data.borrower)
     on_site = bool(data.on_site)
     if not on_site and on_site_only(volume):

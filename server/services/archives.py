@@ -226,7 +226,7 @@ def volume_for_change(session: Session, code: str) -> ArchiveVolume:
     if found is None:
         raise NotFound(N_("%(asset)s is not an archive volume or file"), code="not_a_volume", asset=asset.code)
     if asset.status == AssetStatus.DISPOSED:
-        raise IllegalTransition(N_("%(asset)s was destroyed"), code="volume_destroyed", asset=asset.code)
+        raise IllegalTransition(N_("%(asset)s was destroyed"), asset=asset.code)
     return found
 
 

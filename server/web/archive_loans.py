@@ -25,7 +25,7 @@ bp = Blueprint("archive_loans", __name__, url_prefix="/archives/loans")
 KEEPERS = ("storekeeper",)
 REQUESTERS = ("storekeeper", "guard")
 LOAN_ERRORS = {"bad_purpose": "purpose", "bad_due": "due_on", "on_site_only": "on_site", "not_a_volume": "volume",
-               "volume_destroyed": "volume", "wrong_kind": "volume"}
+               "illegal_transition": "volume", "wrong_kind": "volume"}
 
 
 class LoanForm(FlaskForm):
