@@ -304,3 +304,25 @@ def test_two_lendings_at_once_lend_the_volume_once(sessions: Any, office: Office
     with sessions() as session:
         out = session.scalars(select(ArchiveLoan).where(ArchiveLoan.lent_at.is_not(None))).all()
         assert [loan.borrower.code for loan in out] == [office.borrower]
+
+
+def test_the_scheduler_reminds_borrowers_of_overdue_loans(app: Any, sessions: Any, office: Office) -> None:
+    """The gate scheduler's tick queues the reminders (``assetgate gate run``), every few days per loan."""
+    from server import personal, scheduler, settings_of
+
+    settings = settings_of(app).model_copy(update={"gate_webhook_url": "http://127.0.0.1:9/hook",
+                                                   "archive_reminder_days": 2.0})
+    personal.install(sessions, settings)
+    approved_loan(sessions, office.public, office.borrower)  # the borrower has no email: the webhook only
+    with sessions() as session, session.begin():
+        due_at = archive_loans.lend(session, KEEPER, office.public, office.borrower).due_at
+    assert due_at is not None
+    assert scheduler.tick(sessions, settings, due_at - timedelta(hours=1)).reminded == 0  # not overdue yet
+    assert scheduler.tick(sessions, settings, due_at + timedelta(hours=1)).reminded == 1
+    assert scheduler.tick(sessions, settings, due_at + timedelta(days=1)).reminded == 0
+    assert scheduler.tick(sessions, settings, due_at + timedelta(days=2, hours=2)).reminded == 1
+    with sessions() as session:
+        kinds = session.scalars(select(Notification.kind).where(Notification.channel == "webhook")).all()
+        assert kinds == ["archive.overdue", "archive.overdue"]
+        assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "archive_loan.remind")).all() \
+            == ["archive_loan.remind"] * 2
