@@ -213,3 +213,17 @@ def test_roles_of_the_archive_pages(client: Any, sessions: Any, office: Office, 
     login(client, sessions, role, f"x-{role}")
     status = client.open(path, method=method, data={}).status_code
     assert (status != 403) is allowed, status
+
+
+def test_a_file_names_its_volume(client: Any, sessions: Any, office: Office) -> None:
+    login(client, sessions, "storekeeper", make=False)
+    made = client.post("/archives/new", data={"title": "关于会议的通知", "kind": "file", "class_code": "WS",
+                                              "year": "2024", "retention": "30y", "confidentiality": "public",
+                                              "shelf": office.shelf, "parent": office.public})
+    assert made.status_code == 302, _text(made)
+    page = _text(client.get(made.headers["Location"]))
+    assert "文件" in page and "归入" in page and office.public in page and "2024年度发文汇编" in page
+    refused = client.post("/archives/new", data={"title": "卷中卷", "kind": "volume", "class_code": "WS",
+                                                 "year": "2024", "retention": "30y", "confidentiality": "public",
+                                                 "shelf": office.shelf, "parent": office.public})
+    assert refused.status_code == 422 and "只有文件可以归入案卷" in _text(refused)

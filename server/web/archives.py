@@ -136,6 +136,7 @@ def _volume_page(code: str, retention: RetentionForm, status: int = 200) -> Any:
     return render_template("archives/volume.html", v=volume, loans=loans, retention=retention,
                            current=archive_loans.current_loan(g.db, volume.asset_id),
                            destroyed=archive_destruction.destroyed_in(g.db, volume.asset_id),
+                           parent=g.db.get(ArchiveVolume, volume.parent_id) if volume.parent_id else None,
                            on_site_only=archive_loans.on_site_only(volume)), status
 
 
