@@ -227,3 +227,29 @@ def test_a_file_names_its_volume(client: Any, sessions: Any, office: Office) -> 
                                                  "year": "2024", "retention": "30y", "confidentiality": "public",
                                                  "shelf": office.shelf, "parent": office.public})
     assert refused.status_code == 422 and "只有文件可以归入案卷" in _text(refused)
+
+
+def test_every_input_of_the_archive_pages_has_a_label(client: Any, sessions: Any, office: Office) -> None:
+    import re
+
+    loan_id = approved_loan(sessions, office.public, office.borrower)
+    with sessions() as session, session.begin():
+        from server.services import archive_destruction
+
+        list_id = archive_destruction.propose(session, KEEPER, [office.old], "无保存价值").id
+    login(client, sessions, "admin")
+    pages = ["/archives/", "/archives/new", f"/archives/{office.public}", "/archives/classes", "/archives/desk",
+             "/archives/loans/", "/archives/loans/new", f"/archives/loans/{loan_id}", "/archives/destruction/",
+             f"/archives/destruction/{list_id}"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = _text(response)
+        labelled = set(re.findall(r'<label[^>]* for="([^"]+)"', html))
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (path, "an id used twice")
+        for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+            if 'type="hidden"' in tag or "aria-label=" in tag:
+                continue
+            ident = re.search(r'id="([^"]+)"', tag)
+            assert ident and ident.group(1) in labelled, (path, tag)
