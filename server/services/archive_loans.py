@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from server import audit, names
@@ -255,10 +255,11 @@ def remind_overdue(session: Session, actor: Actor, now: datetime | None = None, 
     address is reminded by the webhook only, when one is set; nothing queued means nothing recorded."""
     now = now or utcnow()
     cutoff = now - timedelta(days=every_days)
+    due = (select(ArchiveLoan).where(ArchiveLoan.returned_at.is_(None), ArchiveLoan.due_at < now,
+                                     or_(ArchiveLoan.reminded_at.is_(None), ArchiveLoan.reminded_at <= cutoff))
+           .order_by(ArchiveLoan.due_at, ArchiveLoan.id))  # no limit: one with nowhere to send must not hide others
     reminded = 0
-    for loan in overdue(session, now, limit=500):
-        if loan.reminded_at is not None and loan.reminded_at > cutoff:
-            continue
+    for loan in session.scalars(due):
         asset: Asset = loan.volume.asset
         body = {"volume": asset.code, "title": asset.name, "borrower": loan.borrower.name,
                 "borrower_code": loan.borrower.code, "due": loan.due_on.isoformat(),
