@@ -326,3 +326,28 @@ def test_the_scheduler_reminds_borrowers_of_overdue_loans(app: Any, sessions: An
         assert kinds == ["archive.overdue", "archive.overdue"]
         assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "archive_loan.remind")).all() \
             == ["archive_loan.remind"] * 2
+
+
+def test_a_consumer_batch_knows_its_volumes_without_a_query_per_event(sessions: Any, office: Office) -> None:
+    """The batch prefetch (services.lookup) finds out which assets are volumes in one query; the
+    check-out and check-in checks then ask it instead of the database."""
+    from sqlalchemy import event
+
+    from server.services import lookup
+
+    with sessions() as session, session.begin():
+        assert lookup.is_volume(session, 1) is None  # nothing prefetched: the services query
+        lookup.prefetch(session, "asset", [office.plain, office.public])
+        plain, volume = (assets.asset_by_code(session, c) for c in (office.plain, office.public))
+        assert (lookup.is_volume(session, plain.id), lookup.is_volume(session, volume.id)) == (False, True)
+        statements: list[str] = []
+
+        def seen(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(session.get_bind(), "before_cursor_execute", seen)
+        try:
+            assert archives.volume_of(session, plain) is None
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", seen)
+        assert not [s for s in statements if "archive_volumes" in s]

@@ -240,7 +240,7 @@ def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: dat
            reason: str, origin: KioskOrigin | None, data: dict[str, Any] | None = None) -> Outcome:
     guarded = ARCHIVE_ONLY.get(change.type)
     if (guarded and not change.archive and (data or {}).get("disposal_reason") != "lost"
-            and session.get(ArchiveVolume, asset.id) is not None):
+            and lookup.is_volume(session, asset.id) is not False and session.get(ArchiveVolume, asset.id)):
         raise RuleViolation(guarded[1], code=guarded[0], asset=asset.code)
     at = at or utcnow()
     late = asset.state_at is not None and at < asset.state_at
