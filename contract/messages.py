@@ -49,6 +49,9 @@ class Reason(StrEnum):
     NO_EXIT_PERMIT = "no_exit_permit"
     INSUFFICIENT_STOCK = "insufficient_stock"
     ON_WATCHLIST = "on_watchlist"
+    # Archives (issue 14): a volume is lent only against an approved loan request, and only from its shelf.
+    NO_LOAN_REQUEST = "no_loan_request"
+    VOLUME_ON_LOAN = "volume_on_loan"
     # The gate (issue 12): why a visitor pass or a plate was refused.
     ALREADY_ON_SITE = "already_on_site"
     NOT_ON_SITE = "not_on_site"

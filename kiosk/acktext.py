@@ -44,6 +44,9 @@ REFUSALS: dict[str, tuple[str, str]] = {
                             N_("The key tag is another vehicle's: scan the right one or type the plate")),
     Reason.INSUFFICIENT_STOCK: (N_("not enough stock"), N_("Check the quantity taken")),
     Reason.ON_WATCHLIST: (N_("on the watchlist"), N_("Follow the watchlist procedure and tell the office")),
+    Reason.NO_LOAN_REQUEST: (N_("no approved loan request"),
+                             N_("Do not hand the volume over; the borrower asks for a loan first")),
+    Reason.VOLUME_ON_LOAN: (N_("volume already lent"), N_("Scan the volume at idle first to record its return")),
     Reason.ALREADY_ON_SITE: (N_("already on site"), N_("The visitor is signed in already; scan the pass at idle "
                                                       "to sign out")),
     Reason.NOT_ON_SITE: (N_("not on site"), N_("The visitor was not signed in; check the pass")),

@@ -149,12 +149,19 @@ class Column:
     width: float  # mm
 
 
+FOOTER_LINE = 11.0  # mm a footer line may take: two text lines of 10 pt and the space above
+
+
 def render_table(out: BinaryIO, title: str, subtitle: str, columns: Sequence[Column],
-                 rows: Sequence[Sequence[str]], footer: str = "") -> int:
-    """A table over as many A4 pages as it needs, its header on each; returns the number of pages."""
+                 rows: Sequence[Sequence[str]], footer: str | Sequence[str] = "") -> int:
+    """A table over as many A4 pages as it needs, its header on each; returns the number of pages.
+
+    ``footer`` under the last row: one text (up to three lines), or a sequence of texts, each on lines
+    of its own (signatures: who did what), moved to a page of its own when they do not fit."""
     usable = A4[0] - 2 * MARGIN
     if sum(c.width for c in columns) > usable + 1e-6:
         raise LabelError(f"the columns are wider than the page ({usable} mm)")
+    lines = [] if isinstance(footer, str) else [line for line in footer if line]
     doc = _Document(out, title)
     page_no, index = 0, 0
     while True:
@@ -166,8 +173,17 @@ def render_table(out: BinaryIO, title: str, subtitle: str, columns: Sequence[Col
         while index < len(rows) and y < A4[1] - MARGIN - 12:
             y = _row(page, columns, rows[index], y)
             index += 1
-        if index >= len(rows) and footer:
+        if index >= len(rows) and isinstance(footer, str) and footer:
             page.block(MARGIN, y + 4, footer, usable, 9, 7, max_lines=3)
+        if index >= len(rows) and lines:
+            if y + 4 + FOOTER_LINE * len(lines) > A4[1] - MARGIN:
+                doc.add(page)
+                page_no += 1
+                page = _Page(doc.font)
+                y = page.text(MARGIN, MARGIN, f"{title}  ·  {subtitle}  ·  {page_no}", 9, usable)
+            y += 2
+            for line in lines:
+                y = page.block(MARGIN, y + 2, line, usable, 10, 7, max_lines=2)
         doc.add(page)
         if index >= len(rows):
             return doc.finish()

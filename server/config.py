@@ -110,6 +110,11 @@ class Settings(BaseModel):
     kiosk_config_refresh_s: float = Field(
         15.0, ge=1, le=3600,
         description="How often the gate scheduler rebuilds the kiosks' configs and republishes those that changed.")
+    # --- the archives (docs/archives.md) ---
+    archive_loan_terms: str = Field(
+        "7,14,30", description="Loan terms (days, comma-separated) an archive class may have; each class has one.")
+    archive_reminder_days: float = Field(
+        3.0, gt=0, le=365, description="Days between two reminders to a borrower whose archive loan is overdue.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")
@@ -131,6 +136,18 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
         return value
+
+    @field_validator("archive_loan_terms")
+    @classmethod
+    def _loan_terms(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not parts or not all(p.isascii() and p.isdigit() and 1 <= int(p) <= 365 for p in parts):
+            raise ValueError("must be whole numbers of days from 1 to 365, comma-separated (e.g. 7,14,30)")
+        return ",".join(str(int(p)) for p in parts)
+
+    @property
+    def loan_terms(self) -> tuple[int, ...]:
+        return tuple(sorted({int(p) for p in self.archive_loan_terms.split(",")}))
 
     @property
     def approval_purposes(self) -> frozenset[str]:

@@ -67,6 +67,7 @@ DISPOSAL_REASONS = {
     "sold": N_("Sold"),
     "lost": N_("Lost"),
     "transferred_out": N_("Transferred out"),
+    "destroyed": N_("Destroyed (archive destruction list)"),
 }
 
 LOCATION_KINDS = {
@@ -110,6 +111,7 @@ APPROVAL_STATES = {
 APPROVAL_LEVELS = {
     "leader": N_("Leader in charge"),
     "principal": N_("Principal leader"),
+    "archive_manager": N_("Archive manager"),
 }
 
 DECISIONS = {
@@ -139,6 +141,8 @@ REASONS = {
     "bad_odometer": N_("Odometer reading does not fit"),
     "plate_mismatch": N_("Tag and plate do not match"),
     "bad_plate": N_("Not a plate"),
+    "no_loan_request": N_("No approved loan request"),
+    "volume_on_loan": N_("Volume already lent"),
     "not_supported": N_("Not supported by the server yet"),
     "internal_error": N_("Server error"),
 }
@@ -416,3 +420,61 @@ def passage_kind(code: object) -> str:
 
 def direction(code: object) -> str:
     return _name(DIRECTIONS, code)
+# Archives (issue 14; services.archives, archive_loans, archive_destruction).
+VOLUME_KINDS = {
+    "volume": N_("Volume"),
+    "file": N_("File"),
+}
+
+RETENTIONS = {
+    "permanent": N_("Permanent"),
+    "30y": N_("30 years"),
+    "10y": N_("10 years"),
+}
+
+CONFIDENTIALITY = {
+    "public": N_("Public"),
+    "internal": N_("Internal"),
+    "secret": N_("Secret"),
+    "confidential": N_("Confidential"),
+    "top_secret": N_("Top secret"),
+}
+
+LOAN_STATES = {
+    "pending": N_("Awaiting approval"),
+    "approved": N_("Approved, not lent yet"),
+    "out": N_("Lent"),
+    "overdue": N_("Overdue"),
+    "returned": N_("Returned"),
+    "expired": N_("Expired, not lent"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+}
+
+DESTRUCTION_STATES = {
+    "pending": N_("Awaiting approval"),
+    "approved": N_("Approved, not destroyed yet"),
+    "destroyed": N_("Destroyed"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+}
+
+
+def volume_kind(code: object) -> str:
+    return _name(VOLUME_KINDS, code)
+
+
+def retention(code: object) -> str:
+    return _name(RETENTIONS, code)
+
+
+def confidentiality(code: object) -> str:
+    return _name(CONFIDENTIALITY, code)
+
+
+def loan_state(code: object) -> str:
+    return _name(LOAN_STATES, code)
+
+
+def destruction_state(code: object) -> str:
+    return _name(DESTRUCTION_STATES, code)

@@ -1,6 +1,6 @@
 """The gate's clock work, one process (``assetgate gate run``; ``assetgate serve`` starts it):
-notifications that are due, the automatic sign-out at its hour, the daily retention purge, and the
-kiosks' retained configs republished when they change.
+notifications that are due, the automatic sign-out at its hour, reminders of overdue archive loans,
+the daily retention purge, and the kiosks' retained configs republished when they change.
 
 A gate's config follows the data (its passes, who is on site, the watchlist), so it is rebuilt
 every ``kiosk_config_refresh_s`` and published when it differs from what this process published
@@ -34,7 +34,7 @@ from server.audit import Actor
 from server.config import Settings
 from server.models import AuditEntry, utcnow
 from server.personal import policy
-from server.services import kiosks, notify, retention, visits
+from server.services import archive_loans, kiosks, notify, retention, visits
 
 log = logging.getLogger("assetgate.scheduler")
 ACTOR = Actor("scheduler", "cli", "admin")
@@ -47,6 +47,7 @@ class Tick:
     failed: int = 0
     signed_out: int = 0
     purged: bool = False
+    reminded: int = 0  # overdue archive loans whose borrower was reminded
 
 
 def tick(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None) -> Tick:
@@ -56,6 +57,8 @@ def tick(sessions: sessionmaker[Session], settings: Settings, now: datetime | No
     done.sent, done.failed = delivery.sent, delivery.failed
     with sessions() as session, session.begin():
         done.signed_out = visits.auto_signout(session, ACTOR, now)
+    with sessions() as session, session.begin():
+        done.reminded = archive_loans.remind_overdue(session, ACTOR, now, settings.archive_reminder_days)
     if settings.purge_hour >= 0:
         with sessions() as session, session.begin():
             local = now.astimezone(policy(session).zone)

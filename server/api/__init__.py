@@ -39,6 +39,7 @@ idempotency.register(bp)
 
 from server.api import (  # noqa: E402,F401  (registers the routes)
     admin,
+    archives,
     assets,
     bookings,
     corrections,

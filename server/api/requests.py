@@ -40,7 +40,7 @@ class LinkIn(Body):
 
 class GrantIn(Body):
     username: str = Field(min_length=1, max_length=80)
-    level: Literal["leader", "principal"]
+    level: Literal["leader", "principal", "archive_manager"]
     department: str = Field("", max_length=100)
 
 

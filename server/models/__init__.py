@@ -20,6 +20,13 @@ from server.models.approvals import (  # noqa: F401
     ApproverGrant,
     Department,
 )
+from server.models.archives import (  # noqa: F401
+    ArchiveClass,
+    ArchiveDestruction,
+    ArchiveDestructionItem,
+    ArchiveLoan,
+    ArchiveVolume,
+)
 from server.models.assets import (  # noqa: F401
     Asset,
     AssetEvent,
@@ -179,4 +186,9 @@ __all__ = [
     "OdometerCorrection",
     "VehicleCost",
     "VehiclePassage",
+    "ArchiveClass",
+    "ArchiveVolume",
+    "ArchiveLoan",
+    "ArchiveDestruction",
+    "ArchiveDestructionItem",
 ]

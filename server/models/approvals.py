@@ -34,6 +34,7 @@ class Department(Base):
 class ApprovalLevel(enum.StrEnum):
     LEADER = "leader"  # 分管领导, the leader in charge of the department
     PRINCIPAL = "principal"  # 主要领导, above the office's threshold
+    ARCHIVE_MANAGER = "archive_manager"  # 档案室负责人: archive loans and destructions (services.archive_loans)
 
 
 class ApprovalState(enum.StrEnum):

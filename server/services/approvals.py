@@ -1,11 +1,13 @@
 """The approval chain (审批): one request, the levels it needs in order, one decision at a time.
 
-Every kind of request that needs approval (purchase requests here; requisitions, vehicle bookings,
-seal use and archive loans later) opens one ``Approval`` and lets this module decide it, so the
+Every kind of request that needs approval (purchase requests here; requisitions, archive loans and
+destructions, vehicle bookings, seal use) opens one ``Approval`` and lets this module decide it, so the
 rules are written once:
 
 * the leader in charge (分管领导) of the request's department approves first; above the office's
-  threshold (``principal_approval_above``) the principal leader (主要领导) approves after;
+  threshold (``principal_approval_above``) the principal leader (主要领导) approves after; a kind may
+  name its levels itself (archive loans: the archive manager, 档案室负责人, then higher levels for
+  confidential volumes);
 * an approver holds a grant for the level, for the department or for all departments;
 * nobody approves their own request;
 * an approver may approve, reject with a reason, or approve a smaller quantity; a later step may
@@ -48,10 +50,14 @@ def levels_for(amount: Decimal | None, principal_above: Decimal) -> list[str]:
 
 
 def open_chain(session: Session, actor: Actor, kind: str, department: str, amount: Decimal | None,
-               quantity: int | None, principal_above: Decimal) -> Approval:
-    """Start the chain of a new request made by ``actor``."""
+               quantity: int | None, principal_above: Decimal, levels: Sequence[str] | None = None) -> Approval:
+    """Start the chain of a new request made by ``actor``. ``levels`` (in order) when the kind decides them
+    itself (an archive loan by the volume's confidentiality level); else they follow from the amount."""
+    chosen = list(levels) if levels is not None else levels_for(amount, principal_above)
+    if not chosen or any(level not in set(L) for level in chosen):
+        raise ValueError(f"approval levels must be some of {', '.join(L)}: {chosen}")  # a caller's bug
     approval = Approval(kind=kind, department=department, requester=actor.name, amount=amount, quantity=quantity,
-                        approved_quantity=quantity, levels=",".join(levels_for(amount, principal_above)), step=0,
+                        approved_quantity=quantity, levels=",".join(chosen), step=0,
                         state=ApprovalState.PENDING.value)
     session.add(approval)
     session.flush()
@@ -166,7 +172,10 @@ def waiting_for(session: Session, username: str, kinds: Sequence[str] | None = N
 def grant(session: Session, actor: Actor, username: str, level: str, department: str = "") -> ApproverGrant:
     """Let a user approve at a level, for one department or ("") all."""
     if level not in {lv.value for lv in L}:
-        raise Invalid(N_("the level must be leader or principal"))
+        from server.names import APPROVAL_LEVELS
+
+        raise Invalid(N_("the level must be one of %(levels)s"), code="bad_level",
+                      levels=Term(", ".join(L), *(APPROVAL_LEVELS[lv] for lv in L)))
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(N_("there is no user %(name)s"), name=username[:80])

@@ -20,7 +20,7 @@ from server import audit, names, params
 from server.audit import Actor
 from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation, Term
 from server.i18n import N_
-from server.models import Asset, AssetEvent, AssetStatus, Location, Person, utcnow
+from server.models import ArchiveVolume, Asset, AssetEvent, AssetStatus, Location, Person, utcnow
 from server.services import bulk, directory, lookup
 from server.services import codes as code_service
 
@@ -39,6 +39,19 @@ ALLOWED_FROM: dict[str, frozenset[AssetStatus]] = {
     "transfer": ALIVE,  # to another department
     "custodian": ALIVE,  # who answers for it
     "maintenance": ALIVE,  # a record only: no change of status or place
+}
+
+# An archive volume or file is lent and returned only against an approved loan request, and destroyed
+# only through an approved destruction list (services.archive_loans, archive_destruction): these
+# actions refuse one unless that service makes the change (``Change.archive``). Recording a missing
+# volume as lost (a stocktake's resolution) stays possible.
+ARCHIVE_ONLY: dict[str, tuple[str, str]] = {
+    "asset.checkout": ("no_loan_request", N_("%(asset)s is an archive volume: it is lent only against an approved "
+                                             "loan request, on the archive's pages or at a kiosk")),
+    "asset.checkin": ("archive_volume", N_("%(asset)s is an archive volume: its return is recorded on the "
+                                           "archive's pages or at a kiosk")),
+    "asset.dispose": ("archive_volume", N_("%(asset)s is an archive volume: it is destroyed only through an "
+                                           "approved destruction list")),
 }
 
 
@@ -64,6 +77,7 @@ class Change:
     department: str | None = None
     due_at: datetime | None = None
     clear_due: bool = False
+    archive: bool = False  # made by the archive's services (see ARCHIVE_ONLY)
 
 
 @dataclass(frozen=True)
@@ -194,7 +208,7 @@ def due_time(due: date | None) -> datetime | None:
 
 def checkout(session: Session, actor: Actor, tag: str, person_code: str, due: date | None = None,
              at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None, *,
-             purpose: str = "", approval_ref: str = "") -> Outcome:
+             purpose: str = "", approval_ref: str = "", volume_loan: bool = False) -> Outcome:
     person = directory.person_by_code(session, person_code)
     asset = asset_for_change(session, tag)
     purpose, approval_ref = purpose.strip()[:500], approval_ref.strip()[:100]
@@ -209,19 +223,26 @@ def checkout(session: Session, actor: Actor, tag: str, person_code: str, due: da
         data["purpose"] = purpose
     if approval_ref:
         data["approval_ref"] = approval_ref
-    change = Change("asset.checkout", S.IN_USE, custodian=person, due_at=due_time(due), clear_due=True)
+    change = Change("asset.checkout", S.IN_USE, custodian=person, due_at=due_time(due), clear_due=True,
+                    archive=volume_loan)
     return _apply(session, actor, asset, change, at, reason, origin, data)
 
 
 def checkin(session: Session, actor: Actor, tag: str, location_code: str | None = None,
-            at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None) -> Outcome:
+            at: datetime | None = None, reason: str = "", origin: KioskOrigin | None = None, *,
+            volume_loan: bool = False) -> Outcome:
     location = directory.location_by_code(session, location_code) if location_code else None
-    change = Change("asset.checkin", S.IN_STORAGE, location, clear_custodian=True, clear_due=True)
+    change = Change("asset.checkin", S.IN_STORAGE, location, clear_custodian=True, clear_due=True,
+                    archive=volume_loan)
     return _apply(session, actor, asset_for_change(session, tag), change, at, reason, origin)
 
 
 def _apply(session: Session, actor: Actor, asset: Asset, change: Change, at: datetime | None,
            reason: str, origin: KioskOrigin | None, data: dict[str, Any] | None = None) -> Outcome:
+    guarded = ARCHIVE_ONLY.get(change.type)
+    if (guarded and not change.archive and (data or {}).get("disposal_reason") != "lost"
+            and lookup.is_volume(session, asset.id) is not False and session.get(ArchiveVolume, asset.id)):
+        raise RuleViolation(guarded[1], code=guarded[0], asset=asset.code)
     at = at or utcnow()
     late = asset.state_at is not None and at < asset.state_at
     verb = change.type.split(".", 1)[1]

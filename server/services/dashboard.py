@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.models import GateAlert, PlanLine, Stocktake, Trip
-from server.services import bookings, dispatch, kiosks, lifecycle, plans, supplies, supply_conflicts
+from server.services import archive_loans, bookings, dispatch, kiosks, lifecycle, plans, supplies, supply_conflicts
 
 REJECTED_DAYS = 7
 OVERDUE_SHOWN = 10
@@ -131,3 +131,14 @@ def vehicles(session: Session, now: datetime) -> Vehicles:
     return Vehicles(REJECTED_DAYS, [a for a in alerts if a.kind == "no_dispatch"][:OVERDUE_SHOWN],
                     sum(1 for a in alerts if a.kind == "vehicle_conflict"), dispatch.overdue(session, now),
                     len(bookings.queue(session, now)))
+
+
+@dataclass(frozen=True)
+class ArchiveOverdue:
+    count: int
+    first: list[Any]  # ArchiveLoan rows, the longest overdue first
+
+
+def archive_overdue(session: Session, now: datetime) -> ArchiveOverdue:
+    rows = archive_loans.overdue(session, now)
+    return ArchiveOverdue(len(rows), rows[:OVERDUE_SHOWN])

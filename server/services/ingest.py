@@ -26,6 +26,8 @@ from server.errors import DomainError, NotFound
 from server.i18n import N_
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, SupplyItem, VisitorPass, utcnow
 from server.services import (
+    archive_loans,
+    archives,
     assets,
     bulk,
     exit_permits,
@@ -72,12 +74,28 @@ def _move(session: Session, ctx: Context, data: m.AssetMove) -> tuple[str, str, 
     return _asset_outcome("Moved", out, out.to_location.name if out.to_location else "")
 
 
+def _is_volume(session: Session, tag: str) -> bool:
+    """Whether the tag is an archive volume or file: lent and returned through its loan (archive_loans)."""
+    try:
+        return archives.volume_of(session, assets.asset_by_code(session, tag)) is not None
+    except NotFound:
+        return False  # the asset service says so again, with its own reason
+
+
 def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[str, str, bool]:
+    if _is_volume(session, data.tag):  # the loan's due date counts, not the kiosk's
+        loan = archive_loans.lend(session, ctx.actor, data.tag, data.to, at=ctx.event.at, origin=ctx.origin)
+        where = "read on site" if loan.on_site else "due back"
+        return f"Lent {data.tag}", f"to {data.to}, {where} {loan.due_on.isoformat()}, loan {loan.id}", False
     out = assets.checkout(session, ctx.actor, data.tag, data.to, due=data.due, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked out", out, f"to {data.to}")
 
 
 def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str, str, bool]:
+    if _is_volume(session, data.tag):
+        loan = archive_loans.give_back(session, ctx.actor, data.tag, data.location, at=ctx.event.at,
+                                       origin=ctx.origin)
+        return f"Returned {data.tag}", f"loan {loan.id}" + (", late" if archive_loans.late(loan) else ""), False
     out = assets.checkin(session, ctx.actor, data.tag, data.location, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, lazyload, load_only
 
-from server.models import Asset, Location, Person
+from server.models import ArchiveVolume, Asset, Location, Person
 
 _KEY = "assetgate.lookup"
 MODELS: dict[str, Any] = {"asset": Asset, "location": Location, "person": Person}
@@ -49,6 +49,25 @@ def prefetch(session: Session, kind: str, codes: Iterable[str]) -> None:
     query = select(model).where(model.code.in_(wanted)).options(lazyload("*"), *_ONLY.get(kind, ()))
     for row in session.scalars(query).unique():
         table[row.code] = row
+    if kind == "asset":
+        _volumes(session, [row.id for row in table.values()])
+
+
+_VOLUMES = "volume_ids"
+
+
+def _volumes(session: Session, asset_ids: list[int]) -> None:
+    """Which of the batch's assets are archive volumes, in one query: a check-out or check-in asks
+    (``is_volume``), and without this each would cost a query of its own even for an ordinary asset."""
+    known: dict[Any, Any] = cache(session).setdefault(_VOLUMES, {})  # asset id -> is a volume
+    found = set(session.scalars(select(ArchiveVolume.asset_id).where(ArchiveVolume.asset_id.in_(asset_ids))))
+    known.update({asset_id: asset_id in found for asset_id in asset_ids})
+
+
+def is_volume(session: Session, asset_id: int) -> bool | None:
+    """Whether the asset is an archive volume, when a prefetch found out; None: not known here."""
+    table = session.info.get(_KEY, {}).get(_VOLUMES)
+    return table.get(asset_id) if table else None
 
 
 def clear(session: Session) -> None:

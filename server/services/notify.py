@@ -1,4 +1,5 @@
-"""Notifications from the gate (a host's visitor has arrived, a watchlist hit): an outbox.
+"""Notifications from the gate (a host's visitor has arrived, a watchlist hit) and the archives (a
+loan overdue, to its borrower): an outbox.
 
 ``enqueue`` adds rows in the caller's transaction, so a sign-in never waits for a mail server or a
 webhook and never fails because of one. ``deliver_due`` (run by the scheduler, ``assetgate gate
@@ -40,6 +41,7 @@ TIMEOUT_S = 10.0
 SUBJECTS = {
     "visitor.arrived": "访客到访 / Visitor arrived: {visitor} ({pass})",
     "watchlist.hit": "重点关注名单提示 / Watchlist alert at the gate: {pass}",
+    "archive.overdue": "档案借阅逾期 / Archive loan overdue: {title} ({volume}), due {due}",
 }
 
 

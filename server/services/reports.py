@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from server.errors import DomainError, Invalid
 from server.i18n import N_
 from server.models import Asset, AssetStatus, Category, Location, PlanLine, Purchase, PurchaseLine
-from server.services import indicators, lifecycle, plans, vehicle_reports
+from server.services import archive_reports, archives, indicators, lifecycle, plans, vehicle_reports
 
 CENT = Decimal("0.01")
 PERIODS = ("month", "quarter", "year")
@@ -245,6 +245,23 @@ def _flag(args: dict[str, str], field: str) -> bool:
     return FLAGS[raw]
 
 
+def _span(args: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The from/to dates as times: from the start of the first day to the end of the last (UTC)."""
+    start, end = _range(args)
+    return (datetime.combine(start, time.min, UTC) if start else None,
+            datetime.combine(end + timedelta(days=1), time.min, UTC) if end else None)
+
+
+def _days(args: dict[str, str], field: str, default: int) -> int:
+    raw = args.get(field, "").strip()
+    if raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= 3650):
+        raise BadFilter(N_("%(field)s must be a whole number of days from 0 to 3650, not %(value)s."), field=field,
+                        value=repr(raw[:40]))
+    return int(raw)
+
+
 def _maintenance(session: Session, args: dict[str, str]) -> Report:
     by = args.get("by") or "category"
     check_choice("by", by, indicators.MAINTENANCE_BY)
@@ -282,6 +299,10 @@ REPORTS: dict[str, Callable[[Session, dict[str, str]], Report]] = {
     "supply-top-consumers": lambda s, a: _indicator("supply-top-consumers", indicators.supply_top_consumers(
         s, _option(a, "by", indicators.TOP_BY, "department") or "", *_range(a))),
     "supply-stock-value": lambda s, a: _indicator("supply-stock-value", indicators.supply_stock_value(s)),
+    "archive-loans": lambda s, a: _indicator("archive-loans", archive_reports.loans_by(s, *_span(a))),
+    "archive-overdue": lambda s, a: _indicator("archive-overdue", archive_reports.overdue_loans(s)),
+    "archive-review": lambda s, a: _indicator("archive-review", archive_reports.due_for_review(
+        s, archives.today(s), _days(a, "within", archive_reports.REVIEW_WITHIN_DAYS))),
 }
 # The arguments each report takes; any other is refused (UnknownParameter), never silently ignored.
 ARGUMENTS: dict[str, set[str]] = {
@@ -300,6 +321,9 @@ ARGUMENTS: dict[str, set[str]] = {
     "supply-consumption": {"by", "period", "from", "to"},
     "supply-top-consumers": {"by", "from", "to"},
     "supply-stock-value": set(),
+    "archive-loans": {"from", "to"},
+    "archive-overdue": set(),
+    "archive-review": {"within"},
 }
 
 TITLES = {
@@ -318,6 +342,9 @@ TITLES = {
     "supply-consumption": N_("Office supplies used"),
     "supply-top-consumers": N_("Top consumers of office supplies"),
     "supply-stock-value": N_("Office supplies in stock and their value"),
+    "archive-loans": N_("Archive loans by department and class"),
+    "archive-overdue": N_("Overdue archive loans"),
+    "archive-review": N_("Archive volumes due for review"),
 }
 DESCRIPTIONS = {
     "spend": N_("What was spent in each month, quarter or year, per procurement category."),
@@ -336,6 +363,9 @@ DESCRIPTIONS = {
                              "their purchase cost (first in, first out)."),
     "supply-top-consumers": N_("The departments or people who used the most supplies, by cost, and their share."),
     "supply-stock-value": N_("Per item: what is in stock and what it cost (first in, first out)."),
+    "archive-loans": N_("Volumes lent per borrower's department and archive class: read on site, late, still out."),
+    "archive-overdue": N_("Archive loans out past their due date, the longest overdue first."),
+    "archive-review": N_("Volumes whose retention period has ended or ends within the days given: to appraise."),
 }
 
 
@@ -411,6 +441,7 @@ COLUMNS: dict[str, Column] = {
     "stock": Column(N_("In stock"), "number"),
     "stock_value": Column(N_("Stock value (FIFO)"), "money"),
 }
+COLUMNS |= {key: Column(label, kind) for key, (label, kind) in archive_reports.COLUMNS.items()}
 # The same key named otherwise in one report: asset categories are not procurement categories.
 COLUMN_OVERRIDES: dict[tuple[str, str], Column] = {
     (report, "category"): Column(N_("Asset category"))

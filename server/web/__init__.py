@@ -12,6 +12,9 @@ from types import ModuleType
 from flask import Flask
 
 from server.web import (
+    archive_destruction,
+    archive_loans,
+    archives,
     assets,
     audit,
     bookings,
@@ -51,6 +54,9 @@ AREAS: tuple[ModuleType, ...] = (
     supplies,
     requisitions,
     stocktakes,
+    archives,
+    archive_loans,
+    archive_destruction,
     labels,
     reports,
     departments,

@@ -33,6 +33,7 @@ PARTS: dict[str, tuple[str, Part]] = {
     "overdue": ("api.get_report", lambda db, now, today: dashboard.overdue_controlled(db, now)),
     "storeroom": ("supplies.settle", lambda db, now, today: dashboard.storeroom(db)),
     "vehicles": ("bookings.board", lambda db, now, today: dashboard.vehicles(db, now)),
+    "archive_overdue": ("archive_loans.index", lambda db, now, today: dashboard.archive_overdue(db, now)),
 }
 
 

@@ -245,6 +245,33 @@ def trips_without_dispatch(report: Report) -> Any:
     return chart
 
 
+def archive_loans(report: Report) -> Any:
+    departments = list(dict.fromkeys(r["department"] or _("None") for r in report.rows))
+    classes = list(dict.fromkeys(r["archive_class"] for r in report.rows))
+    chart = _chart(pygal.StackedBar, _("Archive loans per department and class"), departments)
+    counts = {(r["department"] or _("None"), r["archive_class"]): r["loans"] for r in report.rows}
+    for name in classes:
+        chart.add(name, [counts.get((d, name), 0) for d in departments])
+    return chart
+
+
+def archive_overdue(report: Report) -> Any:
+    rows = report.rows[:MAX_BARS]
+    chart = _chart(pygal.HorizontalBar, _("Days late per volume"), [r["volume"] for r in rows], show_legend=False)
+    chart.add(_("Days late"), [r["days_late"] for r in rows])
+    return chart
+
+
+def archive_review(report: Report) -> Any:
+    classes = list(dict.fromkeys(r["archive_class"] for r in report.rows))
+    chart = _chart(pygal.StackedBar, _("Volumes due for review per class"), classes)
+    chart.add(_("Retention ended"), [sum(1 for r in report.rows if r["archive_class"] == c and r["past_retention"])
+                                     for c in classes])
+    chart.add(_("Retention ends soon"), [sum(1 for r in report.rows if r["archive_class"] == c
+                                             and not r["past_retention"]) for c in classes])
+    return chart
+
+
 CHARTS: dict[str, Callable[[Report], Any]] = {
     "spend": spend, "spend-by-method": spend_by_method, "plan-execution": plan_execution, "assets": assets,
     "bought-per-year": bought_per_year, "overdue": overdue, "usage-log": usage_log,
@@ -254,15 +281,15 @@ CHARTS: dict[str, Callable[[Report], Any]] = {
     "vehicle-cost-per-km": vehicle_cost_per_km,
     "vehicle-use-by-department": vehicle_use_by_department, "vehicle-utilisation": vehicle_utilisation,
     "trips-without-dispatch": trips_without_dispatch,
+    "archive-loans": archive_loans,
+    "archive-overdue": archive_overdue, "archive-review": archive_review,
 }
 
 
 def capped(name: str, report: Report) -> int | None:
     """How many rows the chart shows when it does not show them all (overdue only draws one bar a row)."""
     capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate", "supply-consumption",
-                      "supply-stock-value")
-    capped_reports = ("overdue", "maintenance-cost", "total-cost", "execution-rate", "vehicle-cost-per-km",
-                      "vehicle-utilisation")
+                      "supply-stock-value", "vehicle-cost-per-km", "vehicle-utilisation", "archive-overdue")
     return MAX_BARS if name in capped_reports and len(report.rows) > MAX_BARS else None
 
 

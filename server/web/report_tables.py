@@ -42,6 +42,10 @@ def _file_value(kind: str, value: Any) -> Any:
         return names.method(value)
     if kind == "approval_state":
         return names.approval_state(value)
+    if kind == "confidentiality":
+        return names.confidentiality(value)
+    if kind == "retention":
+        return names.retention(value)
     if kind == "bool":
         return _("Yes") if value else _("No")
     if kind == "datetime":

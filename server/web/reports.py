@@ -81,6 +81,9 @@ FILTERS: dict[str, dict[str, Any]] = {
     "supply-top-consumers": {"by": _select(_l("Group by"), {k: _SUPPLY_BY[k] for k in ("department", "person")}),
                              **_span()},
     **{name: _span() for name in vehicle_reports.FAMILY},
+    "archive-loans": _span(),
+    "archive-review": {"within": StringField(_l("Retention ending within (days)"),
+                                             render_kw={"inputmode": "numeric", "size": 6, "placeholder": "90"})},
 }
 
 

@@ -52,7 +52,8 @@ class LinkForm(FlaskForm):
 class GrantForm(FlaskForm):
     username = SelectField(_l("User"), validators=[DataRequired()])
     level = SelectField(_l("Level"), choices=[("leader", _l("Leader in charge")),
-                                              ("principal", _l("Principal leader"))])
+                                              ("principal", _l("Principal leader")),
+                                              ("archive_manager", _l("Archive manager"))])
     department = StringField(_l("Department (empty: all departments)"), validators=[Length(max=100)])
 
 
