@@ -39,6 +39,8 @@ REFUSALS: dict[str, tuple[str, str]] = {
     Reason.NO_EXIT_PERMIT: (N_("no exit permit"), N_("Do not let the asset out; ask for an exit permit")),
     "no_dispatch": (N_("no dispatch"), N_("An official vehicle leaves only with a dispatch")),
     Reason.INSUFFICIENT_STOCK: (N_("not enough stock"), N_("Check the quantity taken")),
+    Reason.NO_TAKEOUT_APPROVAL: (N_("seal take-out not approved"),
+                                 N_("Keep the seal in the office; the carrier needs an approved take-out request")),
     Reason.ON_WATCHLIST: (N_("on the watchlist"), N_("Follow the watchlist procedure and tell the office")),
     Reason.ALREADY_ON_SITE: (N_("already on site"), N_("The visitor is signed in already; scan the pass at idle "
                                                       "to sign out")),

@@ -69,6 +69,16 @@ from server.models.procurement import (  # noqa: F401
     PurchaseLine,
     PurchaseRequest,
 )
+from server.models.seals import (  # noqa: F401
+    Seal,
+    SealEvent,
+    SealImprint,
+    SealKind,
+    SealStatus,
+    SealTakeout,
+    SealUse,
+    SealUseRequest,
+)
 from server.models.service import (  # noqa: F401
     Job,
     JobState,
@@ -147,4 +157,12 @@ __all__ = [
     "StocktakeExpected",
     "StocktakeScan",
     "StocktakeResolution",
+    "SealKind",
+    "SealStatus",
+    "Seal",
+    "SealEvent",
+    "SealImprint",
+    "SealUseRequest",
+    "SealUse",
+    "SealTakeout",
 ]

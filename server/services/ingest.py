@@ -23,8 +23,20 @@ from contract.messages import Display, Event, Reason
 from server.audit import Actor
 from server.errors import DomainError, NotFound
 from server.i18n import N_
-from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, utcnow
-from server.services import assets, bulk, exit_permits, gate_alerts, kiosks, lookup, stocktakes, supplies, visits
+from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, Seal, utcnow
+from server.services import (
+    assets,
+    bulk,
+    exit_permits,
+    gate_alerts,
+    kiosks,
+    lookup,
+    seal_takeouts,
+    seals,
+    stocktakes,
+    supplies,
+    visits,
+)
 from server.services.visitors import VisitorIn
 
 
@@ -61,11 +73,18 @@ def _move(session: Session, ctx: Context, data: m.AssetMove) -> tuple[str, str, 
 
 
 def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[str, str, bool]:
+    if seals.find(session, data.tag) is not None:  # a seal's A- code: a take-out (外带), not an asset check-out
+        trip = seal_takeouts.take_out(session, ctx.actor, data.tag, data.to, at=ctx.event.at)
+        return f"Seal out: {data.tag}", f"take-out {trip.id}, due {trip.due_at.isoformat(timespec='minutes')}", False
     out = assets.checkout(session, ctx.actor, data.tag, data.to, due=data.due, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked out", out, f"to {data.to}")
 
 
 def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str, str, bool]:
+    if seals.find(session, data.tag) is not None:  # the return scan of a seal's take-out
+        trip = seal_takeouts.bring_back(session, ctx.actor, data.tag, at=ctx.event.at)
+        late = trip.returned_at is not None and trip.returned_at > trip.due_at
+        return f"Seal back: {data.tag}", f"take-out {trip.id}" + (", returned late" if late else ""), False
     out = assets.checkin(session, ctx.actor, data.tag, data.location, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
 
@@ -182,6 +201,8 @@ def prefetch(session: Session, events: list[Event]) -> Prefetched:
     found = {k.name: k for k in session.scalars(select(Kiosk).where(Kiosk.name.in_(names)))}
     for kind, wanted in _codes_by_kind(events).items():
         lookup.prefetch(session, kind, wanted)
+        if kind == "asset":
+            lookup.prefetch(session, "seal", wanted)
     return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
 
 
@@ -199,6 +220,8 @@ def lock_rows(session: Session, events: list[Event]) -> None:
     wanted = _codes_by_kind(events)["asset"]
     if wanted:
         session.execute(select(Asset.id).where(Asset.code.in_(wanted)).order_by(Asset.id).with_for_update()).all()
+        # A seal's code is an A- code too (its take-out and return scans): its row is locked here as well.
+        session.execute(select(Seal.id).where(Seal.code.in_(wanted)).order_by(Seal.id).with_for_update()).all()
 
 
 _KINDS = {codes.Kind.ASSET: "asset", codes.Kind.LOCATION: "location", codes.Kind.PERSON: "person"}
