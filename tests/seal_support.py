@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 
 from server.audit import SYSTEM, Actor
+from server.models import SealTakeout
 from server.services import approvals, directory, seal_takeouts, seal_uses, seals
 from tests.admin_support import make_user
 
@@ -77,3 +78,13 @@ def image(kind: str = "PNG", size: tuple[int, int] = (120, 120), **save: Any) ->
     out = io.BytesIO()
     picture.save(out, format=kind, **save)
     return out.getvalue()
+
+
+def make_overdue(sessions: Any, takeout_id: int, hours: float = 3) -> None:
+    """Time passes: the take-out's due time moves ``hours`` into the past (and its out time with it)."""
+    with sessions() as session, session.begin():
+        trip = session.get(SealTakeout, takeout_id)
+        shift = trip.due_at - datetime.now(UTC) + timedelta(hours=hours)
+        trip.due_at -= shift
+        if trip.out_at is not None:
+            trip.out_at -= shift

@@ -105,7 +105,7 @@ def build(session: Session, filters: Filters, zone: str) -> Register:
 
 def _columns() -> list[tuple[str, float]]:
     """(heading, width in mm) of the paper register, in the reader's language."""
-    return [(_("No."), 10), (_("Date stamped"), 24), (_("Seal"), 30), (_("Department"), 24),
+    return [(_("Line no."), 10), (_("Date stamped"), 24), (_("Seal"), 30), (_("Department"), 24),
             (_("Document title"), 46), (_("Copies"), 11), (_("Recipient organisation"), 32), (_("Purpose"), 36),
             (_("Approved by"), 20), (_("Requester"), 18), (_("Stamped by"), 16)]
 
@@ -131,7 +131,7 @@ def subtitle(register: Register) -> str:
 
 
 def csv_file(session: Session, actor: Actor, register: Register) -> bytes:
-    headers = [_("No."), _("Date stamped"), _("Seal code"), _("Seal"), _("Kind"), _("Department"),
+    headers = [_("Line no."), _("Date stamped"), _("Seal code"), _("Seal"), _("Kind"), _("Department"),
                _("Document title"), _("Copies"), _("Recipient organisation"), _("Purpose"), _("Approved by"),
                _("Requester"), _("Stamped by"), _("Recorded by"), _("Use request")]
     rows = [[r.no, format_datetime(r.at, "yyyy-MM-dd HH:mm"), r.seal_code, r.seal_name, names.seal_kind(r.seal_kind),

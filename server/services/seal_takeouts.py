@@ -37,6 +37,7 @@ from server.services.supplies import clean_text
 
 KIND = "seal_takeout"
 LONGEST = timedelta(days=30)
+FUTURE_SLACK = timedelta(minutes=5)  # a return recorded a little ahead of the server's clock, never further
 STATES = ("pending", "rejected", "withdrawn", "approved", "out", "overdue", "returned")
 
 
@@ -154,6 +155,9 @@ def take_out(session: Session, actor: Actor, seal_code: str, carrier_code: str,
 
 def bring_back(session: Session, actor: Actor, seal_code: str, at: datetime | None = None) -> SealTakeout:
     """The seal is back in the office: its open take-out ends (late if after the due time)."""
+    now = utcnow()
+    if at is not None and at > now + FUTURE_SLACK:
+        raise Invalid(N_("the time of the return is in the future"), code="bad_time", field="at")
     seal = seals.by_code(session, seal_code, lock=True)
     found = seals.open_takeout(session, seal)
     if found is None:
@@ -161,7 +165,7 @@ def bring_back(session: Session, actor: Actor, seal_code: str, at: datetime | No
     assert found.out_at is not None
     before = _state(found)
     # A return scanned on a clock behind the one that scanned it out still comes after it.
-    found.returned_at = max(at or utcnow(), found.out_at)
+    found.returned_at = max(at or now, found.out_at)
     found.returned_by, found.return_source = actor.name, actor.source
     session.flush()
     audit.record(session, actor, "seal.return", "seal", seal.code, before,

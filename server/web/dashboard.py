@@ -18,7 +18,7 @@ from server import settings_of
 from server.auth import READERS, roles
 from server.i18n import N_
 from server.models import utcnow
-from server.services import dashboard, reports
+from server.services import dashboard, reports, seal_takeouts
 from server.web.nav import MenuItem, can
 
 bp = Blueprint("dashboard", __name__)
@@ -31,6 +31,7 @@ PARTS: dict[str, tuple[str, Part]] = {
     "kiosks": ("kiosks.index", lambda db, now, today: dashboard.kiosk_summary(db)),
     "refusals": ("kiosks.rejected", lambda db, now, today: dashboard.refusals(db, now)),
     "overdue": ("api.get_report", lambda db, now, today: dashboard.overdue_controlled(db, now)),
+    "overdue_seals": ("seal_requests.takeouts", lambda db, now, today: seal_takeouts.overdue(db, now, 10)),
 }
 
 
