@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import names
@@ -41,7 +42,7 @@ def _copies(label: Any) -> IntegerField:
 
 class SealForm(FlaskForm):
     name = _text(_l("Seal name"), 200)
-    kind = SelectField(_l("Kind of seal"), choices=[(k, _l(v)) for k, v in names.SEAL_KINDS.items()],
+    kind = SelectField(_l("Kind of seal"), choices=[SelectChoice(k, _l(v)) for k, v in names.SEAL_KINDS.items()],
                        validate_choice=False)
     department = _text(_l("Department"), 100)
     custodian = _badge(_l("Custodian (badge, P- code)"))
@@ -52,7 +53,7 @@ class SealForm(FlaskForm):
 
 
 class StepForm(FlaskForm):
-    action = SelectField(_l("Life-cycle step"), choices=[(k, _l(names.SEAL_ACTIONS[k])) for k in seals.STEPS],
+    action = SelectField(_l("Life-cycle step"), choices=[SelectChoice(k, _l(names.SEAL_ACTIONS[k])) for k in seals.STEPS],
                          validate_choice=False)
     approval_ref = _text(_l("Approval reference"), 100)
     reason = _text(_l("Reason"), 1000, required=False, area=True)
@@ -112,8 +113,8 @@ class CarrierForm(FlaskForm):
 def show(form: FlaskForm, exc: DomainError) -> None:
     """A refusal beside the field it names (``field``), or above the form."""
     name = exc.params.get("field")
-    target = getattr(form, str(name), None) if name else None
-    if target is not None and hasattr(target, "errors"):
+    target = form._fields.get(str(name)) if name else None
+    if target is not None:
         target.errors = [*target.errors, exc.localized()] if isinstance(target.errors, list) else [exc.localized()]
     else:
         form.form_errors.append(exc.localized())

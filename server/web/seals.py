@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
+from wtforms.fields.choices import SelectChoice
 
 from server import names, params, settings_of
 from server.api.seals import IMPRINT_READERS, KEEPERS, REGISTER_READERS, imprint_response
@@ -111,7 +112,7 @@ def _seal(code: str) -> Seal:
 def _page(seal: Seal, status: int = 200, **made: Any) -> Any:
     step = made.get("step") or forms.StepForm(formdata=None)
     possible = [s for s, (allowed, _to) in seals.STEPS.items() if seal.status in allowed]
-    step.action.choices = [(s, names.seal_action(s)) for s in possible]
+    step.action.choices = [SelectChoice(s, names.seal_action(s)) for s in possible]
     requests = list(g.db.scalars(seal_uses.listing(seal=seal).order_by(SealUseRequest.id.desc()).limit(10)))
     trips = list(g.db.scalars(seal_takeouts.listing(seal=seal).order_by(SealTakeout.id.desc()).limit(10)))
     return render_template(
