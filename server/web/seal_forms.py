@@ -53,8 +53,8 @@ class SealForm(FlaskForm):
 
 
 class StepForm(FlaskForm):
-    action = SelectField(_l("Life-cycle step"), choices=[SelectChoice(k, _l(names.SEAL_ACTIONS[k])) for k in seals.STEPS],
-                         validate_choice=False)
+    action = SelectField(_l("Life-cycle step"), validate_choice=False,
+                         choices=[SelectChoice(k, _l(names.SEAL_ACTIONS[k])) for k in seals.STEPS])
     approval_ref = _text(_l("Approval reference"), 100)
     reason = _text(_l("Reason"), 1000, required=False, area=True)
 
