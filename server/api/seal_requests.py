@@ -21,7 +21,7 @@ REQUESTERS = ("storekeeper", "guard")
 STATES = ("pending", "approved", "rejected", "withdrawn")
 
 
-class UseRequestIn(Body):
+class SealUseRequestIn(Body):
     seal: CodeText
     document_title: str = Field(min_length=1, max_length=300)
     copies: int = Field(ge=1, le=seal_uses.MAX_COPIES)
@@ -30,13 +30,13 @@ class UseRequestIn(Body):
     department: str = Field(min_length=1, max_length=100)
 
 
-class DecisionIn(Body):
+class SealDecisionIn(Body):
     decision: Literal["approve", "reject"]
     quantity: int | None = Field(None, ge=1, le=seal_uses.MAX_COPIES)  # use requests: copies approved
     reason: str = Field("", max_length=2000)
 
 
-class UseIn(Body):
+class SealUseIn(Body):
     request: int | None = Field(None, ge=1, le=2**63 - 1)
     copies: int = Field(ge=1, le=seal_uses.MAX_COPIES)
     stamped_by: str = Field("", max_length=300)
@@ -44,7 +44,7 @@ class UseIn(Body):
     note: str = Field("", max_length=1000)
 
 
-class TakeoutIn(Body):
+class SealTakeoutIn(Body):
     seal: CodeText
     carrier: CodeText
     destination: str = Field(min_length=1, max_length=200)
@@ -53,11 +53,11 @@ class TakeoutIn(Body):
     department: str = Field(min_length=1, max_length=100)
 
 
-class CarrierIn(Body):
+class SealCarrierIn(Body):
     carrier: CodeText
 
 
-class ReturnIn(Body):
+class SealReturnIn(Body):
     at: AwareDatetime | None = None
 
 
@@ -84,8 +84,8 @@ def list_seal_requests() -> Any:
 
 @bp.post("/seal-requests")
 @roles(*REQUESTERS)
-@accepts(UseRequestIn)
-def submit_seal_request(body: UseRequestIn) -> Any:
+@accepts(SealUseRequestIn)
+def submit_seal_request(body: SealUseRequestIn) -> Any:
     """Ask to use a seal on a document; the leader in charge of the department approves."""
     made = seal_uses.submit(g.db, g.actor, seal_uses.UseRequestIn(**body.model_dump()),
                             settings_of(current_app).principal_approval_above)
@@ -102,8 +102,8 @@ def get_seal_request(request_id: int) -> Any:
 
 @bp.post("/seal-requests/<int:request_id>/decision")
 @roles(*READERS)
-@accepts(DecisionIn)
-def decide_seal_request(request_id: int, body: DecisionIn) -> Any:
+@accepts(SealDecisionIn)
+def decide_seal_request(request_id: int, body: SealDecisionIn) -> Any:
     """Approve (optionally fewer copies) or reject with a reason: only an approver of the step may."""
     found = seal_uses.by_id(g.db, request_id)
     approvals.decide(g.db, g.actor, found.approval_id, body.decision, body.quantity, body.reason)
@@ -123,8 +123,8 @@ def withdraw_seal_request(request_id: int) -> Any:
 
 @bp.post("/seals/<code>/uses")
 @roles(*KEEPERS)
-@accepts(UseIn)
-def record_seal_use(code: str, body: UseIn) -> Any:
+@accepts(SealUseIn)
+def record_seal_use(code: str, body: SealUseIn) -> Any:
     """用印登记: a use of the seal on an approved request (copies within what is left of it)."""
     use = seal_uses.record_use(g.db, g.actor, code, seal_uses.UseIn(**body.model_dump()))
     g.db.commit()
@@ -151,8 +151,8 @@ def overdue_seal_takeouts() -> Any:
 
 @bp.post("/seal-takeouts")
 @roles(*REQUESTERS)
-@accepts(TakeoutIn)
-def submit_seal_takeout(body: TakeoutIn) -> Any:
+@accepts(SealTakeoutIn)
+def submit_seal_takeout(body: SealTakeoutIn) -> Any:
     """Ask to take a seal out of the office (who carries it, where, what for, due back when)."""
     data = seal_takeouts.TakeoutIn(**body.model_dump())
     made = seal_takeouts.submit(g.db, g.actor, data, settings_of(current_app).principal_approval_above)
@@ -169,8 +169,8 @@ def get_seal_takeout(takeout_id: int) -> Any:
 
 @bp.post("/seal-takeouts/<int:takeout_id>/decision")
 @roles(*READERS)
-@accepts(DecisionIn)
-def decide_seal_takeout(takeout_id: int, body: DecisionIn) -> Any:
+@accepts(SealDecisionIn)
+def decide_seal_takeout(takeout_id: int, body: SealDecisionIn) -> Any:
     """Approve or reject (with a reason) a take-out: only an approver of the step may."""
     found = seal_takeouts.by_id(g.db, takeout_id)
     approvals.decide(g.db, g.actor, found.approval_id, body.decision, None, body.reason)
@@ -190,8 +190,8 @@ def withdraw_seal_takeout(takeout_id: int) -> Any:
 
 @bp.post("/seals/<code>/takeout")
 @roles(*KEEPERS)
-@accepts(CarrierIn)
-def take_seal_out(code: str, body: CarrierIn) -> Any:
+@accepts(SealCarrierIn)
+def take_seal_out(code: str, body: SealCarrierIn) -> Any:
     """The seal leaves with its carrier (as the kiosk's asset.checkout does): only on an approved take-out."""
     trip = seal_takeouts.take_out(g.db, g.actor, code, body.carrier)
     g.db.commit()
@@ -200,8 +200,8 @@ def take_seal_out(code: str, body: CarrierIn) -> Any:
 
 @bp.post("/seals/<code>/return")
 @roles(*KEEPERS)
-@accepts(ReturnIn)
-def bring_seal_back(code: str, body: ReturnIn) -> Any:
+@accepts(SealReturnIn)
+def bring_seal_back(code: str, body: SealReturnIn) -> Any:
     """The seal is back in the office (as the kiosk's asset.checkin does)."""
     at: datetime | None = body.at
     trip = seal_takeouts.bring_back(g.db, g.actor, code, at=at)

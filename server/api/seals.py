@@ -36,13 +36,13 @@ class SealIn(Body):
     note: str = Field("", max_length=2000)
 
 
-class StepIn(Body):
+class SealStepIn(Body):
     action: Literal["enable", "suspend", "recall", "destroy"]
     approval_ref: str = Field(min_length=1, max_length=100)
     reason: str = Field("", max_length=1000)
 
 
-class CustodianIn(Body):
+class SealCustodianIn(Body):
     custodian: CodeText
     approval_ref: str = Field(min_length=1, max_length=100)
     reason: str = Field("", max_length=1000)
@@ -88,8 +88,8 @@ def get_seal(code: str) -> Any:
 
 @bp.post("/seals/<code>/steps")
 @roles(*KEEPERS)
-@accepts(StepIn)
-def seal_step(code: str, body: StepIn) -> Any:
+@accepts(SealStepIn)
+def seal_step(code: str, body: SealStepIn) -> Any:
     """A life-cycle step (enable, suspend, recall, destroy) with its approval reference."""
     seal = seals.step(g.db, g.actor, code, body.action, body.approval_ref, body.reason)
     g.db.commit()
@@ -98,8 +98,8 @@ def seal_step(code: str, body: StepIn) -> Any:
 
 @bp.post("/seals/<code>/custodian")
 @roles(*KEEPERS)
-@accepts(CustodianIn)
-def seal_custodian(code: str, body: CustodianIn) -> Any:
+@accepts(SealCustodianIn)
+def seal_custodian(code: str, body: SealCustodianIn) -> Any:
     """Hand the seal to another custodian, with the approval reference."""
     seal = seals.change_custodian(g.db, g.actor, code, body.custodian, body.approval_ref, body.reason)
     g.db.commit()
