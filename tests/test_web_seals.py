@@ -247,3 +247,15 @@ def test_register_page_csv_and_pdf(client: Any, sessions: Any, found: Office, tm
     assert client.get("/seal-register.xlsx").status_code == 404
     login(client, sessions, "guard", "gate-guard")
     assert client.get("/seal-register").status_code == 403
+
+
+def test_a_seal_label_opens_the_seal_page_and_prints_with_its_name(app: Any, client: Any, sessions: Any,
+                                                                   found: Office) -> None:
+    from server.services import printing
+
+    login(client, sessions, "guard")
+    opened = client.get(f"/c/{found.seal.lower()}")
+    assert opened.status_code == 302 and opened.headers["Location"] == f"/seals/{found.seal}"
+    with app.test_request_context(headers={"Accept-Language": "zh"}), sessions() as session:
+        (label,) = printing.resolve(session, [found.seal], "县财政局")
+        assert (label.name, label.category) == ("Finance Bureau seal", "公章")

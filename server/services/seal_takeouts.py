@@ -27,9 +27,9 @@ from typing import Any
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
-from server import audit, names
+from server import audit
 from server.audit import Actor
-from server.errors import IllegalTransition, Invalid, NotFound, RuleViolation, Term
+from server.errors import IllegalTransition, Invalid, NotFound, RuleViolation
 from server.i18n import N_
 from server.models import Approval, ApprovalState, Seal, SealTakeout, utcnow
 from server.services import approvals, seals
@@ -201,6 +201,3 @@ def overdue(session: Session, now: datetime | None = None, limit: int = 500) -> 
     query = listing("overdue", now=now).order_by(SealTakeout.due_at, SealTakeout.id).limit(limit)
     return list(session.scalars(query))
 
-
-def state_term(value: str) -> Term:
-    return Term(value, names.TAKEOUT_STATES.get(value, value))

@@ -75,7 +75,8 @@ def index() -> Any:
 
 def _file(field: Any) -> bytes | None:
     data = field.data
-    return data.read(seal_imprints.MAX_BYTES + 1) if isinstance(data, FileStorage) and data.filename else None
+    # The whole file: the request itself is bounded by max_upload_bytes, and the refusal says its real size.
+    return data.read() if isinstance(data, FileStorage) and data.filename else None
 
 
 @bp.route("/seals/new", methods=["GET", "POST"])
