@@ -390,3 +390,16 @@ def test_register_by_seal_department_and_period_as_csv_and_pdf(app: Any, session
     with sessions() as session:
         assert session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "seal_register")).all() == [
             "seal.register_export", "seal.register_print"]
+
+
+def test_a_register_too_long_to_print_is_refused(app: Any, sessions: Any, found: Office,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    rid = approved_use(sessions, found.seal, copies=2)
+    with sessions() as session, session.begin():
+        seal_uses.record_use(session, KEEPER, found.seal, seal_uses.UseIn(rid, 1))
+        seal_uses.record_use(session, KEEPER, found.seal, seal_uses.UseIn(rid, 1))
+    monkeypatch.setattr(seal_register, "MAX_PDF_ROWS", 1)
+    with app.test_request_context(), sessions() as session:
+        register = seal_register.build(session, seal_register.Filters(), "Asia/Shanghai")
+        refused = _refused(lambda: seal_register.pdf_file(session, KEEPER, register, "Org", datetime.now(UTC)))
+        assert refused.code == "too_many_rows" and "more than 1 uses to print" in refused.message

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labels import fonts
+from labels.text import ellipsize
 from server import audit, names
 from server.audit import Actor
 from server.errors import Invalid
@@ -35,7 +36,9 @@ from server.models import Seal, SealUse, SealUseRequest
 from server.services import seals
 
 MAX_ROWS = 20_000
+MAX_PDF_ROWS = 5_000  # about 2 ms of CPU a line: 10 s for the largest PDF, made inside the request
 FONT_NAME = "AssetGateCJK"
+PADDING = 3  # points, each side of a cell
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,8 @@ def build(session: Session, filters: Filters, zone: str) -> Register:
 
 def _columns() -> list[tuple[str, float]]:
     """(heading, width in mm) of the paper register, in the reader's language."""
-    return [(_("Line no."), 10), (_("Date stamped"), 24), (_("Seal"), 30), (_("Department"), 24),
-            (_("Document title"), 46), (_("Copies"), 11), (_("Recipient organisation"), 32), (_("Purpose"), 36),
+    return [(_("Line no."), 10), (_("Date stamped"), 27), (_("Seal"), 30), (_("Department"), 24),
+            (_("Document title"), 43), (_("Copies"), 11), (_("Recipient organisation"), 32), (_("Purpose"), 36),
             (_("Approved by"), 20), (_("Requester"), 18), (_("Stamped by"), 16)]
 
 
@@ -159,6 +162,16 @@ def _font() -> fonts.FontFace:
     return fonts.load(path, index)
 
 
+# The columns of ``_cells`` whose text may need more than one line.
+WRAPPED = frozenset({2, 3, 4, 6, 7, 8})
+
+
+def _plain(text: str, face: fonts.FontFace, width: float) -> str:
+    """A short cell drawn as it is (no markup is read from it), the font's missing characters as "?",
+    cut with an ellipsis where it would not fit its column (never drawn outside its box)."""
+    return ellipsize("".join(ch if face.has(ch) else fonts.REPLACEMENT for ch in text), face.width, 8, width)
+
+
 def _printable(text: str, face: fonts.FontFace) -> str:
     """Escaped for platypus' markup, lines kept, characters the font lacks drawn as "?" (as labels do)."""
     shown = "".join(ch if ch == "\n" or face.has(ch) else fonts.REPLACEMENT for ch in text)
@@ -173,6 +186,9 @@ def pdf_file(session: Session, actor: Actor, register: Register, org: str, now: 
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+    if len(register.rows) > MAX_PDF_ROWS:
+        raise Invalid(N_("more than %(most)s uses to print: choose a shorter period or one seal"),
+                      code="too_many_rows", most=MAX_PDF_ROWS)
     face = _font()
     cell = ParagraphStyle("cell", fontName=FONT_NAME, fontSize=8, leading=10, wordWrap="CJK")
     head = ParagraphStyle("head", parent=cell, fontSize=8.5)
@@ -180,11 +196,16 @@ def pdf_file(session: Session, actor: Actor, register: Register, org: str, now: 
     small = ParagraphStyle("small", fontName=FONT_NAME, fontSize=9, leading=12, wordWrap="CJK")
     columns = _columns()
     data: list[list[Any]] = [[Paragraph(_printable(h, face), head) for h, _w in columns]]
-    data += [[Paragraph(_printable(text, face), cell) for text in _cells(row)] for row in register.rows]
+    for row in register.rows:
+        # Only the free texts wrap (a Paragraph each, most of the PDF's time); the short ones are strings.
+        data.append([Paragraph(_printable(text, face), cell) if i in WRAPPED
+                     else _plain(text, face, columns[i][1] * mm - 2 * PADDING) for i, text in enumerate(_cells(row))])
     if not register.rows:
         data.append([Paragraph(_printable(_("No uses recorded."), face), cell)] + [""] * (len(columns) - 1))
     table = Table(data, colWidths=[w * mm for _h, w in columns], repeatRows=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("FONT", (0, 1), (-1, -1), FONT_NAME, 8), ("LEADING", (0, 1), (-1, -1), 10),
+                               ("LEFTPADDING", (0, 0), (-1, -1), PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), PADDING),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee"))]))
     heading = _("%(org)s use register of seals", org=org)
     printed = _("Printed %(at)s by %(who)s", at=format_datetime(now, "yyyy-MM-dd HH:mm"), who=actor.name)
