@@ -5,6 +5,7 @@ files. Service level, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import subprocess
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from server.audit import Actor
-from server.errors import DomainError, IllegalTransition, NotFound
+from server.errors import DomainError, IllegalTransition, NotFound, RuleViolation
 from server.models import Approval, AuditEntry, Seal, SealEvent, SealImprint, SealUse
 from server.services import approvals, seal_imprints, seal_register, seal_takeouts, seal_uses, seals
 from tests.seal_support import (
@@ -403,3 +404,34 @@ def test_a_register_too_long_to_print_is_refused(app: Any, sessions: Any, found:
         register = seal_register.build(session, seal_register.Filters(), "Asia/Shanghai")
         refused = _refused(lambda: seal_register.pdf_file(session, KEEPER, register, "Org", datetime.now(UTC)))
         assert refused.code == "too_many_rows" and "more than 1 uses to print" in refused.message
+
+
+def test_concurrent_uses_never_stamp_more_than_approved(sessions: Any, found: Office) -> None:
+    """Six uses of 2 copies at once on a request approved for 7: exactly three go through."""
+    rid = approved_use(sessions, found.seal, copies=7)
+    results: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def stamp() -> None:
+        barrier.wait()
+        for _attempt in range(50):  # SQLite answers a busy writer with an error: try again, as a client would
+            try:
+                with sessions() as session, session.begin():
+                    seal_uses.record_use(session, KEEPER, found.seal, seal_uses.UseIn(rid, 2))
+                results.append("ok")
+                return
+            except RuleViolation as exc:
+                results.append(exc.code)
+                return
+            except Exception as exc:  # noqa: BLE001  database busy: retry
+                if "locked" not in str(exc) and "busy" not in str(exc).lower():
+                    raise
+
+    threads = [threading.Thread(target=stamp) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["copies_exceeded"] * 3 + ["ok"] * 3
+    with sessions() as session:
+        assert seal_uses.stamped(session, rid) == 6
