@@ -48,6 +48,7 @@ class Reason(StrEnum):
     APPROVAL_REQUIRED = "approval_required"  # a controlled item needs purpose and approval ref
     NO_EXIT_PERMIT = "no_exit_permit"
     INSUFFICIENT_STOCK = "insufficient_stock"
+    NO_TAKEOUT_APPROVAL = "no_takeout_approval"  # a seal leaves the office only on an approved take-out
     ON_WATCHLIST = "on_watchlist"
     # Archives (issue 14): a volume is lent only against an approved loan request, and only from its shelf.
     NO_LOAN_REQUEST = "no_loan_request"

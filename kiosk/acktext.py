@@ -43,6 +43,8 @@ REFUSALS: dict[str, tuple[str, str]] = {
     Reason.PLATE_MISMATCH: (N_("key tag and plate do not match"),
                             N_("The key tag is another vehicle's: scan the right one or type the plate")),
     Reason.INSUFFICIENT_STOCK: (N_("not enough stock"), N_("Check the quantity taken")),
+    Reason.NO_TAKEOUT_APPROVAL: (N_("seal take-out not approved"),
+                                 N_("Keep the seal in the office; the carrier needs an approved take-out request")),
     Reason.ON_WATCHLIST: (N_("on the watchlist"), N_("Follow the watchlist procedure and tell the office")),
     Reason.NO_LOAN_REQUEST: (N_("no approved loan request"),
                              N_("Do not hand the volume over; the borrower asks for a loan first")),

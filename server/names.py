@@ -143,6 +143,7 @@ REASONS = {
     "bad_plate": N_("Not a plate"),
     "no_loan_request": N_("No approved loan request"),
     "volume_on_loan": N_("Volume already lent"),
+    "no_takeout_approval": N_("Seal taken out without an approved take-out"),
     "not_supported": N_("Not supported by the server yet"),
     "internal_error": N_("Server error"),
 }
@@ -478,3 +479,55 @@ def loan_state(code: object) -> str:
 
 def destruction_state(code: object) -> str:
     return _name(DESTRUCTION_STATES, code)
+# Seals (issue 14): kinds, life-cycle states and steps, take-out states, as the glossary names them.
+SEAL_KINDS = {
+    "official": N_("Official seal"),
+    "contract": N_("Contract seal"),
+    "finance": N_("Finance seal"),
+    "department": N_("Department seal"),
+}
+
+SEAL_STATUSES = {
+    "made": N_("Made"),
+    "in_use": N_("In service"),
+    "suspended": N_("Suspended"),
+    "recalled": N_("Recalled"),
+    "destroyed": N_("Destroyed"),
+}
+
+# The steps of a seal's life (``services.seals.STEPS``) and the other things its history records.
+SEAL_ACTIONS = {
+    "register": N_("Registered (made)"),
+    "enable": N_("Put into service"),
+    "suspend": N_("Suspend"),
+    "recall": N_("Recall"),
+    "destroy": N_("Destroy"),
+    "custodian": N_("Custodian changed"),
+    "imprint": N_("Imprint uploaded"),
+}
+
+TAKEOUT_STATES = {
+    "pending": N_("Awaiting approval"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+    "approved": N_("Approved, not taken out"),
+    "out": N_("Out of the office"),
+    "overdue": N_("Overdue"),
+    "returned": N_("Returned"),
+}
+
+
+def seal_kind(code: object) -> str:
+    return _name(SEAL_KINDS, code)
+
+
+def seal_status(code: object) -> str:
+    return _name(SEAL_STATUSES, code)
+
+
+def seal_action(code: object) -> str:
+    return _name(SEAL_ACTIONS, code)
+
+
+def takeout_state(code: object) -> str:
+    return _name(TAKEOUT_STATES, code)

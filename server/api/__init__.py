@@ -57,6 +57,8 @@ from server.api import (  # noqa: E402,F401  (registers the routes)
     reports,
     requests,
     requisitions,
+    seal_requests,
+    seals,
     stocktakes,
     supplies,
     users,

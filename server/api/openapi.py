@@ -62,6 +62,10 @@ def _operation(view: Any, method: str, arguments: set[str], schemas: dict[str, A
     if "*" not in roles:
         op["security"] = [{"bearer": []}]
         op["x-roles"] = sorted(roles)
+    raw = getattr(view, "_raw_body", None)  # a body that is a file (a seal's imprint), by content type
+    if raw:
+        op["requestBody"] = {"required": True, "content": {
+            kind: {"schema": {"type": "string", "format": "binary", "maxLength": 1024 * 1024}} for kind in raw}}
     if model is not None:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))

@@ -76,6 +76,16 @@ from server.models.procurement import (  # noqa: F401
     PurchaseLine,
     PurchaseRequest,
 )
+from server.models.seals import (  # noqa: F401
+    Seal,
+    SealEvent,
+    SealImprint,
+    SealKind,
+    SealStatus,
+    SealTakeout,
+    SealUse,
+    SealUseRequest,
+)
 from server.models.service import (  # noqa: F401
     Job,
     JobState,
@@ -191,4 +201,12 @@ __all__ = [
     "ArchiveLoan",
     "ArchiveDestruction",
     "ArchiveDestructionItem",
+    "SealKind",
+    "SealStatus",
+    "Seal",
+    "SealEvent",
+    "SealImprint",
+    "SealUseRequest",
+    "SealUse",
+    "SealTakeout",
 ]

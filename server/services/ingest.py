@@ -24,7 +24,7 @@ from server import audit
 from server.audit import Actor
 from server.errors import DomainError, NotFound
 from server.i18n import N_
-from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, SupplyItem, VisitorPass, utcnow
+from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, Seal, SupplyItem, VisitorPass, utcnow
 from server.services import (
     archive_loans,
     archives,
@@ -34,6 +34,8 @@ from server.services import (
     gate_alerts,
     kiosks,
     lookup,
+    seal_takeouts,
+    seals,
     stocktakes,
     supplies,
     vehicle_gate,
@@ -83,6 +85,9 @@ def _is_volume(session: Session, tag: str) -> bool:
 
 
 def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[str, str, bool]:
+    if seals.find(session, data.tag) is not None:  # a seal's A- code: a take-out (外带), not an asset check-out
+        trip = seal_takeouts.take_out(session, ctx.actor, data.tag, data.to, at=ctx.event.at)
+        return f"Seal out: {data.tag}", f"take-out {trip.id}, due {trip.due_at.isoformat(timespec='minutes')}", False
     if _is_volume(session, data.tag):  # the loan's due date counts, not the kiosk's
         loan = archive_loans.lend(session, ctx.actor, data.tag, data.to, at=ctx.event.at, origin=ctx.origin)
         where = "read on site" if loan.on_site else "due back"
@@ -92,6 +97,10 @@ def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[st
 
 
 def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str, str, bool]:
+    if seals.find(session, data.tag) is not None:  # the return scan of a seal's take-out
+        trip = seal_takeouts.bring_back(session, ctx.actor, data.tag, at=ctx.event.at)
+        late = trip.returned_at is not None and trip.returned_at > trip.due_at
+        return f"Seal back: {data.tag}", f"take-out {trip.id}" + (", returned late" if late else ""), False
     if _is_volume(session, data.tag):
         loan = archive_loans.give_back(session, ctx.actor, data.tag, data.location, at=ctx.event.at,
                                        origin=ctx.origin)
@@ -236,6 +245,8 @@ def prefetch(session: Session, events: list[Event]) -> Prefetched:
     for kind, wanted in _codes_by_kind(events).items():
         if kind in _KINDS:
             lookup.prefetch(session, _KINDS[kind], wanted)
+        if kind == codes.Kind.ASSET:  # a seal's code is an A- code too: take-out or check-out, no query per event
+            lookup.prefetch(session, "seal", wanted)
     return Prefetched(known, rejected, {n: k if k and k.revoked_at is None else None for n, k in found.items()})
 
 
@@ -261,7 +272,8 @@ def lock_rows(session: Session, events: list[Event]) -> None:
 
 # What a kiosk event can change, in the order they are locked (every writer takes them so).
 _LOCKED: tuple[tuple[codes.Kind, Any], ...] = (
-    (codes.Kind.ASSET, Asset), (codes.Kind.SUPPLY, SupplyItem), (codes.Kind.VISITOR, VisitorPass))
+    (codes.Kind.ASSET, Asset), (codes.Kind.ASSET, Seal),  # a seal's code is an A- code (take-out, return)
+    (codes.Kind.SUPPLY, SupplyItem), (codes.Kind.VISITOR, VisitorPass))
 # The kinds the prefetch reads ahead (server/services/lookup.py), by its names for them.
 _KINDS = {codes.Kind.ASSET: "asset", codes.Kind.LOCATION: "location", codes.Kind.PERSON: "person"}
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, url_for
+from flask import Blueprint, current_app, g, redirect, url_for
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from contract import codes
 from server.auth import READERS, roles
+from server.services import seals
 from server.web.errors import fail
 
 bp = Blueprint("codes", __name__)
@@ -39,6 +40,8 @@ def open_code(code: str) -> Any:
     if target is None or target[0] not in current_app.view_functions:
         fail(404, _("Codes of this kind (%(kind)s-) have no page yet.", kind=parsed.kind.value))
     endpoint, argument = target
+    if parsed.kind == codes.Kind.ASSET and seals.find(g.db, str(parsed)) is not None:
+        endpoint = "seals.page"  # a seal's label carries an A- code too
     try:
         values: dict[str, Any] = {argument: str(parsed)}
         return redirect(url_for(endpoint, **values))

@@ -18,7 +18,7 @@ from server import settings_of
 from server.auth import READERS, roles
 from server.i18n import N_
 from server.models import utcnow
-from server.services import dashboard, reports
+from server.services import dashboard, reports, seal_takeouts
 from server.web.nav import MenuItem, can
 
 bp = Blueprint("dashboard", __name__)
@@ -34,6 +34,7 @@ PARTS: dict[str, tuple[str, Part]] = {
     "storeroom": ("supplies.settle", lambda db, now, today: dashboard.storeroom(db)),
     "vehicles": ("bookings.board", lambda db, now, today: dashboard.vehicles(db, now)),
     "archive_overdue": ("archive_loans.index", lambda db, now, today: dashboard.archive_overdue(db, now)),
+    "overdue_seals": ("seal_requests.takeouts", lambda db, now, today: seal_takeouts.overdue(db, now, 10)),
 }
 
 
