@@ -15,11 +15,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def vehicle(row: Vehicle) -> dict[str, Any]:
-    return {"plate": row.plate, "asset": row.asset.code, "name": row.asset.name, "status": row.asset.status,
-            "seats": row.seats, "fuel": row.fuel, "odometer": row.odometer, "active": row.active,
-            "drivers": [{"code": d.person.code, "name": d.person.name} for d in row.drivers],
-            "registered_at": row.registered_at.isoformat()}
+def vehicle(row: Vehicle, with_drivers: bool = True) -> dict[str, Any]:
+    out = {"plate": row.plate, "asset": row.asset.code, "name": row.asset.name, "status": row.asset.status,
+           "seats": row.seats, "fuel": row.fuel, "odometer": row.odometer, "active": row.active,
+           "registered_at": row.registered_at.isoformat()}
+    if with_drivers:
+        out["drivers"] = [{"code": d.person.code, "name": d.person.name} for d in row.drivers]
+    return out
 
 
 def dispatch(row: Dispatch) -> dict[str, Any]:

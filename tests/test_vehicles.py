@@ -314,3 +314,21 @@ def test_taking_a_vehicle_out_of_the_fleet_and_changing_its_drivers(sessions: An
                                   .order_by(AuditEntry.id)).all()
         assert actions[-2:] == ["vehicle.update", "vehicle.drivers"]
         assert vehicles.mark_category(session, Actor("x", "web"), "Laptop").vehicle is True
+
+
+def test_the_retention_purge_empties_visitors_plates_logged_at_the_gate(sessions: Any, cars: Fleet) -> None:
+    from server.services import retention
+
+    with sessions() as session, session.begin():
+        old = vehicle_gate.at_gate(session, OFFICE, vehicle_gate.typed("in", "沪C88888"),
+                                   at=utcnow() - timedelta(days=100), origin=KIOSK)
+        new = vehicle_gate.at_gate(session, OFFICE, vehicle_gate.typed("in", "沪C99999"), origin=KIOSK)
+        official = _gate(session, "in", CAR, None, None, at=utcnow() - timedelta(days=100))
+        ids = (old.passage.id, new.passage.id, official.passage.id)
+    with sessions() as session, session.begin():
+        assert retention.purge(session, SYSTEM, dry_run=True).vehicle_plates_anonymised == 1
+        assert retention.purge(session, SYSTEM).vehicle_plates_anonymised == 1
+    with sessions() as session:
+        rows = [session.get(VehiclePassage, i) for i in ids]
+        assert [vehicle_gate.shown_plate(session, r) for r in rows] == ["", "沪C99999", CAR]
+        assert rows[0].plate_index is None and rows[0].purged_at is not None and rows[0].kind == "unknown"

@@ -86,7 +86,8 @@ def test_an_official_vehicle_without_a_dispatch_is_refused_and_the_admin_sees_it
 
 
 def test_with_its_dispatch_it_leaves_and_comes_back_and_duplicates_are_stored_once(gate: KioskPeer, cars: Fleet,
-                                                                                    sessions: Any) -> None:
+                                                                                    sessions: Any,
+                                                                                    consumer: Consumer) -> None:
     start, end = window(-0.5, 3)
     with sessions() as session, session.begin():
         made = dispatch.assign(session, OFFICE, book(session, start, end), VAN, cars.drivers[0])
@@ -106,6 +107,7 @@ def test_with_its_dispatch_it_leaves_and_comes_back_and_duplicates_are_stored_on
         assert session.scalar(select(func.count()).select_from(VehiclePassage)) == 2
         stored = session.scalars(select(KioskEvent).order_by(KioskEvent.seq)).all()
         assert [e.type for e in stored] == ["vehicle.out", "vehicle.in"] and "plate" not in stored[0].data
+    assert consumer.counts["batches:safe"] == 0  # the handler works on the consumer's fast path
 
 
 def test_an_exit_made_offline_without_a_dispatch_is_kept_as_a_conflict(gate: KioskPeer, cars: Fleet,

@@ -131,9 +131,9 @@ def free_vehicles() -> Any:
     its permitted drivers who are free then too."""
     start, end = _when(FROM), _when(TO)
     found = vehicles.free_vehicles(g.db, start, end, PASSENGERS.read() or 0)
-    return jsonify(items=[{**out.vehicle(f.vehicle), "spare_seats": f.spare_seats,
-                           "free_drivers": [p.code for p in vehicles.free_drivers(g.db, f.vehicle, start, end)]}
-                          for f in found])
+    drivers = vehicles.free_drivers_of(g.db, [f.vehicle.id for f in found], start, end)
+    return jsonify(items=[{**out.vehicle(f.vehicle, with_drivers=False), "spare_seats": f.spare_seats,
+                           "free_drivers": [p.code for p in drivers.get(f.vehicle.id, [])]} for f in found])
 
 
 @bp.post("/vehicle-categories")

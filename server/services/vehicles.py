@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from contract import normalize
 from contract.messages import ODOMETER_MAX
@@ -208,19 +208,35 @@ def free_vehicles(session: Session, starts_at: datetime, ends_at: datetime, pass
     check_window(starts_at, ends_at)
     busy = exists().where(Dispatch.vehicle_id == Vehicle.id, overlapping(starts_at, ends_at))
     spare = Vehicle.seats - 1 - passengers
+    # One statement; the drivers' pools are not read here (lazyload: only if a caller asks, see free_drivers_of).
     query = (select(Vehicle, spare).join(Asset, Asset.id == Vehicle.asset_id)
              .where(Vehicle.active.is_(True), Asset.status.in_(USABLE), spare >= 0, ~busy)
-             .order_by(spare, Vehicle.odometer, Vehicle.plate).limit(limit))
+             .order_by(spare, Vehicle.odometer, Vehicle.plate).limit(limit)
+             .options(lazyload(Vehicle.drivers),
+                      contains_eager(Vehicle.asset).options(*(lazyload(r) for r in (Asset.category, Asset.location,
+                                                                                     Asset.custodian)))))
     return [Free(vehicle, int(left)) for vehicle, left in session.execute(query)]
 
 
 def free_drivers(session: Session, vehicle: Vehicle, starts_at: datetime, ends_at: datetime) -> list[Person]:
     """The vehicle's permitted drivers who are not dispatched elsewhere in the window."""
+    return free_drivers_of(session, [vehicle.id], starts_at, ends_at).get(vehicle.id, [])
+
+
+def free_drivers_of(session: Session, vehicle_ids: list[int], starts_at: datetime,
+                    ends_at: datetime) -> dict[int, list[Person]]:
+    """For each vehicle, its permitted drivers not dispatched elsewhere in the window, in one statement."""
     check_window(starts_at, ends_at)
+    if not vehicle_ids:
+        return {}
     busy = exists().where(Dispatch.driver_id == Person.id, overlapping(starts_at, ends_at))
-    query = (select(Person).join(VehicleDriver, VehicleDriver.person_id == Person.id)
-             .where(VehicleDriver.vehicle_id == vehicle.id, Person.active.is_(True), ~busy).order_by(Person.name))
-    return list(session.scalars(query))
+    query = (select(VehicleDriver.vehicle_id, Person).join(Person, VehicleDriver.person_id == Person.id)
+             .where(VehicleDriver.vehicle_id.in_(vehicle_ids), Person.active.is_(True), ~busy)
+             .order_by(VehicleDriver.vehicle_id, Person.name))
+    found: dict[int, list[Person]] = {}
+    for vehicle_id, person in session.execute(query):
+        found.setdefault(vehicle_id, []).append(person)
+    return found
 
 
 MAX_WINDOW_DAYS = 31

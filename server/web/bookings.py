@@ -118,7 +118,8 @@ def _dispatch_form(found: VehicleBooking, form: DispatchForm | None = None) -> t
     """The dispatch form with the vehicles free for the booking's window, best fit first, and their free drivers."""
     form = form or DispatchForm()
     free = vehicles.free_vehicles(g.db, found.starts_at, found.ends_at, found.passengers)
-    rows = [(f, vehicles.free_drivers(g.db, f.vehicle, found.starts_at, found.ends_at)) for f in free]
+    pools = vehicles.free_drivers_of(g.db, [f.vehicle.id for f in free], found.starts_at, found.ends_at)
+    rows = [(f, pools.get(f.vehicle.id, [])) for f in free]
     form.vehicle.choices = [(f.vehicle.plate, f"{f.vehicle.plate} · {f.vehicle.asset.name} · "
                              f"{_('%(n)s seats', n=f.vehicle.seats)}") for f, _d in rows]
     drivers = {p.code: p for _f, people in rows for p in people}
