@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from server.audit import SYSTEM, Actor
 from server.errors import Invalid, NotFound, RuleViolation
 from server.models import AuditEntry, SupplyMovement
-from server.services import directory, supplies
+from server.services import directory, supplies, supply_conflicts
 from tests.admin_support import login
 from tests.storeroom_support import stock_up, supply_line
 
@@ -76,7 +76,7 @@ def test_offline_pickup_below_zero_is_stored_as_a_conflict(sessions: Any, stocke
         assert moved.conflict
     assert _stock(sessions, stocked["item"]) == -2
     with sessions() as session:
-        assert [m.quantity for m in supplies.conflicts(session)] == [-12]
+        assert [c.movement.quantity for c in supply_conflicts.listing(session)] == [-12]
 
 
 def test_adjustment_needs_a_reason_and_cannot_go_below_zero(sessions: Any, stocked: dict[str, str]) -> None:

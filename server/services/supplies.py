@@ -282,12 +282,6 @@ def adjust(session: Session, actor: Actor, code: str, delta: int, reason: str) -
     return record_movement(session, actor, item, MovementKind.ADJUSTMENT, delta, purpose=why, stock_before=have)
 
 
-def conflicts(session: Session) -> list[SupplyMovement]:
-    """Offline pickups that took stock below zero, for the storekeeper."""
-    return list(session.scalars(select(SupplyMovement).where(SupplyMovement.conflict.is_(True))
-                                .order_by(SupplyMovement.id.desc()).limit(500)))
-
-
 def stocks_of(session: Session, item_ids: list[int]) -> dict[int, int]:
     """Stock of several items in one grouped query (a page of the list)."""
     rows = session.execute(select(SupplyMovement.item_id, func.sum(SupplyMovement.quantity))
