@@ -28,9 +28,11 @@ import cProfile
 import ctypes
 import os
 import pstats
+import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,7 +113,7 @@ def _sign_in(app: Any) -> str:
 
 def _call(app: Any, path: str, query: Any, cookie: str) -> tuple[int, bytes]:
     """One WSGI request, its whole answer read (what gunicorn would do, less the socket)."""
-    environ = EnvironBuilder(path=path, query_string=query, headers={"Cookie": cookie},
+    environ = EnvironBuilder(path=path, query_string=query, headers=[("Cookie", cookie)],
                              base_url="http://127.0.0.1:8000").get_environ()
     status: list[str] = []
 
@@ -214,10 +216,13 @@ def measure(app: Any, cookie: str, work: dict[str, list[tuple[str, Any]]], count
         pg_before = bench_web._cpu_seconds(backend) if backend else 0.0
         size = 0
         statuses: set[int] = set()
+        each: list[float] = []
         with _callgrind(callgrind, kind):
             started = time.process_time()
             for path, query in items:
+                begun = time.process_time()
                 status, body = _call(app, path, query, cookie)
+                each.append(time.process_time() - begun)
                 statuses.add(status)
                 size += len(body)
             used = time.process_time() - started
@@ -228,7 +233,46 @@ def measure(app: Any, cookie: str, work: dict[str, list[tuple[str, Any]]], count
                          "statements": (after_statements - statements) / n, "trips": (after_trips - trips) / n,
                          "bytes": size / n}
         answers[kind] = ",".join(map(str, sorted(statuses)))
+        per_request[kind] = [cpu + pg / n for cpu in each]  # the backend's CPU spread evenly
     return figures
+
+
+per_request: dict[str, list[float]] = {}  # kind -> server CPU seconds of each request measured
+
+
+def quiet_estimate(clients: int = 4, cores: int = 2, requests: int = 60_000,
+                   seed: int = 1) -> dict[str, tuple[float, float]]:
+    """p50 and p99 (ms) of search and asset page requests that ``bench_web.py`` would see on an idle
+    machine with ``cores`` cores: ``clients`` closed-loop clients (each sends its next request when
+    the last is answered), the mix of bench_web's plan (2 searches to 1 asset page), each request
+    needing the CPU measured here for one request of its kind, the cores shared equally among the
+    requests in progress (the scheduler's processor sharing). A model, not a measurement: no other
+    load, no cost for the network or for waking processes, the database's CPU counted with the
+    request's."""
+    pick = random.Random(seed)
+    kinds = [kind for kind in per_request if per_request[kind]]
+    weights = [1.0 if kind == "asset page" else 2.0 / max(1, len(kinds) - 1) for kind in kinds]
+    now, done = 0.0, {"search": [], "asset page": []}  # type: ignore[var-annotated]
+    active: list[list[Any]] = []  # [remaining CPU seconds, started at, class]
+
+    def new_request() -> list[Any]:
+        kind = pick.choices(kinds, weights)[0]
+        return [pick.choice(per_request[kind]), now, "asset page" if kind == "asset page" else "search"]
+
+    active = [new_request() for _ in range(clients)]
+    while sum(len(v) for v in done.values()) < requests:
+        rate = min(1.0, cores / len(active))  # CPU each request gets
+        step = min(job[0] for job in active) / rate
+        now += step
+        for job in active:
+            job[0] -= step * rate
+        finished = [job for job in active if job[0] <= 1e-12]
+        for job in finished:
+            active.remove(job)
+            done[job[2]].append(now - job[1])
+            active.append(new_request())
+    return {name: (statistics.median(times) * 1000, sorted(times)[int(len(times) * 0.99)] * 1000)
+            for name, times in done.items() if times}
 
 
 def calls_per_request(app: Any, cookie: str, work: dict[str, list[tuple[str, Any]]],
@@ -373,6 +417,8 @@ def main() -> None:
         for line in _report(figures, calls):
             print(line)
         print(f"answers that set a cookie: {len(cookies_set)}")
+        for name, (p50, p99) in quiet_estimate().items():
+            print(f"model, 4 clients on 2 idle cores (see quiet_estimate): {name} p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         engine.dispose()
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.audit import Actor
+from server.db import first_read
 from server.models import ApiToken, Role, User, utcnow
 from server.services import users
 
@@ -106,14 +107,15 @@ def session_identity(db: Session) -> Row[str, str, str | None, bool, int] | None
     user_id = session.get("user_id")
     if not isinstance(user_id, int):
         return None
-    row = db.connection().execute(_IDENTITY, {"user_id": user_id}).first()
+    row = first_read(db, lambda: db.connection().execute(_IDENTITY, {"user_id": user_id}).first())
     if row is None or not row.active or session.get("epoch") != row.session_epoch:
         return None
     return row
 
 
 def token_identity(db: Session, secret: str) -> ApiToken | None:
-    token = db.scalars(select(ApiToken).where(ApiToken.token_hash == users.digest(secret))).first()
+    token = first_read(db, lambda: db.scalars(select(ApiToken).where(
+        ApiToken.token_hash == users.digest(secret))).first())
     now = utcnow()
     if token is None or users.token_state(token, now) != "active":
         return None

@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 RECYCLE_SECONDS = 1800  # a pooled connection older than this is replaced (idle links cut silently by firewalls)
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -44,15 +45,27 @@ def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     for the database per web request). A connection that sits idle in the pool has nothing to
     read; when the server ends it (a restart, ``pg_terminate_backend``, an idle timeout) it sends its
     farewell and closes, and the socket turns readable. Then the pool drops it and connects anew,
-    as with pre-ping. A link cut without a word (a firewall) is what ``pool_recycle`` is for; and
-    a connection that dies between this check and the query fails that request, as it could with
-    pre-ping."""
+    as with pre-ping. A link cut without a word (a firewall) is what ``pool_recycle`` is for; a
+    connection ended between this look and the first statement is ``first_read``'s."""
     if dbapi_connection.closed or dbapi_connection.broken:
         raise DisconnectionError("the connection was closed")
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
     if poller.poll(0):
         raise DisconnectionError("the server sent something to an idle connection: it has ended it")
+
+
+def first_read(session: Session, read: Callable[[], T]) -> T:
+    """The first statement of a request, tried once more on a fresh connection if the server had
+    ended the pooled one just then (between ``_alive``'s look and the statement: a restart at that
+    moment). Nothing was done in the request before it, so trying again changes nothing else."""
+    try:
+        return read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        session.rollback()  # lets go of the dead connection; SQLAlchemy has invalidated the pool's older ones
+        return read()
 
 
 def read_only(view: F) -> F:
