@@ -102,13 +102,18 @@ def record(
     for row in rows:
         model, given = row if isinstance(row, tuple) else (type(row), row)
         described.setdefault(model.__tablename__, []).append(ledger.describe(model, given))
-    # JSON round-trip now so that what is hashed is exactly what the database gives back.
     values: dict[str, Any] = {
         "at": utcnow(), "actor": actor.name, "source": actor.source, "action": action, "entity": entity,
-        "entity_id": str(entity_id), "before": _jsonable(before), "after": _jsonable(after),
-        "inserted": _jsonable(described) if described else None, "key_id": keyring.current, "prev_hash": prev_hash,
+        "entity_id": str(entity_id), "before": _copy(before), "after": _copy(after),
+        "inserted": described or None, "key_id": keyring.current, "prev_hash": prev_hash,
     }
-    values["hash"] = chain.keyed_hash(keyring.current_key, prev_hash, values)
+    try:
+        # Hashed and stored by the same JSON encoder (orjson): what is hashed is what the database gives back.
+        values["hash"] = chain.keyed_hash(keyring.current_key, prev_hash, values)
+    except TypeError:  # a value JSON cannot hold as it is (a Decimal): hashed, and stored, as its text
+        for name in ("before", "after", "inserted"):
+            values[name] = _jsonable(values[name])
+        values["hash"] = chain.keyed_hash(keyring.current_key, prev_hash, values)
     for row in rows:
         if isinstance(row, tuple):
             row[1]["audit_hash"] = values["hash"]
@@ -150,13 +155,12 @@ def inserting(session: Session, model: type[Any], values: dict[str, Any]) -> Ite
         raise RuntimeError(f"a {model.__tablename__} row was announced but no audit row described it")
 
 
-_PLAIN = (str, int, float, bool, type(None))
+def _copy(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else dict(value)  # a caller that changes its dict later changes nothing here
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the JSON column will give back, so the hash is computed over exactly that."""
+    """What the JSON column will give back for a value orjson cannot encode as it is."""
     if value is None:
         return None
-    if all(isinstance(v, _PLAIN) for v in value.values()):  # the common case: a flat snapshot
-        return dict(value)
     return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))  # type: ignore[no-any-return]

@@ -46,8 +46,8 @@ def keyed_hash(key: bytes, prev_hash: str, row: Mapping[str, Any]) -> str:
     body = {name: row[name] for name in KEYED_FIELDS}
     body["at"] = _at(row["at"])
     # orjson: sorted keys at every level, compact, UTF-8; the values are JSON already (``_jsonable``).
-    text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hmac.new(key, prev_hash.encode() + b"\n" + text, hashlib.sha256).hexdigest()
+    text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hmac.digest(key, prev_hash.encode() + b"\n" + text, "sha256").hex()  # one-shot, in C
 
 
 class Walk:

@@ -135,6 +135,8 @@ BASELINE_ENTITY = "ledger_table"  # ``assetgate audit baseline``: the digest of 
 def _time(value: Any) -> Any:
     if not isinstance(value, datetime):
         return value
+    if value.tzinfo is UTC:  # nearly every value: the cheap way
+        return value.isoformat(timespec="microseconds")
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -158,37 +160,36 @@ def _flag(value: Any) -> Any:
 
 def _text(value: Any) -> Any:
     # StrEnum members are str already; anything else (an int given to a text column) as text.
-    return value if value is None or isinstance(value, str | int | float) else str(value)
+    if value is None or type(value) is str:
+        return value
+    return value if isinstance(value, str | int | float) else str(value)
 
 
 def secret(value: Any) -> Any:
     return None if value is None else "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:32]
 
 
-def _plain(value: Any) -> Any:
-    return value
-
-
-_NORMALS: dict[str, tuple[tuple[str, Normal], ...]] = {}
+_NORMALS: dict[str, tuple[tuple[str, Normal | None], ...]] = {}
 _DEFAULTED: dict[str, frozenset[str]] = {}
 
 
-def normals(model: type[Any]) -> tuple[tuple[str, Normal], ...]:
-    """(field, normal form) for each reconciled field of ``model``'s table."""
+def normals(model: type[Any]) -> tuple[tuple[str, Normal | None], ...]:
+    """(field, normal form) for each reconciled field of ``model``'s table (None: the value as it is)."""
     found = _NORMALS.get(model.__tablename__)
     if found is None:
         found = _NORMALS[model.__tablename__] = _make_normals(model)
     return found
 
 
-def _make_normals(model: type[Any]) -> tuple[tuple[str, Normal], ...]:
+def _make_normals(model: type[Any]) -> tuple[tuple[str, Normal | None], ...]:
     spec = BY_MODEL[model]
     columns = model.__table__.c
-    out = []
+    out: list[tuple[str, Normal | None]] = []
     for name in spec.fields:
         kind = columns[name].type
+        normal: Normal | None
         if isinstance(getattr(kind, "impl", kind), DateTime):  # UTCDateTime decorates a DateTime
-            normal: Normal = _time
+            normal = _time
         elif isinstance(kind, Date):
             normal = _day
         elif isinstance(kind, Numeric) and kind.scale is not None:
@@ -196,9 +197,9 @@ def _make_normals(model: type[Any]) -> tuple[tuple[str, Normal], ...]:
         elif isinstance(kind, Boolean):
             normal = _flag
         elif isinstance(kind, JSON):
-            normal = _plain
+            normal = None
         else:
-            normal = _text if kind.python_type is str else _plain
+            normal = _text if kind.python_type is str else None
         out.append((name, normal))
     if isinstance(spec, Entity):
         out += [(name, secret) for name in spec.secrets]
@@ -207,7 +208,11 @@ def _make_normals(model: type[Any]) -> tuple[tuple[str, Normal], ...]:
 
 def normal_of(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """The reconciled fields of a row (a mapping of column values), in normal form."""
-    return {name: normal(values.get(name)) for name, normal in normals(model)}
+    out = {}
+    for name, normal in normals(model):
+        value = values.get(name)
+        out[name] = value if normal is None else normal(value)
+    return out
 
 
 def state(obj: Any) -> dict[str, Any]:
@@ -215,7 +220,8 @@ def state(obj: Any) -> dict[str, Any]:
     values = obj.__dict__  # loaded attributes; a field not loaded yet is read through getattr
     out = {}
     for name, normal in normals(type(obj)):
-        out[name] = normal(values[name] if name in values else getattr(obj, name))
+        value = values[name] if name in values else getattr(obj, name)
+        out[name] = value if normal is None else normal(value)
     return out
 
 
@@ -224,6 +230,16 @@ def entity_of(obj: Any) -> tuple[str, str]:
     spec = BY_MODEL[type(obj)]
     assert isinstance(spec, Entity), f"{type(obj).__name__} is not an audited entity"
     return spec.name, str(getattr(obj, spec.key))
+
+
+_FIELD_SETS: dict[str, frozenset[str]] = {}
+
+
+def _field_set(model: type[Any]) -> frozenset[str]:
+    found = _FIELD_SETS.get(model.__tablename__)
+    if found is None:
+        found = _FIELD_SETS[model.__tablename__] = frozenset(BY_MODEL[model].fields)
+    return found
 
 
 def _defaulted(model: type[Any]) -> frozenset[str]:
@@ -240,9 +256,10 @@ def describe(model: type[Any], row: Any) -> dict[str, Any]:
     field the database would fill in (a column default) must be given: else what is described
     would not be what is stored."""
     if isinstance(row, dict):
-        missing = [name for name in BY_MODEL[model].fields if name not in row and name in _defaulted(model)]
-        if missing:
-            raise ValueError(f"{model.__tablename__} row described without {', '.join(missing)}")
+        if not row.keys() >= _field_set(model):  # a set comparison in C: nearly always true
+            missing = [name for name in BY_MODEL[model].fields if name not in row and name in _defaulted(model)]
+            if missing:
+                raise ValueError(f"{model.__tablename__} row described without {', '.join(missing)}")
         return normal_of(model, row)
     values = {name: getattr(row, name) for name, _ in normals(model)}
     unset = [name for name, value in values.items() if value is None and name in _defaulted(model)]
