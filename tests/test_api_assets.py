@@ -72,7 +72,7 @@ def test_illegal_transition_changes_nothing(client: Any, office: dict[str, Any],
     ("/api/v1/assets", {"name": "x", "category": "Laptop", "price": "-1"}, 422, "bad_schema"),
     ("/api/v1/assets", {"name": "x", "category": "Nope"}, 404, "unknown_category"),
     ("/api/v1/assets", {"name": "x", "category": "Laptop", "surprise": 1}, 422, "bad_schema"),
-    ("/api/v1/locations", {"name": "x", "kind": "volcano"}, 422, "invalid"),
+    ("/api/v1/locations", {"name": "x", "kind": "volcano"}, 422, "bad_kind"),
     ("/api/v1/nothing-here", None, 404, "not_found"),
 ])
 def test_bad_input_gets_clear_errors(client: Any, office: dict[str, Any], sessions: Any, path: str,

@@ -35,9 +35,13 @@ def test_the_docs_page_lists_the_operations_under_the_csp(page: Any, live_server
     assert response is not None and response.status == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert page.locator("main > h1").inner_text() == "接口文档"
+    tags = page.locator(".opblock-tag")
+    tags.first.wait_for()
+    assert tags.count() >= 20  # every area of the API, folded
+    page.locator(".opblock-tag[data-tag='assets']").click()
     operation = page.locator(".opblock-summary-path[data-path='/api/v1/assets/{code}/checkout']")
     operation.wait_for()
-    assert page.locator(".opblock").count() >= 40
+    assert page.locator(".opblock").count() >= 5
     assert errors == [] and elsewhere == []
     if SHOTS:
         page.screenshot(path=str(SHOTS / "api-docs.png"), full_page=False)
@@ -52,6 +56,7 @@ def test_an_operation_can_be_tried_with_a_token(page: Any, live_server: LiveServ
     page.locator(".auth-container input").fill(secret)
     page.locator(".auth-btn-wrapper button.authorize").click()
     page.locator("button.btn-done").click()
+    page.locator(".opblock-tag[data-tag='directory']").click()
     block = page.locator(".opblock-get:has([data-path='/api/v1/categories'])")
     block.locator(".opblock-summary").click()
     block.locator("button.try-out__btn").click()
