@@ -137,6 +137,7 @@ def test_use_request_approved_with_fewer_copies_then_stamped(client: Any, sessio
     rid = made.headers["Location"].rsplit("/", 1)[-1]
     login(client, sessions, "auditor", "leader", make=False)
     assert "关于2027年预算的报告" in _text(client.get("/seal-requests/"))  # waiting for me
+    assert f'href="/seal-requests/{rid}"' in _text(client.get("/seals/"))  # and on the seal list
     page = _text(client.get(f"/seal-requests/{rid}"))
     assert "用印申请" in page and "同意" in page and "待我审批" not in page
     assert client.post(f"/seal-requests/{rid}/decision", data={"decision": "approve", "quantity": "3"}).status_code \

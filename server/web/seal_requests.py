@@ -16,17 +16,15 @@ from server.api.seal_requests import REQUESTERS
 from server.api.seals import KEEPERS
 from server.auth import READERS, roles
 from server.errors import DomainError
-from server.i18n import N_
 from server.models import SealTakeout, SealUseRequest, User, utcnow
 from server.services import approvals, paging, seal_takeouts, seal_uses
 from server.web import seal_forms as forms
 from server.web.errors import fail
 from server.web.forms import confirmation_page
-from server.web.nav import MenuItem
 from server.web.seals import office_time
 
 bp = Blueprint("seal_requests", __name__)
-MENU = [MenuItem("seal_requests.index", N_("Use requests")), MenuItem("seal_requests.takeouts", N_("Seal take-outs"))]
+# No menu entries of their own: the seal list (menu 印章) leads here and lists what waits for my decision.
 
 
 def _department() -> str:

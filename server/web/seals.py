@@ -21,7 +21,7 @@ from server.auth import READERS, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Seal, SealTakeout, SealUseRequest, utcnow
-from server.services import paging, seal_imprints, seal_register, seal_takeouts, seal_uses, seals
+from server.services import approvals, paging, seal_imprints, seal_register, seal_takeouts, seal_uses, seals
 from server.web import seal_forms as forms
 from server.web.errors import fail
 from server.web.forms import confirmation_page
@@ -69,8 +69,11 @@ def index() -> Any:
                                   request.args.get("after"), False, 50)
     except DomainError as exc:
         fail(400, exc.localized())
+    waiting = approvals.waiting_for(g.db, g.actor.name, [seal_uses.KIND, seal_takeouts.KIND])
+    todo = [(seal_uses.by_approval(g.db, a.id) if a.kind == seal_uses.KIND else seal_takeouts.by_approval(g.db, a.id))
+            for a in waiting]
     return render_template("seals/index.html", page=page, status=status or "", kind=kind or "",
-                           department=department or "", overdue=seal_takeouts.overdue(g.db, limit=50))
+                           department=department or "", overdue=seal_takeouts.overdue(g.db, limit=50), todo=todo)
 
 
 def _file(field: Any) -> bytes | None:

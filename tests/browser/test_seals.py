@@ -69,8 +69,8 @@ def test_seal_register_use_and_take_out(page: Any, live_server: LiveServer, tmp_
     page.click("text=退出登录")
 
     sign_in(page, live_server, leader)
-    page.click("nav .menu >> text=用印申请")
-    page.click("#todo a")
+    page.click("nav .menu >> text=印章")
+    page.click("#todo a")  # waiting for my decision
     page.fill("#quantity", "3")
     page.click("button[value=approve]")
     assert "已批准" in page.locator("#state").inner_text()
