@@ -15,7 +15,8 @@ requests from ``--clients`` processes at once, each waiting for its answer befor
 
 Times are measured in the client, from sending the request to having read the whole answer.
 The goals: search p99 <= 100 ms, asset page p99 <= 50 ms. At the end the database is dropped
-(``--keep`` keeps it for EXPLAIN ANALYZE).
+(``--keep`` keeps it for EXPLAIN ANALYZE). ``bench_web_cpu.py`` measures what one of these requests
+costs the server (CPU, statements, round trips, instructions), which the load does not blur.
 """
 
 from __future__ import annotations

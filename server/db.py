@@ -47,7 +47,7 @@ def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     farewell and closes, and the socket turns readable. Then the pool drops it and connects anew,
     as with pre-ping. A link cut without a word (a firewall) is what ``pool_recycle`` is for; a
     connection ended between this look and the first statement is ``first_read``'s."""
-    if dbapi_connection.closed or dbapi_connection.broken:
+    if dbapi_connection.closed or getattr(dbapi_connection, "broken", False):
         raise DisconnectionError("the connection was closed")
     poller = select.poll()
     poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)

@@ -329,8 +329,10 @@ def _dense(session: Session, where: Where, key: SortKey) -> bool:
     them all); SQLite counts, up to the limit."""
     query = _statement(("dense", where.shape, key.group.key), lambda: select(Asset.id).where(
         *where.clauses(), key.group.is_not(None)))
-    if session.get_bind().dialect.name == "postgresql":
-        compiled = query.compile(dialect=session.get_bind().dialect)
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        compiled = _statement(("dense sql", dialect.driver, where.shape, key.group.key),
+                              lambda: query.compile(dialect=dialect))
         plan: Any = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
                                                          compiled.construct_params(where.values)).scalar()
         return int(plan[0]["Plan"]["Plan Rows"]) > GROUPED_FROM
