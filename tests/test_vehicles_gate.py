@@ -54,6 +54,7 @@ def consumer(app: Any, broker: Any, cars: Fleet) -> Iterator[Consumer]:
 @pytest.fixture
 def gate(app: Any, broker: Any, consumer: Consumer) -> Iterator[KioskPeer]:
     peer = KioskPeer(broker[0], broker[1], settings_of(app).topic_prefix, "gate-1")
+    peer.wait_for_server()
     yield peer
     peer.close()
 
