@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,20 @@ class KioskPeer:
     def roundtrip(self, payload: bytes | Event, topic_kiosk: str | None = None, timeout: float = 10) -> dict[str, Any]:
         self.send(payload, topic_kiosk)
         return self.ack(timeout)
+
+    def wait_for_server(self, timeout: float = 30) -> None:
+        """Until the server's retained ``online`` status arrives. The consumer publishes it after
+        subscribing, on the same connection, so the broker has its subscription by then: an event sent
+        earlier could find no subscriber and be lost (``Consumer.connected`` is set before the SUBACK)."""
+        self.client.subscribe(self.topics.server_status, qos=1)
+        end = time.monotonic() + timeout
+        try:
+            while True:
+                message = self.acks.get(timeout=max(0.0, end - time.monotonic()))
+                if message.get("state") == "online":
+                    return
+        finally:
+            self.client.unsubscribe(self.topics.server_status)
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -54,6 +54,7 @@ def consumer(app: Any, broker: Any, cars: Fleet) -> Iterator[Consumer]:
 @pytest.fixture
 def gate(app: Any, broker: Any, consumer: Consumer) -> Iterator[KioskPeer]:
     peer = KioskPeer(broker[0], broker[1], settings_of(app).topic_prefix, "gate-1")
+    peer.wait_for_server()
     yield peer
     peer.close()
 
@@ -67,7 +68,7 @@ def test_an_official_vehicle_without_a_dispatch_is_refused_and_the_admin_sees_it
                                                                                   sessions: Any, client: Any,
                                                                                   tokens: Any) -> None:
     event = _out(gate, "京A·12345", cars.tags[CAR], 10_010)
-    ack = gate.roundtrip(event, timeout=30)
+    ack = gate.roundtrip(event, timeout=60)
     assert (ack["status"], ack["reason"], ack["display"]["level"]) == ("rejected", "no_dispatch", "error")
     assert gate.roundtrip(event)["reason"] == "no_dispatch"  # a resend gets the same answer, no second row
     with sessions() as session:
@@ -92,7 +93,7 @@ def test_with_its_dispatch_it_leaves_and_comes_back_and_duplicates_are_stored_on
     with sessions() as session, session.begin():
         made = dispatch.assign(session, OFFICE, book(session, start, end), VAN, cars.drivers[0])
     out = _out(gate, VAN, cars.tags[VAN], 10_040)
-    ack = gate.roundtrip(out, timeout=30)
+    ack = gate.roundtrip(out, timeout=60)
     assert (ack["status"], ack["reason"], ack["display"]["level"]) == ("accepted", None, "ok")
     assert ack["display"]["title"] == f"May leave: {VAN}" and f"dispatch {made.id}" in ack["display"]["detail"]
     assert gate.roundtrip(out)["status"] == "duplicate"
@@ -112,7 +113,7 @@ def test_with_its_dispatch_it_leaves_and_comes_back_and_duplicates_are_stored_on
 
 def test_an_exit_made_offline_without_a_dispatch_is_kept_as_a_conflict(gate: KioskPeer, cars: Fleet,
                                                                         sessions: Any) -> None:
-    unsynced = gate.roundtrip(_out(gate, BUS, cars.tags[BUS], 10_020, synced=False), timeout=30)
+    unsynced = gate.roundtrip(_out(gate, BUS, cars.tags[BUS], 10_020, synced=False), timeout=60)
     assert (unsynced["status"], unsynced["reason"]) == ("rejected", "no_dispatch")  # no proof it was offline
     made_offline = _out(gate, BUS, cars.tags[BUS], 10_020, at=datetime.now(UTC) - timedelta(hours=2))
     ack = gate.roundtrip(made_offline)
@@ -137,7 +138,7 @@ def test_visitors_and_unknown_plates_and_bad_input(gate: KioskPeer, cars: Fleet,
         (gate.event("vehicle.out", {"plate": "京B55555", "tag": cars.laptop}), ("rejected", "unknown_code")),
     ]
     for event, want in cases:
-        ack = gate.roundtrip(event, timeout=30)
+        ack = gate.roundtrip(event, timeout=60)
         assert (ack["status"], ack["reason"]) == want, (event.data, ack)
     with sessions() as session:
         passage = session.scalars(select(VehiclePassage)).one()

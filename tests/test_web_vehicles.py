@@ -183,3 +183,26 @@ def test_the_dashboard_shows_refused_exits_and_vehicles_out_too_long(client: Any
     with sessions() as session:
         assert [t.vehicle.plate for t in dispatch.overdue(session)] == [VAN]
         assert trips.distance(session.scalars(select(Trip)).one()) is None
+
+
+def test_every_vehicle_page_labels_its_inputs_and_scopes_its_headers(client: Any, sessions: Any, cars: Fleet) -> None:
+    start, end = window()
+    with sessions() as session, session.begin():
+        waiting = book(session, start, end)
+        dispatched = book(session, *window(5, 1))
+        dispatch.assign(session, OFFICE, dispatched, CAR, cars.drivers[0])
+        t0 = utcnow() - timedelta(days=2)
+        trip = trips.record(session, OFFICE, trips.TripIn(VAN, t0, t0 + timedelta(hours=1), 10_000, 10_010)).id
+    make_user(sessions, "admin", "boss")
+    _login(client, "boss")
+    for path in (*PAGES, f"/vehicles/{CAR}", f"/bookings/{waiting}", f"/bookings/{dispatched}", f"/trips/{trip}", "/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = _text(response)
+        labelled = set(re.findall(r'<label[^>]* for="([^"]+)"', html))
+        for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+            if 'type="hidden"' in tag or "aria-label=" in tag:
+                continue
+            ident = re.search(r'id="([^"]+)"', tag)
+            assert ident and ident.group(1) in labelled, (path, tag)
+        assert all('scope="' in th for th in re.findall(r"<th\b[^>]*>", html)), path

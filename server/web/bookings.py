@@ -130,14 +130,14 @@ def _dispatch_form(found: VehicleBooking, form: DispatchForm | None = None) -> t
 
 def _detail(found: VehicleBooking, decision: DecisionForm | None = None, form: DispatchForm | None = None,
             status: int = 200) -> Any:
-    state = bookings.state_of(g.db, found)
-    dispatch_form, free = _dispatch_form(found, form) if state == "approved" and found.ends_at > utcnow() \
-        else (None, [])
+    state, office = bookings.state_of(g.db, found), g.actor.role in (*OFFICE, "admin")
+    # Only the office dispatches: only it pays for finding the free vehicles.
+    dispatch_form, free = _dispatch_form(found, form) if office and state == "approved" and \
+        found.ends_at > utcnow() else (None, [])
     return render_template("bookings/detail.html", b=found, chain=found.approval, state=state,
                            form=decision or DecisionForm(), dispatch_form=dispatch_form, free=free,
                            standing=bookings.standing_dispatch(g.db, found.id), cancel_form=CancelForm(),
-                           may_decide=approvals.may_decide(g.db, g.actor.name, found.approval),
-                           office=g.actor.role in (*OFFICE, "admin")), status
+                           may_decide=approvals.may_decide(g.db, g.actor.name, found.approval), office=office), status
 
 
 @bp.get("/<int:booking_id>")
