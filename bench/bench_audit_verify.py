@@ -185,12 +185,13 @@ def check(url: str, folder: str, chain_only: bool) -> None:
     sessions = make_session_factory(engine)
     audit.install(sessions, settings)
     before = rss_kib()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with sessions() as session:
         found = checks.verify(session, checkpoints.load(settings), ledger=not chain_only)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"ok": found.ok, "rows": found.rows, "ledger_rows": found.ledger_rows, "seconds": seconds,
+                      "cpu": cpu,
                       "rss_before_kib": before, "peak_kib": peak, "findings": len(found.findings)}))
     engine.dispose()
 
@@ -219,7 +220,8 @@ def main() -> None:
             result = json.loads(out.strip().splitlines()[-1])
             rate = result["rows"] / result["seconds"]
             what = "chain and checkpoints" if mode == "chain" else "chain, checkpoints and ledger"
-            print(f"{what + ':':<31} {result['seconds']:7.1f} s, {rate:9,.0f} audit rows/s, "
+            print(f"{what + ':':<31} {result['seconds']:7.1f} s ({result['cpu']:.1f} s CPU in this process, "
+                  f"{result['cpu'] / result['rows'] * 1e6:.0f} us per row), {rate:9,.0f} audit rows/s, "
                   f"{result['ledger_rows']:,} ledger rows compared, ok={result['ok']}; RSS before "
                   f"{result['rss_before_kib'] / 1024:.0f} MiB, peak {result['peak_kib'] / 1024:.0f} MiB; "
                   f"10,000,000 rows at this rate: {1e7 / rate / 60:.0f} min")

@@ -45,15 +45,19 @@ def stream(session: Session, after_id: int = 0, batch: int = BATCH) -> Iterator[
     """The log from ``after_id`` on, in id order, a chunk at a time. The JSON columns come as the text
     the database holds (``texts``: hashed as it is); only ``inserted`` is parsed (the history check)."""
     while True:
-        chunk = session.execute(select(*_PLAIN, *_TEXTS).where(A.id > after_id).order_by(A.id)
-                                .limit(batch)).mappings().all()
-        if not chunk:
-            return
+        result = session.execute(select(*_PLAIN, *_TEXTS).where(A.id > after_id).order_by(A.id).limit(batch))
+        plain = len(_PLAIN)
+        names = list(result.keys())[:plain]
         rows = []
-        for row in chunk:
-            texts = tuple(b"null" if row[f"{n}_text"] is None else row[f"{n}_text"].encode()
-                          for n in chain.JSON_COLUMNS)
-            rows.append({**row, "texts": texts, "inserted": orjson.loads(texts[2])})
+        for raw in result:
+            row = dict(zip(names, raw, strict=False))  # the plain columns; the three texts follow them
+            before, after, inserted = raw[plain:]
+            texts = (b"null" if before is None else before.encode(), b"null" if after is None else after.encode(),
+                     b"null" if inserted is None else inserted.encode())
+            row["texts"], row["inserted"] = texts, None if inserted is None else orjson.loads(inserted)
+            rows.append(row)
+        if not rows:
+            return
         yield rows
         after_id = rows[-1]["id"]
 
