@@ -9,7 +9,7 @@ a chunk at a time (keyset), so memory stays bounded however long it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +63,7 @@ def stream(session: Session, after_id: int = 0, batch: int = BATCH) -> Iterator[
 
 
 def verify(session: Session, checkpoints: Loaded | None = None, *, ledger: bool = True, batch: int = BATCH,
-           limit: int = 100) -> Report:
+           limit: int = 100, progress: Callable[[int], None] | None = None) -> Report:
     """Check the chain (keys, links), the checkpoints (a truncated tail, rewritten history) and, with
     ``ledger``, that the ledger tables hold what the log describes. Reads only."""
     started = time.perf_counter()
@@ -77,7 +77,7 @@ def verify(session: Session, checkpoints: Loaded | None = None, *, ledger: bool 
         walk = chain.Walk(keyring_of(session))
         history = reconcile.HistoryCheck(session, out)
         points = [p for p in loaded.good if p.rows > 0]
-        intact = _walk(session, walk, history if ledger else None, points, out, batch)
+        intact = _walk(session, walk, history if ledger else None, points, out, batch, progress)
         out.rows, out.legacy_rows = walk.rows, walk.legacy_rows
         out.checkpoints_checked = len(points)
         if intact and ledger:
@@ -90,7 +90,7 @@ def verify(session: Session, checkpoints: Loaded | None = None, *, ledger: bool 
 
 
 def _walk(session: Session, walk: chain.Walk, history: reconcile.HistoryCheck | None, points: list[Checkpoint],
-          out: Report, batch: int) -> bool:
+          out: Report, batch: int, progress: Callable[[int], None] | None = None) -> bool:
     """The chain in id order against the checkpoints; False when it broke (the first break is reported)."""
     pending = iter(points)
     point = next(pending, None)
@@ -110,6 +110,8 @@ def _walk(session: Session, walk: chain.Walk, history: reconcile.HistoryCheck | 
         out.head = chunk[-1]["id"]
         if history is not None:
             history.chunk(chunk)
+        if progress is not None:
+            progress(walk.rows)
     for missing in ([point] if point else []) + list(pending):
         out.add(Finding("audit_log", str(missing.head_id), "rows", str(walk.rows), str(missing.rows), None,
                         report.TRUNCATED))
