@@ -140,7 +140,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    # Sorted keys: the audit chain hashes a JSON column's text as stored (server.audit.chain.json_text).
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS).decode()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

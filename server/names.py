@@ -354,6 +354,7 @@ JOB_KINDS = {
     "labels": N_("Label PDF"),
     "plan_check": N_("Checking a procurement plan"),
     "plan_import": N_("Importing a procurement plan"),
+    "audit_verify": N_("Checking the audit log"),
 }
 
 

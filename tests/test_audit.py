@@ -65,8 +65,9 @@ def _where(found: audit.Report, table: str, row: str, field: str = "") -> list[a
     return [f for f in found.findings if (f.table, f.row, f.field) == (table, row, field)]
 
 
-def test_chain_is_keyed_and_verifies(app: Any, sessions: Any) -> None:
+def test_chain_is_keyed_and_verifies(app: Any, sessions: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _small(app, sessions)
+    monkeypatch.setattr(chain, "parsed", lambda row: pytest.fail("a row was not hashed as stored"))
     with sessions() as session:
         rows = session.execute(select(AuditEntry.key_id, AuditEntry.prev_hash, AuditEntry.hash)
                                .order_by(AuditEntry.id)).all()
@@ -350,3 +351,19 @@ def test_kiosk_event_rows_point_at_the_audit_row_that_describes_them(app: Any, s
     assert row.action == "asset.move" and row.entity_id == made["moved"]
     assert [d["id"] for d in (row.inserted or {})["kiosk_events"]] == [made["event"][1]]
     assert len((row.inserted or {})["asset_events"]) == 1
+
+
+def test_the_body_built_from_stored_text_is_the_canonical_json() -> None:
+    """The check hashes a row's JSON columns as stored, without parsing them: that must be byte for
+    byte the canonical JSON of the whole row (a sorted, compact orjson of it)."""
+    import orjson
+
+    row = {"at": utcnow(), "actor": "王", "source": "kiosk:k-1", "action": "asset.move", "entity": "asset",
+           "entity_id": "A-1", "before": {"b": 1, "a": [{"z": None, "y": "é"}]}, "after": None,
+           "inserted": {"kiosk_events": [{"data": {"to": "L-1", "tag": "A-1"}, "id": "x"}]}, "key_id": "k1"}
+    texts = tuple(chain.json_text(row[n]) for n in chain.JSON_COLUMNS)
+    body = {name: row[name] for name in chain.KEYED_FIELDS} | {"at": chain._at(row["at"])}
+    assert chain.keyed_body(row, *texts) == orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    from server.db import _json_text
+
+    assert all(_json_text(row[n]).encode() == text for n, text in zip(chain.JSON_COLUMNS, texts, strict=True))

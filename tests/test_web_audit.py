@@ -134,3 +134,29 @@ def test_check_page_finds_a_deleted_tail_against_the_checkpoint(app: Any, client
         session.execute(text("DELETE FROM audit_log WHERE id > 3"))
     broken = client.post("/audit/check").get_data(as_text=True)
     assert "审计日志最新的记录缺失" in broken and re.search(r"<dt>已比对的检查点</dt><dd>1</dd>", broken)
+
+
+def test_a_long_log_is_checked_by_a_job_and_its_page_shows_the_findings(
+        client: Any, sessions: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from server.services import jobs
+
+    _seed(sessions, 3)
+    monkeypatch.setattr(jobs, "AUDIT_ROWS_INLINE_MAX", 2)  # "long": more rows than the request reads itself
+    login(client, sessions, "auditor")
+    with sessions() as session, session.begin():
+        session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="mallory"))
+    started = client.post("/audit/check")
+    assert started.status_code == 303 and "/audit/check/" in started.headers["Location"]
+    page = client.get(started.headers["Location"]).get_data(as_text=True)
+    deadline = time.monotonic() + 60
+    while "发现问题" not in page and "完整无误" not in page and time.monotonic() < deadline:
+        assert "在后台运行" in page, page
+        time.sleep(0.5)
+        page = client.get(started.headers["Location"]).get_data(as_text=True)
+    assert "发现问题" in page and re.search(r"<dd>2</dd>", page), page  # the edited row, found by the job
+    other = login(client, sessions, "admin", "another-admin")
+    assert other and client.get(started.headers["Location"]).status_code == 200  # an admin may look
+    login(client, sessions, "auditor", "another-auditor")
+    assert client.get(started.headers["Location"]).status_code == 404  # not another auditor's job

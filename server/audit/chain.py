@@ -42,12 +42,30 @@ def legacy_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + text).hexdigest()
 
 
-def keyed_hash(key: bytes, prev_hash: str, row: Mapping[str, Any]) -> str:
-    body = {name: row[name] for name in KEYED_FIELDS}
-    body["at"] = _at(row["at"])
-    # orjson: sorted keys at every level, compact, UTF-8; the values are JSON already (``_jsonable``).
-    text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hmac.digest(key, prev_hash.encode() + b"\n" + text, "sha256").hex()  # one-shot, in C
+JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS  # the database's JSON encoder's too (server.db)
+JSON_COLUMNS = ("before", "after", "inserted")
+
+
+def json_text(value: Any) -> bytes:
+    """A JSON column's value as the database stores it: orjson, sorted keys at every level, compact."""
+    return orjson.dumps(value, option=JSON_OPTIONS)
+
+
+def keyed_body(row: Mapping[str, Any], before: bytes, after: bytes, inserted: bytes) -> bytes:
+    """orjson.dumps(body, OPT_SORT_KEYS) of the row, built from its JSON columns' stored text: the check
+    hashes what it reads without parsing it (tests hold the two ways equal)."""
+    d = orjson.dumps
+    return b"".join((b'{"action":', d(row["action"]), b',"actor":', d(row["actor"]), b',"after":', after,
+                     b',"at":', d(_at(row["at"])), b',"before":', before, b',"entity":', d(row["entity"]),
+                     b',"entity_id":', d(row["entity_id"]), b',"inserted":', inserted, b',"key_id":',
+                     d(row["key_id"]), b',"source":', d(row["source"]), b"}"))
+
+
+def keyed_hash(key: bytes, prev_hash: str, row: Mapping[str, Any], texts: tuple[bytes, ...] | None = None) -> str:
+    """HMAC-SHA256 of the previous hash and the row's canonical JSON; ``texts``: its JSON columns as stored."""
+    if texts is None:
+        texts = tuple(json_text(row[name]) for name in JSON_COLUMNS)
+    return hmac.digest(key, prev_hash.encode() + b"\n" + keyed_body(row, *texts), "sha256").hex()  # one-shot, in C
 
 
 class Walk:
@@ -68,15 +86,30 @@ class Walk:
         if key_id == LEGACY:
             if self.keyed_seen:
                 return LEGACY_AFTER_KEYED
-            if legacy_hash(self.prev_hash, row) != row["hash"]:
+            if legacy_hash(self.prev_hash, parsed(row)) != row["hash"]:
                 return EDITED
             self.legacy_rows += 1
         else:
             key = self.keyring.get(key_id)
             if key is None:
                 return UNKNOWN_KEY
-            if not hmac.compare_digest(keyed_hash(key, self.prev_hash, row), row["hash"]):
+            if not self._keyed_fits(key, row):
                 return EDITED
             self.keyed_seen = True
         self.prev_hash, self.rows = row["hash"], self.rows + 1
         return None
+
+    def _keyed_fits(self, key: bytes, row: Mapping[str, Any]) -> bool:
+        texts = row.get("texts")
+        if texts is not None and hmac.compare_digest(keyed_hash(key, self.prev_hash, row, texts), row["hash"]):
+            return True  # as stored: the common case, no JSON parsed
+        # No text, or a database that stores JSON in another form than it was given (reordered, spaced): parse.
+        return hmac.compare_digest(keyed_hash(key, self.prev_hash, parsed(row)), row["hash"])
+
+
+def parsed(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row with its JSON columns as values (a row read as stored text carries them in ``texts``)."""
+    texts = row.get("texts")
+    if texts is None:
+        return row
+    return {**row, **{name: orjson.loads(text) for name, text in zip(JSON_COLUMNS, texts, strict=True)}}

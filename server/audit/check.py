@@ -9,11 +9,12 @@ a chunk at a time (keyset), so memory stays bounded however long it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from server.audit import chain, reconcile, report
@@ -36,19 +37,33 @@ def begin_snapshot(session: Session) -> None:
     session.connection(execution_options=options)
 
 
-def stream(session: Session, after_id: int = 0, batch: int = BATCH) -> Iterator[Sequence[Any]]:
-    """The log from ``after_id`` on, in id order, a chunk at a time."""
-    columns = [A[name] for name in chain.COLUMNS]
+_PLAIN = [A[name] for name in chain.COLUMNS if name not in chain.JSON_COLUMNS]
+_TEXTS = [cast(A[name], Text).label(f"{name}_text") for name in chain.JSON_COLUMNS]
+
+
+def stream(session: Session, after_id: int = 0, batch: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    """The log from ``after_id`` on, in id order, a chunk at a time. The JSON columns come as the text
+    the database holds (``texts``: hashed as it is); only ``inserted`` is parsed (the history check)."""
     while True:
-        chunk = session.execute(select(*columns).where(A.id > after_id).order_by(A.id).limit(batch)).mappings().all()
-        if not chunk:
+        result = session.execute(select(*_PLAIN, *_TEXTS).where(A.id > after_id).order_by(A.id).limit(batch))
+        plain = len(_PLAIN)
+        names = list(result.keys())[:plain]
+        rows = []
+        for raw in result:
+            row = dict(zip(names, raw, strict=False))  # the plain columns; the three texts follow them
+            before, after, inserted = raw[plain:]
+            texts = (b"null" if before is None else before.encode(), b"null" if after is None else after.encode(),
+                     b"null" if inserted is None else inserted.encode())
+            row["texts"], row["inserted"] = texts, None if inserted is None else orjson.loads(inserted)
+            rows.append(row)
+        if not rows:
             return
-        yield chunk
-        after_id = chunk[-1]["id"]
+        yield rows
+        after_id = rows[-1]["id"]
 
 
 def verify(session: Session, checkpoints: Loaded | None = None, *, ledger: bool = True, batch: int = BATCH,
-           limit: int = 100) -> Report:
+           limit: int = 100, progress: Callable[[int], None] | None = None) -> Report:
     """Check the chain (keys, links), the checkpoints (a truncated tail, rewritten history) and, with
     ``ledger``, that the ledger tables hold what the log describes. Reads only."""
     started = time.perf_counter()
@@ -62,7 +77,7 @@ def verify(session: Session, checkpoints: Loaded | None = None, *, ledger: bool 
         walk = chain.Walk(keyring_of(session))
         history = reconcile.HistoryCheck(session, out)
         points = [p for p in loaded.good if p.rows > 0]
-        intact = _walk(session, walk, history if ledger else None, points, out, batch)
+        intact = _walk(session, walk, history if ledger else None, points, out, batch, progress)
         out.rows, out.legacy_rows = walk.rows, walk.legacy_rows
         out.checkpoints_checked = len(points)
         if intact and ledger:
@@ -75,7 +90,7 @@ def verify(session: Session, checkpoints: Loaded | None = None, *, ledger: bool 
 
 
 def _walk(session: Session, walk: chain.Walk, history: reconcile.HistoryCheck | None, points: list[Checkpoint],
-          out: Report, batch: int) -> bool:
+          out: Report, batch: int, progress: Callable[[int], None] | None = None) -> bool:
     """The chain in id order against the checkpoints; False when it broke (the first break is reported)."""
     pending = iter(points)
     point = next(pending, None)
@@ -95,6 +110,8 @@ def _walk(session: Session, walk: chain.Walk, history: reconcile.HistoryCheck | 
         out.head = chunk[-1]["id"]
         if history is not None:
             history.chunk(chunk)
+        if progress is not None:
+            progress(walk.rows)
     for missing in ([point] if point else []) + list(pending):
         out.add(Finding("audit_log", str(missing.head_id), "rows", str(walk.rows), str(missing.rows), None,
                         report.TRUNCATED))

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, func, select, tuple_
+from sqlalchemy import Integer, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from server.audit import ledger, report
@@ -41,6 +41,13 @@ def _pk(model: type[Any]) -> list[Any]:
     return list(model.__table__.primary_key.columns)
 
 
+def rows_of(session: Session, stmt: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows as plain dicts (a dict's ``get`` is several times quicker than a RowMapping's, per field)."""
+    result = session.execute(stmt, params or {})
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
 def _row_name(row: Row, pk: list[Any]) -> str:
     return "/".join(str(row[c.name]) for c in pk)
 
@@ -51,6 +58,20 @@ class HistoryCheck:
     def __init__(self, session: Session, out: Report) -> None:
         self.session, self.out = session, out
         self.matched: dict[str, int] = {h.table: 0 for h in ledger.HISTORY}
+        self._statements: dict[str, Any] = {}  # one compiled statement per table (IN with expanding parameters)
+
+    def _statement(self, spec: ledger.History, pk: list[Any], by_key: bool) -> Any:
+        found = self._statements.get(spec.table)
+        if found is None:
+            table = spec.model.__table__
+            columns = _columns(spec.model, [*spec.fields, *spec.order, *(c.name for c in pk), "audit_hash"])
+            if by_key:
+                found = select(*columns).where(tuple_(*pk).in_(bindparam("wanted", expanding=True)))
+            else:
+                found = (select(*columns).where(table.c.audit_hash.in_(bindparam("wanted", expanding=True)))
+                         .order_by(*[table.c[name] for name in spec.order]))
+            self._statements[spec.table] = found
+        return found
 
     def chunk(self, rows: Sequence[Row]) -> None:
         """Compare the history rows described by these audit rows with the tables."""
@@ -65,18 +86,15 @@ class HistoryCheck:
             self._compare(spec, by_hash)
 
     def _compare(self, spec: ledger.History, by_hash: dict[str, tuple[int, list[dict[str, Any]]]]) -> None:
-        model, pk = spec.model, _pk(spec.model)
+        pk = _pk(spec.model)
         if spec.described_order and set(spec.order) == {c.name for c in pk}:
             self._compare_by_key(spec, by_hash, pk)
             return
-        table = model.__table__
-        order = [table.c[name] for name in spec.order]
+        stmt = self._statement(spec, pk, by_key=False)
         found: dict[str, list[Row]] = {}
         hashes = list(by_hash)
         for start in range(0, len(hashes), CHUNK):
-            stmt = (select(*_columns(model, [*spec.fields, *spec.order, *(c.name for c in pk), "audit_hash"]))
-                    .where(table.c.audit_hash.in_(hashes[start:start + CHUNK])).order_by(*order))
-            for stored in self.session.execute(stmt).mappings():
+            for stored in rows_of(self.session, stmt, {"wanted": hashes[start:start + CHUNK]}):
                 found.setdefault(stored["audit_hash"], []).append(stored)
         for audit_hash, (audit_id, described) in by_hash.items():
             stored_rows = found.get(audit_hash, [])
@@ -99,10 +117,10 @@ class HistoryCheck:
         wanted = {tuple(d[n] for n in names): (audit_hash, audit_id, d)
                   for audit_hash, (audit_id, described) in by_hash.items() for d in described}
         keys, found = list(wanted), {}
+        stmt = self._statement(spec, pk, by_key=True)
         for start in range(0, len(keys), CHUNK):
-            stmt = (select(*_columns(spec.model, [*spec.fields, *names, "audit_hash"]))
-                    .where(tuple_(*pk).in_(keys[start:start + CHUNK])))
-            found.update({tuple(r[n] for n in names): r for r in self.session.execute(stmt).mappings()})
+            found.update({tuple(r[n] for n in names): r
+                          for r in rows_of(self.session, stmt, {"wanted": keys[start:start + CHUNK]})})
         for key, (audit_hash, audit_id, expected) in wanted.items():
             stored, name = found.get(key), "/".join(map(str, key))
             if stored is None:
@@ -119,6 +137,8 @@ class HistoryCheck:
     def _fields(self, spec: ledger.History, stored: Row, expected: Row, audit_id: int,
                 pk: list[Any]) -> None:
         now = ledger.normal_of(spec.model, stored)
+        if now.items() <= expected.items():  # every field as described (a comparison in C): nearly always
+            return
         for name, value in now.items():
             if name not in expected:
                 self.out.add(Finding(spec.table, _row_name(stored, pk), name, report.shown(value), "", audit_id,
@@ -212,8 +232,8 @@ def legacy_check(session: Session, spec: ledger.History, out: Report) -> None:
 def newest(session: Session, entity: str, keys: Sequence[str]) -> dict[str, Row]:
     """The newest audit row (id, key_id, after) of each of these entity ids that has one."""
     last = select(func.max(A.id)).where(A.entity == entity, A.entity_id.in_(keys)).group_by(A.entity_id)
-    rows = session.execute(select(A.id, A.entity_id, A.key_id, A.after).where(A.id.in_(last.scalar_subquery())))
-    return {r["entity_id"]: r for r in rows.mappings()}
+    rows = rows_of(session, select(A.id, A.entity_id, A.key_id, A.after).where(A.id.in_(last.scalar_subquery())))
+    return {r["entity_id"]: r for r in rows}
 
 
 def _typed_keys(spec: ledger.Entity, keys: Sequence[str]) -> list[Any]:
@@ -241,9 +261,8 @@ def _described(session: Session, spec: ledger.Entity, out: Report) -> None:
             return
         after_key = ids[-1]
         described = newest(session, spec.name, ids)
-        stored = {str(r[spec.key]): r for r in session.execute(
-            select(*_columns(spec.model, [spec.key, *fields])).where(key_column.in_(_typed_keys(spec, ids))))
-            .mappings()}
+        stored = {str(r[spec.key]): r for r in rows_of(
+            session, select(*_columns(spec.model, [spec.key, *fields])).where(key_column.in_(_typed_keys(spec, ids))))}
         for key in ids:
             _compare(spec, key, described[key], stored.get(key), out)
 
@@ -262,7 +281,10 @@ def _compare(spec: ledger.Entity, key: str, audit_row: Row, stored: Row | None,
     if stored is None:
         out.add(Finding(spec.table, key, "", "∅", report.shown(after), audit_id, report.DELETED))
         return
-    for name, value in ledger.normal_of(spec.model, stored).items():
+    now = ledger.normal_of(spec.model, stored)
+    if now.items() <= after.items():  # every field as described
+        return
+    for name, value in now.items():
         if name not in after:
             out.add(Finding(spec.table, key, name, report.shown(value), "", audit_id, report.NOT_DESCRIBED))
         elif value != after[name]:

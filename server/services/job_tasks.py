@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.audit import Actor
+from server import audit
+from server.audit import Actor, Report, checkpoints
 from server.config import Settings
 from server.errors import Invalid
 from server.i18n import N_
-from server.models import Job
+from server.models import AuditEntry, Job
 from server.services import jobs, plans, printing, uploads
 from server.services.jobs import Context, Outcome, Task
 
@@ -72,7 +74,31 @@ def plan_import_now_or_later(session: Session, settings: Settings, actor: Actor,
     return report
 
 
+def audit_check_now_or_later(session: Session, settings: Settings, actor: Actor) -> Report | Job:
+    """The tamper check (``server.audit.verify``) of a small log, now; of a big one, a job, started: a check
+    of millions of rows takes minutes, longer than a web request may."""
+    rows = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    if rows > jobs.AUDIT_ROWS_INLINE_MAX:
+        return _started(session, settings, actor, "audit_verify", {}, rows)
+    return audit.verify(session, _checkpoints(settings))
+
+
+def _checkpoints(settings: Settings) -> checkpoints.Loaded:
+    try:  # read before the check's snapshot begins: a checkpoint is then never newer than what is checked
+        return checkpoints.load(settings)
+    except (checkpoints.CheckpointProblem, OSError):  # unreadable: a finding, never a crash
+        return checkpoints.Loaded(forged=[0], path=checkpoints.checkpoint_file(settings))
+
+
 # --- the job's process ---
+
+
+def audit_verify(ctx: Context) -> Outcome:
+    """The tamper check of a big audit log (no params): its report, as the check page shows it."""
+    loaded = _checkpoints(ctx.settings)
+    with ctx.sessions() as session:
+        report = audit.verify(session, loaded, progress=ctx.progress)
+    return Outcome(report.as_dict())
 
 
 def labels(ctx: Context) -> Outcome:
@@ -125,4 +151,5 @@ def plan_import(ctx: Context) -> Outcome:
     return Outcome(summary)
 
 
-TASKS: dict[str, Task] = {"labels": labels, "plan_check": plan_check, "plan_import": plan_import}
+TASKS: dict[str, Task] = {"labels": labels, "plan_check": plan_check, "plan_import": plan_import,
+                          "audit_verify": audit_verify}

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 LABELS_INLINE_MAX = 500  # labels made inside the request; more go to a job (about 150 labels a second)
 PLAN_ROWS_INLINE_MAX = 2000  # plan rows checked or imported inside the request
+AUDIT_ROWS_INLINE_MAX = 100_000  # audit rows the tamper check reads inside the request (a few seconds)
 MAX_ACTIVE = 4  # jobs queued or running at once
 START_TIMEOUT = timedelta(seconds=60)  # a queued job whose process has not claimed it by then has failed
 SILENT_TIMEOUT = timedelta(minutes=10)  # a running job with no progress for this long has failed (pid reused?)

@@ -12,16 +12,16 @@ import dataclasses
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from server import audit as chain
 from server import settings_of
-from server.audit import checkpoints
 from server.auth import roles
 from server.errors import DomainError
 from server.i18n import N_
-from server.services import auditlog
+from server.models import Job
+from server.services import auditlog, job_tasks, jobs
+from server.web.errors import fail
 from server.web.nav import MenuItem
 
 bp = Blueprint("audit", __name__)
@@ -112,10 +112,24 @@ def check() -> Any:
     """Run the audit log's integrity check (GET shows the button; POST runs it and shows the findings)."""
     if request.method == "GET":
         return render_template("audit/check.html", result=None)
-    settings = settings_of(current_app)
-    try:  # read before the check's snapshot begins: a checkpoint is then never newer than what is checked
-        loaded = checkpoints.load(settings)
-    except (checkpoints.CheckpointProblem, OSError):
-        loaded = checkpoints.Loaded(forged=[0], path=checkpoints.checkpoint_file(settings))  # unreadable: say so
-    report = chain.verify(g.db, loaded)  # one read-only snapshot, in a transaction of its own
-    return render_template("audit/check.html", result=describe(report))
+    try:  # one read-only snapshot, in a transaction of its own; a big log: a job (minutes, not a request)
+        outcome = job_tasks.audit_check_now_or_later(g.db, settings_of(current_app), g.actor)
+    except DomainError as exc:  # too many long jobs running
+        return render_template("audit/check.html", result=None, refused=exc.localized()), 409
+    if isinstance(outcome, Job):
+        return redirect(url_for("audit.check_job", job_id=outcome.id), 303)
+    return render_template("audit/check.html", result=describe(outcome))
+
+
+@bp.get("/audit/check/<job_id>")
+@roles(*AUDIT_READERS)
+def check_job(job_id: str) -> Any:
+    """The check of a big log, run as a job: its progress until it is done, then its findings."""
+    try:
+        job = jobs.get(g.db, g.actor, job_id)
+    except DomainError:
+        fail(404, gettext("There is no job %(id)s of yours.", id=job_id[:20]))
+    g.db.commit()  # a job whose process died is marked failed as it is read
+    result = describe(job.result) if job.state == "done" and job.result else None
+    return render_template("audit/check.html", result=result, job=job, percent=jobs.percent(job),
+                           error=jobs.error_text(job))
