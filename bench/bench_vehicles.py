@@ -194,7 +194,8 @@ def run(url: str, count: int, past: int, queries: int) -> None:
             assert response.status_code == 200, response.get_json()
         print(f"  free vehicles (service), {len(asked)} windows: p50 {statistics.median(service_ms):.1f} ms, "
               f"p99 {pct(service_ms, 99):.1f} ms, max {max(service_ms):.1f} ms; {per_call:.1f} SQL statements "
-              f"a call ({', '.join(sorted(statements.kinds))}); {statistics.mean(found):.0f} of {count} free on average")
+              f"a call ({', '.join(sorted(statements.kinds))}); "
+              f"{statistics.mean(found):.0f} of {count} free on average")
         print(f"  ... CPU time of this process a call (less sensitive to a loaded machine): "
               f"p50 {statistics.median(cpu_ms):.1f} ms, p99 {pct(cpu_ms, 99):.1f} ms")
         print(f"  GET /api/v1/vehicles/free (with each vehicle's free drivers), 200 windows: "
