@@ -128,7 +128,7 @@ def _consumer(site: dict[str, Any], **changes: Any) -> Consumer:
 
     worker.client.on_disconnect = on_disconnect
     worker.start()
-    assert worker.connected.wait(10), "the consumer did not connect with the server's login"
+    assert worker.connected.wait(30), "the consumer did not connect with the server's login"
     return worker
 
 

@@ -43,7 +43,7 @@ def office(sessions: Any) -> dict[str, str]:
 def consumer(app: Any, sessions: Any, broker: Any) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect"
+    assert worker.connected.wait(30), "consumer did not connect"
     yield worker
     worker.stop()
 
@@ -319,7 +319,7 @@ def test_two_consumers_sharing_the_subscription_store_each_event_once(app: Any, 
     for worker in workers:
         worker.start()
     try:
-        assert all(worker.connected.wait(10) for worker in workers), "a consumer did not connect"
+        assert all(worker.connected.wait(30) for worker in workers), "a consumer did not connect"
         start = datetime.now(UTC)
         places = [office["room"], office["store"]]
         events = [peer.event("asset.move", {"tag": office["asset"], "to": places[i % 2]},

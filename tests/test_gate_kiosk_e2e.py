@@ -33,7 +33,7 @@ def settings_overrides(settings_overrides: dict[str, Any]) -> dict[str, Any]:
 def consumer(app: Any, broker: Any) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10)
+    assert worker.connected.wait(30)
     with config_refresh(app):  # the gate's scheduler republishes the configs that change
         yield worker
     worker.stop()

@@ -42,7 +42,7 @@ def place(sessions: Any) -> dict[str, str]:
 def consumer(app: Any, sessions: Any, broker: Any, place: dict[str, str]) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect"
+    assert worker.connected.wait(30), "consumer did not connect"
     yield worker
     worker.stop()
 

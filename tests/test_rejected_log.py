@@ -39,7 +39,7 @@ def enrolled(sessions: Any) -> None:
 def consumer(app: Any, broker: Any, enrolled: None) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect"
+    assert worker.connected.wait(30), "consumer did not connect"
     yield worker
     worker.stop()
 

@@ -88,7 +88,7 @@ def office(sessions: Any) -> dict[str, str]:
 def consumer(app: Any, office: dict[str, str]) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect to the central broker"
+    assert worker.connected.wait(30), "consumer did not connect to the central broker"
     yield worker
     worker.stop()
 

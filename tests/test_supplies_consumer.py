@@ -36,7 +36,7 @@ def store(sessions: Any) -> dict[str, str]:
 def consumer(app: Any, sessions: Any, broker: Any) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect"
+    assert worker.connected.wait(30), "consumer did not connect"
     yield worker
     worker.stop()
 

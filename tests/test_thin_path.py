@@ -30,7 +30,7 @@ pytestmark = pytest.mark.broker
 def consumer(app: Any, sessions: Any, broker: Any) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10)
+    assert worker.connected.wait(30)
     yield worker
     worker.stop()
 
@@ -98,7 +98,7 @@ def test_server_status_is_retained_online_then_offline_on_stop(app: Any, session
     topics = Topics(settings_of(app).topic_prefix)
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10)
+    assert worker.connected.wait(30)
     seen: list[dict[str, Any]] = []
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"w-{uuid.uuid4().hex[:8]}")
     watcher.on_message = lambda _c, _u, msg: msg.payload and seen.append(json.loads(msg.payload))

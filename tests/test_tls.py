@@ -63,7 +63,7 @@ def test_kiosk_and_consumer_over_tls(tls_broker: dict[str, Any], settings_overri
         "screen": {"enabled": False},
     }), screen=False, scanners=False)
     try:
-        assert consumer.connected.wait(10), "the consumer did not connect over TLS"
+        assert consumer.connected.wait(30), "the consumer did not connect over TLS"
         agent.start()
         event = agent.record("asset.move", None, {"tag": tag, "to": room})
         ack = agent.wait_ack(str(event.id), timeout=15)

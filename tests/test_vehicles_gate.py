@@ -46,7 +46,7 @@ def cars(sessions: Any) -> Fleet:
 def consumer(app: Any, broker: Any, cars: Fleet) -> Iterator[Consumer]:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect"
+    assert worker.connected.wait(30), "consumer did not connect"
     yield worker
     worker.stop()
 

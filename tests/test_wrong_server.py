@@ -64,7 +64,7 @@ def agent(app: Any, tmp_path: Path, broker: Any) -> Iterator[Agent]:
 def _running(app: Any) -> Consumer:
     worker = Consumer(settings_of(app))
     worker.start()
-    assert worker.connected.wait(10), "consumer did not connect"
+    assert worker.connected.wait(30), "consumer did not connect"
     return worker
 
 
