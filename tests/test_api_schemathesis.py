@@ -42,6 +42,8 @@ def ledger(sessions: Any) -> None:
         assets.create_asset(session, ACTOR, "Dell Latitude", "Laptop", place.store)
 
 
+# Hundreds of generated requests over every route: minutes on a loaded 2-core machine.
+@pytest.mark.timeout(900)
 def test_no_generated_request_gets_a_5xx(app: Any, tokens: Any, ledger: None) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     schema.config.phases.coverage.unexpected_methods = set()  # 405s: tests/test_auth.py knows the methods
