@@ -65,8 +65,11 @@ class HistoryCheck:
         if found is None:
             table = spec.model.__table__
             columns = _columns(spec.model, [*spec.fields, *spec.order, *(c.name for c in pk), "audit_hash"])
-            if by_key:
-                found = select(*columns).where(tuple_(*pk).in_(bindparam("wanted", expanding=True)))
+            if by_key:  # the first key column equal, the last one IN: a search of the primary key index
+                # (SQLite scans the whole table for a row-value IN list)
+                *firsts, last = pk
+                found = select(*columns).where(*[c == bindparam(c.name) for c in firsts],
+                                               last.in_(bindparam("wanted", expanding=True)))
             else:
                 found = (select(*columns).where(table.c.audit_hash.in_(bindparam("wanted", expanding=True)))
                          .order_by(*[table.c[name] for name in spec.order]))
@@ -116,11 +119,16 @@ class HistoryCheck:
         names = [c.name for c in pk]
         wanted = {tuple(d[n] for n in names): (audit_hash, audit_id, d)
                   for audit_hash, (audit_id, described) in by_hash.items() for d in described}
-        keys, found = list(wanted), {}
+        found: dict[tuple[Any, ...], Row] = {}
         stmt = self._statement(spec, pk, by_key=True)
-        for start in range(0, len(keys), CHUNK):
-            found.update({tuple(r[n] for n in names): r
-                          for r in rows_of(self.session, stmt, {"wanted": keys[start:start + CHUNK]})})
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for key in wanted:  # e.g. per kiosk, the event ids
+            groups.setdefault(key[:-1], []).append(key[-1])
+        for prefix, lasts in groups.items():
+            fixed = dict(zip(names[:-1], prefix, strict=True))
+            for start in range(0, len(lasts), CHUNK):
+                found.update({tuple(r[n] for n in names): r for r in rows_of(
+                    self.session, stmt, {**fixed, "wanted": lasts[start:start + CHUNK]})})
         for key, (audit_hash, audit_id, expected) in wanted.items():
             stored, name = found.get(key), "/".join(map(str, key))
             if stored is None:
