@@ -50,6 +50,7 @@ class Consumer:
         self.topics = Topics(settings.topic_prefix)
         self.counts: Counter[str] = Counter()
         self.connected = threading.Event()
+        self._subscribed_mid: int | None = -1
         self._pending: deque[Delivery] = deque()  # received, not yet handed to the writer
         self._wake = threading.Event()
         self._want_configs = False
@@ -87,6 +88,7 @@ class Consumer:
         client.max_queued_messages_set(0)  # unbounded: acks must never be dropped while reconnecting
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_socket_open = _no_delay
@@ -97,12 +99,17 @@ class Consumer:
             log.error("broker refused the consumer: %s", reason)
             return
         client.subscribe(self.topics.all_events(shared=self.settings.mqtt_shared), qos=QOS)
-        client.subscribe(self.topics.all_status, qos=QOS)
+        # Connected counts from the broker's SUBACK of the last subscription, not from CONNACK: an
+        # event a kiosk sends in between would find no subscriber on a new session.
+        _, self._subscribed_mid = client.subscribe(self.topics.all_status, qos=QOS)
         client.publish(self.topics.server_status, _server_status("online"), qos=QOS, retain=True)
         self._want_configs = True  # the dispatcher asks the writer; the collector publishes them
         self._wake.set()
-        self.connected.set()
-        log.info("consumer connected to %s:%s", self.settings.mqtt_host, self.settings.mqtt_port)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, _codes: Any, _p: Any = None) -> None:
+        if mid == self._subscribed_mid:  # subscriptions are acknowledged in order: both are in place
+            self.connected.set()
+            log.info("consumer connected to %s:%s", self.settings.mqtt_host, self.settings.mqtt_port)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
         self.connected.clear()
