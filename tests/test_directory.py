@@ -54,7 +54,7 @@ def test_unknown_person_and_taken_code_change_nothing(app: Any, sessions: Any) -
     unknown = str(codes.new_code("P"))
     error = _refusal(sessions, lambda s: directory.person_by_code(s, unknown))
     with app.test_request_context(headers={"Accept-Language": "zh"}):
-        assert error.localized() == f"未知人员 {unknown}"
+        assert error.localized() == f"没有编号为 {unknown} 的人员"
     clash = _refusal(sessions, lambda s: directory.create_person(s, SYSTEM, "Li Lei", code=taken))
     assert clash.code == "already_exists"
     with app.test_request_context(headers={"Accept-Language": "zh"}):

@@ -195,7 +195,7 @@ def pdf(session: Session, actor: Actor, found: ArchiveDestruction, org: str) -> 
                                    "carried out"), id=found.id,
                                 state=Term(state(found), names.DESTRUCTION_STATES[state(found)]))
     widths = ((_("No."), 10), (_("Asset code"), 28), (_("Archive reference"), 24), (_("Title"), 52),
-              (_("Class"), 20), (_("Year"), 12), (_("Retention period"), 17), (_("Confidentiality level"), 17))
+              (_("Archive class"), 20), (_("Year"), 12), (_("Retention period"), 17), (_("Confidentiality level"), 17))
     columns = [documents.Column(title, width) for title, width in widths]
     rows = [[str(item.position), v.asset.code, v.reference or "", v.asset.name, v.archive_class.name, str(v.year),
              names.retention(v.retention), names.confidentiality(v.confidentiality)]
