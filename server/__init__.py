@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from server import audit, personal
 from server.config import Settings, load_settings, secret_key_for
 from server.db import is_read_only, make_engine, make_session_factory, read_only_engine
+from server.routing import SharedBuilderRule
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["assetgate.settings"] = settings
+    app.url_rule_class = SharedBuilderRule
     from server import templating
 
     templating.init_app(app)  # before anything makes app.jinja_env
