@@ -6,6 +6,7 @@ error names the key it is about.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -13,11 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contract.topics import DEFAULT_PREFIX
 
 ENV_PREFIX = "ASSETGATE_"
+
+
+_EMAIL = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
 
 
 class ConfigError(ValueError):
@@ -110,6 +114,14 @@ class Settings(BaseModel):
     kiosk_config_refresh_s: float = Field(
         15.0, ge=1, le=3600,
         description="How often the gate scheduler rebuilds the kiosks' configs and republishes those that changed.")
+    # --- the storeroom (docs/storeroom.md) ---
+    reorder_webhook_url: str = Field(
+        "", description="URL that gets each reorder notification (an item crossed its reorder level) as signed JSON; "
+                        "empty: none.")
+    reorder_webhook_secret: str | None = Field(None, description="HMAC-SHA256 key that signs each reorder webhook "
+                                                                 "body.")
+    reorder_email: str = Field("", description="Addresses (comma-separated) mailed each reorder notification; "
+                                               "empty: none. Needs smtp_host.")
     # --- the archives (docs/archives.md) ---
     archive_loan_terms: str = Field(
         "7,14,30", description="Loan terms (days, comma-separated) an archive class may have; each class has one.")
@@ -144,6 +156,37 @@ class Settings(BaseModel):
         if not parts or not all(p.isascii() and p.isdigit() and 1 <= int(p) <= 365 for p in parts):
             raise ValueError("must be whole numbers of days from 1 to 365, comma-separated (e.g. 7,14,30)")
         return ",".join(str(int(p)) for p in parts)
+
+    @field_validator("reorder_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http:// or https:// URL with a host, or empty")
+        return value
+
+    @field_validator("reorder_email")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        bad = [p for p in parts if not _EMAIL.fullmatch(p)]
+        if bad:
+            raise ValueError(f"not an email address: {bad[0]!r} (comma-separated addresses, or empty)")
+        return ",".join(parts)
+
+    @model_validator(mode="after")
+    def _mail_needs_a_server(self) -> Settings:
+        if self.reorder_email and not self.smtp_host.strip():
+            raise ValueError("reorder_email is set but smtp_host is empty: reorder mail could never be sent")
+        return self
+
+    @property
+    def reorder_emails(self) -> tuple[str, ...]:
+        return tuple(p for p in self.reorder_email.split(",") if p)
 
     @property
     def loan_terms(self) -> tuple[int, ...]:
@@ -184,7 +227,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     try:
         settings = Settings.model_validate(values)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid AssetGate configuration:\n" + "\n".join(lines)) from None
     return settings
 

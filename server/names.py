@@ -167,6 +167,7 @@ MOVEMENT_KINDS = {
     "return": N_("Return"),
     "adjustment": N_("Adjustment"),
     "stocktake": N_("Stocktake difference"),
+    "reversal": N_("Receipt reversal"),
 }
 
 STOCKTAKE_CLASSES = {

@@ -125,6 +125,9 @@ class GatePolicy:
     admin_email: str
     webhook: bool
     email: bool
+    # The storeroom's reorder notifications (services/notify): their own webhook, and whom to mail.
+    reorder_webhook: bool = False
+    reorder_emails: tuple[str, ...] = ()
 
     def today(self) -> date:
         """Today in the office's time zone (a loan's day, an export's days)."""
@@ -137,13 +140,19 @@ def policy_for(settings: Settings) -> GatePolicy:
         keep_id_last4=settings.visitor_id_last4, approval_purposes=settings.approval_purposes,
         personal_days=settings.visitor_personal_days, record_days=settings.visit_record_days,
         auto_signout_hour=settings.auto_signout_hour, admin_email=settings.gate_admin_email.strip(),
-        webhook=bool(settings.gate_webhook_url.strip()), email=bool(settings.smtp_host.strip()))
+        webhook=bool(settings.gate_webhook_url.strip()), email=bool(settings.smtp_host.strip()),
+        reorder_webhook=bool(settings.reorder_webhook_url), reorder_emails=settings.reorder_emails)
 
 
 def install(factory: sessionmaker[Session], settings: Settings) -> None:
     """Give every session of ``factory`` the gate policy of ``settings``."""
     # Merged with what the factory carries already (the audit keys: ``server.audit.install``).
     factory.configure(info={**(factory.kw.get("info") or {}), _POLICY: policy_for(settings)})
+
+
+def policy_if_any(session: Session) -> GatePolicy | None:
+    """The policy, or None for a session made without it (a bare engine's, in service tests)."""
+    return session.info.get(_POLICY)  # type: ignore[no-any-return]
 
 
 def policy(session: Session) -> GatePolicy:

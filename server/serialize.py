@@ -99,7 +99,7 @@ def supply_movement(row: Any) -> dict[str, Any]:
         "person": person(row.person) if row.person else None, "department": row.department,
         "purpose": row.purpose, "conflict": row.conflict, "requisition": row.requisition_id,
         "purchase_line": row.purchase_line_id, "unit_cost": str(row.unit_cost) if row.unit_cost is not None else None,
-        "stocktake": row.stocktake_id,
+        "stocktake": row.stocktake_id, "reverses": row.reverses_id,
     }
 
 

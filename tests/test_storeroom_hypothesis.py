@@ -1,6 +1,6 @@
 """Hypothesis: whatever is scanned, moved or disposed during a stocktake, every expected asset ends in
 exactly one class (and every scanned code in one line); whatever is received, picked up (live or
-off line), returned, adjusted or counted, an item's stock is the sum of its ledger, everywhere it is
+off line), returned, adjusted, counted or reversed, an item's stock is the sum of its ledger, everywhere it is
 read, and goes below zero only through an offline conflict."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from server.services import (
     supplies,
     supply_conflicts,
     supply_costs,
+    supply_receipts,
 )
 from tests.storeroom_support import stock_up
 
@@ -96,7 +97,7 @@ def test_every_expected_asset_ends_in_exactly_one_class(engine_sessions: Any, sp
         db.rollback()
 
 
-SUPPLY_ACTIONS = ("receive", "pickup", "pickup", "offline", "return", "adjust", "count", "settle")
+SUPPLY_ACTIONS = ("receive", "pickup", "pickup", "offline", "return", "adjust", "count", "settle", "reverse")
 supply_step = st.tuples(st.sampled_from(SUPPLY_ACTIONS), st.integers(0, 1), st.integers(-6, 12))
 
 
@@ -111,6 +112,12 @@ def _supply_step(db: Any, items: list[str], person: str, step: tuple[str, int, i
         supplies.give_back(db, SYSTEM, code, qty, person)
     elif action == "adjust":
         supplies.adjust(db, SYSTEM, code, qty, "recount")
+    elif action == "reverse":  # one of the item's receipts, by qty: reversed already or used up is refused
+        receipts = db.scalars(select(SupplyMovement.id).where(
+            SupplyMovement.item_id == supplies.item_by_code(db, code).id, SupplyMovement.kind == "receipt")
+            .order_by(SupplyMovement.id)).all()
+        if receipts:
+            supply_receipts.reverse(db, SYSTEM, code, receipts[qty % len(receipts)], "entered by mistake")
     elif action == "count":
         stocktake = stocktakes.open_stocktake(db, ADMIN, "office")
         stocktake_supplies.count(db, SYSTEM, stocktake, code, qty)

@@ -195,3 +195,11 @@ def test_pages_in_chinese_and_english(client: Any, sessions: Any, stocked: dict[
     client.post("/language", data={"language": "en"})
     english = client.get(f"/supplies/{code}").get_data(as_text=True)
     assert "Ledger" in english and "Pickup" in english
+
+
+def test_bin_label_names_the_item_and_its_shelf(sessions: Any, stocked: dict[str, str]) -> None:
+    from server.services import printing
+
+    with sessions() as session:
+        [label] = printing.resolve(session, [stocked["item"]], "Office")
+    assert (label.code, label.name, label.category) == (stocked["item"], "A4 paper", "shelf 3")

@@ -1,4 +1,5 @@
-"""REST: supply items with their stock, the ledger, and the movements (receipt, pickup, return, adjustment)."""
+"""REST: supply items with their stock, the ledger, and the movements (receipt and its reversal, pickup, return,
+adjustment)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class ReceiptIn(Body):
     purchase_line: int = Field(ge=1, le=2**31 - 1, description="a purchase line of a supply category")
     quantity: int | None = Field(None, ge=1, le=supplies.MAX_QUANTITY, description="empty: all that is left")
     note: str = Field("", max_length=500)
+
+
+class ReversalIn(Body):
+    reason: str = Field(min_length=1, max_length=500, description="why the receipt was a mistake")
 
 
 class SupplyCategoryIn(Body):
@@ -107,6 +112,14 @@ def receive_supply(code: str, body: ReceiptIn) -> Any:
     """Stock received from a purchase line of a supply category (its unit price is the receipt's cost)."""
     return _answer(code, supply_receipts.receive(g.db, g.actor, code, body.purchase_line, body.quantity,
                                                  body.note))
+
+
+@bp.post("/supplies/<code>/receipts/<receipt_id>/reversal")
+@roles(*KEEPERS)
+@accepts(ReversalIn)
+def reverse_supply_receipt(code: str, receipt_id: str, body: ReversalIn) -> Any:
+    """Reverse a receipt entered by mistake (once; refused if its units are no longer all in stock)."""
+    return _answer(code, supply_receipts.reverse(g.db, g.actor, code, receipt_id, body.reason))
 
 
 @bp.get("/supplies/receivable")

@@ -31,6 +31,7 @@ class MovementKind(enum.StrEnum):
     RETURN = "return"
     ADJUSTMENT = "adjustment"
     STOCKTAKE = "stocktake"  # a stocktake difference
+    REVERSAL = "reversal"  # a receipt entered by mistake, taken back out (冲销)
 
 
 class SupplyItem(Base):
@@ -55,7 +56,8 @@ class SupplyItem(Base):
 
 class SupplyMovement(Base):
     """One line of a supply's ledger: signed quantity (receipts and returns add, pickups take).
-    Rows are never changed; a mistake is corrected by an adjustment with its reason."""
+    Rows are never changed; a mistake is corrected by an adjustment with its reason, or a receipt
+    entered by mistake by its reversal (a line of its own pointing at it)."""
 
     __tablename__ = "supply_movements"
     id: Mapped[intpk]
@@ -81,6 +83,8 @@ class SupplyMovement(Base):
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     stocktake_id: Mapped[int | None] = mapped_column(ForeignKey("stocktakes.id"))  # a stocktake difference
     request_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # a receipt form sent twice
+    # A reversal: the receipt it takes back (unique: a receipt is reversed once, even by two at a time).
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("supply_movements.id"), unique=True)
 
     item: Mapped[SupplyItem] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")

@@ -71,9 +71,11 @@ def void_purchase(session: Session, actor: Actor, purchase_id: str | int, reason
     if pending:
         raise RuleViolation(N_("purchase %(id)s has intakes %(intakes)s; reverse them before voiding it"),
                             code="has_intakes", id=purchase.id, intakes=", ".join(map(str, pending)))
-    stocked = session.scalar(select(func.count()).select_from(SupplyMovement)
+    # Receipts net of their reversals: supplies taken back (entered by mistake) leave nothing to void.
+    stocked = session.scalar(select(func.coalesce(func.sum(SupplyMovement.quantity), 0))
                              .join(PurchaseLine, SupplyMovement.purchase_line_id == PurchaseLine.id)
-                             .where(PurchaseLine.purchase_id == purchase.id))
+                             .where(PurchaseLine.purchase_id == purchase.id,
+                                    SupplyMovement.kind.in_(("receipt", "reversal"))))
     if stocked:  # its supplies are in the storeroom's ledger, which is never rewritten
         raise RuleViolation(N_("supplies of purchase %(id)s were received into stock; it cannot be voided"),
                             code="has_receipts", id=purchase.id)

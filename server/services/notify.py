@@ -1,5 +1,5 @@
-"""Notifications from the gate (a host's visitor has arrived, a watchlist hit) and the archives (a
-loan overdue, to its borrower): an outbox.
+"""Notifications from the gate (a host's visitor has arrived, a watchlist hit), the archives (a
+loan overdue, to its borrower) and the storeroom (an item crossed its reorder level): an outbox.
 
 ``enqueue`` adds rows in the caller's transaction, so a sign-in never waits for a mail server or a
 webhook and never fails because of one. ``deliver_due`` (run by the scheduler, ``assetgate gate
@@ -12,6 +12,11 @@ Email goes through SMTP (``smtp_*`` settings). The webhook is a JSON POST signed
 with ``X-AssetGate-Timestamp``, so a receiver can check both the body and its age. Both channels
 are off until configured. Bodies name the visitor, so they are stored encrypted and purged with the
 visitor's other personal fields.
+
+Reorder notifications (``enqueue_reorder``, queued once per crossing by services/supplies) go to a
+webhook of their own (``reorder_webhook_url``, signed with ``reorder_webhook_secret``; the row's
+recipient is ``reorder``) and to the ``reorder_email`` addresses, one row each, through the same
+delivery and retries.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Settings
 from server.models import Notification, utcnow
-from server.personal import policy
+from server.personal import GatePolicy, policy, policy_if_any
 
 LEASE = timedelta(minutes=5)  # a row being sent is not picked up again by another scheduler meanwhile
 TIMEOUT_S = 10.0
@@ -42,20 +47,38 @@ SUBJECTS = {
     "visitor.arrived": "访客到访 / Visitor arrived: {visitor} ({pass})",
     "watchlist.hit": "重点关注名单提示 / Watchlist alert at the gate: {pass}",
     "archive.overdue": "档案借阅逾期 / Archive loan overdue: {title} ({volume}), due {due}",
+    "supply.reorder": "物品需补货 / Reorder: {name} ({item}), {stock} {unit} left, reorder level {level}",
 }
+GATE_WEBHOOK, REORDER_WEBHOOK = "webhook", "reorder"  # a webhook row's recipient: which URL it goes to
 
 
 def enqueue(session: Session, kind: str, body: dict[str, Any], *, email_to: str | None = None) -> int:
     """Queue ``body`` for the webhook (when configured) and ``email_to`` (when email is configured)."""
     gate = policy(session)
+    return _queue(session, gate, kind, body, [email_to] if gate.email and email_to else [],
+                  GATE_WEBHOOK if gate.webhook else None)
+
+
+def enqueue_reorder(session: Session, body: dict[str, Any]) -> int:
+    """Queue a reorder notification for the storeroom's webhook and addresses, those configured. A
+    session made without the settings' policy (a bare engine's) has none: nothing is queued."""
+    found = policy_if_any(session)
+    if found is None:
+        return 0
+    return _queue(session, found, "supply.reorder", body, list(found.reorder_emails),
+                  REORDER_WEBHOOK if found.reorder_webhook else None)
+
+
+def _queue(session: Session, gate: GatePolicy, kind: str, body: dict[str, Any], emails: list[str],
+           webhook: str | None) -> int:
+    if not emails and webhook is None:
+        return 0
     sealed = gate.vault.seal(json.dumps(body, ensure_ascii=False, default=str))
     now = utcnow()
-    rows = []
-    if gate.email and email_to:
-        rows.append(Notification(channel="email", kind=kind, recipient=email_to[:500], body_enc=sealed,
-                                 created_at=now, next_attempt_at=now, attempts=0, last_error=""))
-    if gate.webhook:
-        rows.append(Notification(channel="webhook", kind=kind, recipient="webhook", body_enc=sealed,
+    rows = [Notification(channel="email", kind=kind, recipient=address[:500], body_enc=sealed, created_at=now,
+                         next_attempt_at=now, attempts=0, last_error="") for address in emails]
+    if webhook is not None:
+        rows.append(Notification(channel="webhook", kind=kind, recipient=webhook, body_enc=sealed,
                                  created_at=now, next_attempt_at=now, attempts=0, last_error=""))
     session.add_all(rows)
     return len(rows)
@@ -145,9 +168,13 @@ def _send_webhook(settings: Settings, row: Notification, body: dict[str, Any]) -
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json; charset=utf-8", "X-AssetGate-Event": row.kind,
                "X-AssetGate-Delivery": str(row.id), "X-AssetGate-Timestamp": timestamp}
-    if settings.gate_webhook_secret:
-        headers["X-AssetGate-Signature"] = signature(settings.gate_webhook_secret, timestamp, raw)
-    request = urllib.request.Request(settings.gate_webhook_url, data=raw, headers=headers, method="POST")
+    url, secret = ((settings.reorder_webhook_url, settings.reorder_webhook_secret) if row.recipient == REORDER_WEBHOOK
+                   else (settings.gate_webhook_url, settings.gate_webhook_secret))
+    if not url.strip():  # configured when queued, removed since: tried again, then given up
+        raise ValueError(f"no webhook URL is configured for {row.recipient} notifications")
+    if secret:
+        headers["X-AssetGate-Signature"] = signature(secret, timestamp, raw)
+    request = urllib.request.Request(url, data=raw, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (the admin's own URL)
         if not 200 <= response.status < 300:
             raise ValueError(f"webhook answered {response.status}")
@@ -166,8 +193,10 @@ def recent(session: Session, limit: int = 50) -> list[Notification]:
     return list(session.scalars(select(Notification).order_by(Notification.id.desc()).limit(limit)))
 
 
-def failing(session: Session, limit: int = 50) -> list[Notification]:
+def failing(session: Session, limit: int = 50, kind: str | None = None) -> list[Notification]:
     """Rows whose last attempt failed (retrying or given up): what the desk and the admin are shown."""
     query = (select(Notification).where(Notification.last_error != "", Notification.sent_at.is_(None))
              .order_by(Notification.id.desc()).limit(limit))
+    if kind is not None:
+        query = query.where(Notification.kind == kind)
     return list(session.scalars(query))

@@ -22,7 +22,7 @@ from server import audit, names
 from server.audit import Actor
 from server.errors import Invalid, NotFound
 from server.i18n import N_
-from server.models import Asset, IssuedCode, Location, Person, Seal
+from server.models import Asset, IssuedCode, Location, Person, Seal, SupplyItem
 
 MAX_BATCH = 20_000
 _CODE_ERRORS = {
@@ -87,6 +87,8 @@ def _names(session: Session, wanted: set[str]) -> dict[str, tuple[str, str | Non
         found[loc.code] = (loc.name, None, None)
     for person in session.scalars(select(Person).where(Person.code.in_(wanted))):
         found[person.code] = (person.name, None, None)
+    for item in session.scalars(select(SupplyItem).where(SupplyItem.code.in_(wanted))):  # a bin label
+        found[item.code] = (item.name, item.location or None, None)
     for seal in session.scalars(select(Seal).where(Seal.code.in_(wanted))):  # seals carry A- codes
         found[seal.code] = (seal.name, names.seal_kind(seal.kind), seal.made_on.year if seal.made_on else None)
     return found

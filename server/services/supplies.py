@@ -34,7 +34,7 @@ from server.models import (
     utcnow,
 )
 from server.services import codes as code_service
-from server.services import directory
+from server.services import directory, notify
 
 MAX_QUANTITY = 100_000
 
@@ -147,21 +147,24 @@ def record_movement(session: Session, actor: Actor, item: SupplyItem, kind: Move
                     purpose: str = "", kiosk_event_id: str | None = None, conflict: bool = False,
                     requisition: Requisition | None = None, purchase_line_id: int | None = None,
                     unit_cost: Decimal | None = None, stocktake_id: int | None = None,
-                    request_key: str | None = None, stock_before: int | None = None) -> SupplyMovement:
+                    request_key: str | None = None, stock_before: int | None = None,
+                    reverses_id: int | None = None) -> SupplyMovement:
     """The one write path of the ledger: every movement (receipt, pickup, return, adjustment, stocktake
-    difference) is a row added here, audited, and watched for the reorder level. The caller has
+    difference, a receipt's reversal) is a row added here, audited, and watched for the reorder level. The caller has
     checked its rules and locked the item (``item_by_code(..., lock=True)``); ``stock_before`` is the
     stock it read under that lock, if it did (one read less)."""
     movement = SupplyMovement(
         item_id=item.id, kind=kind.value, quantity=quantity, at=at or utcnow(), actor=actor.name,
         source=actor.source, person_id=person.id if person else None, department=department, purpose=purpose,
         kiosk_event_id=kiosk_event_id, conflict=conflict, requisition_id=requisition.id if requisition else None,
-        purchase_line_id=purchase_line_id, unit_cost=unit_cost, stocktake_id=stocktake_id, request_key=request_key)
+        purchase_line_id=purchase_line_id, unit_cost=unit_cost, stocktake_id=stocktake_id, request_key=request_key,
+        reverses_id=reverses_id)
     # The item's state with the movement it gained (described in the audit row, which it points back at).
     audit.change(session, actor, f"supply.{kind.value}", item, extra={
         "quantity": quantity, "person": person.code if person else None, "department": department,
         "purpose": purpose, "conflict": conflict, "requisition": requisition.id if requisition else None,
-        "purchase_line": purchase_line_id, "unit_cost": unit_cost, "stocktake": stocktake_id}, inserted=[movement])
+        "purchase_line": purchase_line_id, "unit_cost": unit_cost, "stocktake": stocktake_id,
+        **({"reverses": reverses_id} if reverses_id is not None else {})}, inserted=[movement])
     session.add(movement)
     session.flush()
     _watch_reorder(session, item, quantity, stock_before)
@@ -170,15 +173,23 @@ def record_movement(session: Session, actor: Actor, item: SupplyItem, kind: Move
 
 def _watch_reorder(session: Session, item: SupplyItem, quantity: int, before: int | None) -> None:
     """Raise a reorder alert when this movement crossed the level downwards (once per crossing, not
-    once per pickup), and clear the open one when stock rose above the level again."""
+    once per pickup), with its notification queued for delivery (services/notify), and clear the open
+    one when stock rose above the level again."""
     if before is None:
         after = stock(session, item.id)
         before = after - quantity
     else:
         after = before + quantity
     if before > item.reorder_level >= after:
-        session.add(SupplyAlert(item_id=item.id, stock=after))
+        alert = SupplyAlert(item_id=item.id, stock=after)
+        session.add(alert)
         session.flush()
+        # Queued in this transaction, sent later by the scheduler: a webhook or mail server that is
+        # down never holds up or breaks the pickup, and a pickup rolled back sends nothing.
+        notify.enqueue_reorder(session, {
+            "item": item.code, "name": item.name, "unit": item.unit, "stock": after, "level": item.reorder_level,
+            "reorder_quantity": item.reorder_quantity, "location": item.location, "alert": alert.id,
+            "at": alert.raised_at.isoformat()})
     elif after > item.reorder_level >= before:
         for alert in session.scalars(select(SupplyAlert).where(SupplyAlert.item_id == item.id,
                                                                SupplyAlert.cleared_at.is_(None))):

@@ -10,7 +10,10 @@ costs what the units it took were bought for. The other movements, in one place 
   price before it (else the item's unit price, else zero): found goods at what they cost last;
 - a negative adjustment or stocktake shortage goes out like a pickup (a write-off, not anyone's use);
 - an offline pickup that took stock below zero takes what there is and owes the rest: the next
-  layer in pays for it first (the goods were there, their receipt came later).
+  layer in pays for it first (the goods were there, their receipt came later);
+- a **reversed receipt** (entered by mistake) and its reversal are left out: the values are those of
+  a ledger in which the receipt was never written, so its lot is never consumed, and what was taken
+  from it before the reversal is valued from the other layers (or owed, as above).
 
 Nothing here is stored: values are computed from the ledger each time (it cannot drift), in one
 pass over the movements ordered by (item, id), in Python, in whole cents (a unit cost that is a
@@ -36,6 +39,7 @@ from server.models import MovementKind, SupplyItem, SupplyMovement
 K = TypeVar("K", bound=Hashable)
 Cents = int | Fraction  # a unit cost in cents: whole, or exact when it came from a division
 RECEIPT, RETURN, PICKUP = MovementKind.RECEIPT.value, MovementKind.RETURN.value, MovementKind.PICKUP.value
+REVERSAL = MovementKind.REVERSAL.value
 CENT = Decimal("0.01")
 
 
@@ -74,8 +78,9 @@ class Valuation:
     millions of lines)."""
 
     def __init__(self, item_prices: dict[int, Decimal | None], keep: bool = True,
-                 listener: Listener | None = None) -> None:
+                 listener: Listener | None = None, reversed_ids: frozenset[int] = frozenset()) -> None:
         self._kept: dict[int, int] = {}
+        self._reversed = reversed_ids  # receipts taken back: never a layer
         self._keep, self._listener = keep, listener
         self._items: dict[int, _Item] = {}
         self._prices = item_prices
@@ -98,6 +103,8 @@ class Valuation:
 
     def add(self, row: Any) -> None:
         """One ledger line (id, item_id, kind, quantity, unit_cost, person_id, ...), in ledger order."""
+        if row.kind == REVERSAL or row.id in self._reversed:
+            return
         state = self._state(row.item_id)
         if row.quantity > 0:
             self._come_in(state, row, self._in_cost(state, row))
@@ -169,12 +176,21 @@ def _prices(session: Session) -> dict[int, Decimal | None]:
     return {item_id: price for item_id, price in session.execute(select(SupplyItem.id, SupplyItem.unit_price))}
 
 
+def reversed_receipts(session: Session, item_ids: Iterable[int] | None = None) -> frozenset[int]:
+    """The receipts that were reversed (read first: a receipt comes before its reversal in the ledger)."""
+    query = select(SupplyMovement.reverses_id).where(SupplyMovement.reverses_id.is_not(None))
+    if item_ids is not None:
+        query = query.where(SupplyMovement.item_id.in_(list(item_ids)))
+    return frozenset(session.scalars(query))
+
+
 def value(session: Session, item_ids: Iterable[int] | None = None, keep: bool = True,
           listener: Listener | None = None) -> Valuation:
     """The FIFO valuation of the whole ledger (or of some items)."""
-    valuation = Valuation(_prices(session), keep, listener)
+    ids = None if item_ids is None else list(item_ids)
+    valuation = Valuation(_prices(session), keep, listener, reversed_receipts(session, ids))
     add = valuation.add
-    for row in ledger_rows(session, item_ids):
+    for row in ledger_rows(session, ids):
         add(row)
     return valuation
 

@@ -7,6 +7,11 @@ and its unit price (the cost FIFO values the pickups at, services/supply_costs).
 at most up to what it bought, summed from its receipts (never a stored counter), and a line is
 received one way only: asset intake refuses supply lines, and a category cannot change sides once
 a line of it was received.
+
+A receipt entered by mistake is taken back by its **reversal** (冲销, ``reverse``): a ledger line of
+its own, minus the receipt's quantity, pointing at it, with the reason; the receipt itself is never
+changed. What a line has received is net of its reversals (so it can be received again, rightly),
+and FIFO leaves a reversed receipt out (services/supply_costs).
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server import audit
+from server import audit, params
 from server.audit import Actor
-from server.errors import AlreadyExists, RuleViolation
+from server.errors import AlreadyExists, NotFound, RuleViolation
 from server.i18n import N_
 from server.models import (
     Asset,
@@ -28,9 +33,13 @@ from server.models import (
     MovementKind,
     Purchase,
     PurchaseLine,
+    SupplyItem,
     SupplyMovement,
 )
 from server.services import directory, purchases, supplies
+
+# What a purchase line has received: its receipts net of their reversals.
+RECEIVED_KINDS = (MovementKind.RECEIPT.value, MovementKind.REVERSAL.value)
 
 
 def mark_category(session: Session, actor: Actor, name: str, is_supplies: bool) -> Category:
@@ -63,15 +72,15 @@ def categories(session: Session) -> list[Category]:
 
 
 def received(session: Session, line_id: int) -> int:
-    """Units of a purchase line received into stock so far (the sum of its receipts)."""
+    """Units of a purchase line received into stock so far (the sum of its receipts, net of reversals)."""
     return int(session.scalar(select(func.coalesce(func.sum(SupplyMovement.quantity), 0)).where(
-        SupplyMovement.purchase_line_id == line_id, SupplyMovement.kind == MovementKind.RECEIPT.value)) or 0)
+        SupplyMovement.purchase_line_id == line_id, SupplyMovement.kind.in_(RECEIVED_KINDS))) or 0)
 
 
 def open_lines(session: Session, limit: int = 500) -> list[tuple[PurchaseLine, int]]:
     """Purchase lines of supply categories with units still to receive, newest first, with how many."""
     got = (select(SupplyMovement.purchase_line_id.label("line_id"), func.sum(SupplyMovement.quantity).label("n"))
-           .where(SupplyMovement.purchase_line_id.is_not(None), SupplyMovement.kind == MovementKind.RECEIPT.value)
+           .where(SupplyMovement.purchase_line_id.is_not(None), SupplyMovement.kind.in_(RECEIVED_KINDS))
            .group_by(SupplyMovement.purchase_line_id).subquery())
     have = func.coalesce(got.c.n, 0)
     rows = session.execute(
@@ -121,6 +130,49 @@ def _check_line(line: PurchaseLine) -> None:
     if line.purchase.voided_at is not None:
         raise RuleViolation(N_("purchase %(id)s is voided; nothing of it can be received"), code="purchase_voided",
                             id=line.purchase_id, field="purchase_line")
+
+
+def reversal_of(session: Session, receipt_id: int) -> SupplyMovement | None:
+    """The line that reversed a receipt, if one did."""
+    return session.scalars(select(SupplyMovement).where(SupplyMovement.reverses_id == receipt_id)).first()
+
+
+def reversed_among(session: Session, movement_ids: list[int]) -> set[int]:
+    """Which of these ledger lines are receipts that were reversed (a page of the ledger)."""
+    if not movement_ids:
+        return set()
+    return set(session.scalars(select(SupplyMovement.reverses_id).where(SupplyMovement.reverses_id.in_(movement_ids))))
+
+
+def receipt_of(session: Session, item: SupplyItem, receipt_id: str | int) -> SupplyMovement:
+    """A receipt of the item's ledger, by its line number; anything else is not found."""
+    number = params.row_id(receipt_id)
+    found = session.get(SupplyMovement, number) if number is not None else None
+    if found is None or found.item_id != item.id or found.kind != MovementKind.RECEIPT.value:
+        raise NotFound(N_("%(item)s has no receipt %(id)s"), code="unknown_receipt", item=item.code,
+                       id=str(receipt_id)[:20])
+    return found
+
+
+def reverse(session: Session, actor: Actor, code: str, receipt_id: str | int, reason: str) -> SupplyMovement:
+    """Take back a receipt entered by mistake: a ``reversal`` line of minus its quantity, with the reason,
+    the receipt's purchase line and cost, pointing at the receipt. Refused when the receipt is reversed
+    already, or when its units are no longer all in stock (the ledger would go below zero)."""
+    why = supplies.clean_text(reason, N_("reason"), 500)
+    item = supplies.item_by_code(session, code, lock=True)  # serialises reversals and pickups of the item
+    receipt = receipt_of(session, item, receipt_id)
+    done = reversal_of(session, receipt.id)
+    if done is not None:
+        raise RuleViolation(N_("receipt %(id)s is reversed already (ledger line %(by)s)"), code="already_reversed",
+                            id=receipt.id, by=done.id)
+    have = supplies.stock(session, item.id)
+    if have < receipt.quantity:
+        raise RuleViolation(N_("receipt %(id)s brought in %(quantity)s %(unit)s but only %(stock)s are in stock: "
+                               "reversing it would take the stock below zero"), code="insufficient_stock",
+                            id=receipt.id, quantity=receipt.quantity, unit=item.unit, stock=have)
+    return supplies.record_movement(session, actor, item, MovementKind.REVERSAL, -receipt.quantity, purpose=why,
+                                    purchase_line_id=receipt.purchase_line_id, unit_cost=receipt.unit_cost,
+                                    stock_before=have, reverses_id=receipt.id)
 
 
 def describe_line(line: PurchaseLine, left: int) -> dict[str, Any]:

@@ -55,10 +55,14 @@ def default_category(session: Session, item: SupplyItem) -> str:
 
 
 def last_cost(session: Session, item: SupplyItem) -> Decimal | None:
-    """What the item cost when last received, else its unit price: the estimate a request starts from."""
+    """What the item cost when last received (a reversed receipt was a mistake: not that one), else its
+    unit price: the estimate a request starts from."""
+    taken_back = select(SupplyMovement.reverses_id).where(SupplyMovement.item_id == item.id,
+                                                          SupplyMovement.reverses_id.is_not(None))
     cost = session.scalar(select(SupplyMovement.unit_cost).where(
         SupplyMovement.item_id == item.id, SupplyMovement.kind == MovementKind.RECEIPT.value,
-        SupplyMovement.unit_cost.is_not(None)).order_by(SupplyMovement.id.desc()).limit(1))
+        SupplyMovement.unit_cost.is_not(None), SupplyMovement.id.not_in(taken_back))
+        .order_by(SupplyMovement.id.desc()).limit(1))
     return cost if cost is not None else item.unit_price
 
 

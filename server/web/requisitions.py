@@ -17,7 +17,7 @@ from server.auth import READERS, roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import Requisition, User
-from server.services import approvals, paging, requisitions, supplies, supply_reorder
+from server.services import approvals, notify, paging, requisitions, supplies, supply_reorder
 from server.web.errors import fail
 from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
@@ -157,8 +157,12 @@ class ReorderRequestForm(FlaskForm):
 def reorder() -> Any:
     """Items at or under their reorder level, since when (the notification), and their purchase request."""
     rows = supplies.reorder_list(g.db)
+    settings = settings_of(current_app)
+    keeper = g.actor.role in ("admin", "storekeeper")  # delivery errors may name the receiver's URL
     return render_template("requisitions/reorder.html", rows=rows,
-                           asked=supply_reorder.requests_of(g.db, [item.id for item, _s, _a in rows]))
+                           asked=supply_reorder.requests_of(g.db, [item.id for item, _s, _a in rows]),
+                           webhook=bool(settings.reorder_webhook_url), emails=settings.reorder_emails,
+                           failing=notify.failing(g.db, 10, "supply.reorder") if keeper else [])
 
 
 @bp.route("/reorder/<code>/request", methods=["GET", "POST"])

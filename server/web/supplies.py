@@ -9,7 +9,16 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import names
@@ -19,7 +28,7 @@ from server.i18n import N_, fmt_money
 from server.models import SupplyItem, SupplyMovement
 from server.services import paging, supplies, supply_conflicts, supply_receipts
 from server.web.errors import fail
-from server.web.forms import show_domain_error
+from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("supplies", __name__, url_prefix="/supplies")
@@ -89,6 +98,10 @@ class AdjustmentForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
+class ReversalForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
 @bp.get("/")
 @roles(*READERS)
 def index() -> Any:
@@ -140,8 +153,9 @@ def _item_page(code: str, receipt: ReceiptForm, adjustment: AdjustmentForm, stat
                                   True, 50)
     except DomainError as exc:
         fail(404, exc.localized())
+    reversed_ids = supply_receipts.reversed_among(g.db, [m.id for m in page.items])
     return render_template("supplies/item.html", item=item, stock=supplies.stock(g.db, item.id), page=page,
-                           receipt=receipt, adjustment=adjustment), status
+                           receipt=receipt, adjustment=adjustment, reversed_ids=reversed_ids), status
 
 
 @bp.post("/<code>/receipts")
@@ -163,6 +177,38 @@ def receive(code: str) -> Any:
             flash(_("Receipt recorded."))
             return redirect(url_for("supplies.item_page", code=code))
     return _item_page(code, form, AdjustmentForm(formdata=None), 422)
+
+
+@bp.route("/<code>/receipts/<receipt_id>/reverse", methods=["GET", "POST"])
+@roles(*KEEPERS)
+def reverse_receipt(code: str, receipt_id: str) -> Any:
+    """Reverse a receipt entered by mistake, with its reason, after a confirmation."""
+    try:
+        item = supplies.item_by_code(g.db, code)
+        receipt = supply_receipts.receipt_of(g.db, item, receipt_id)
+    except DomainError as exc:
+        fail(404, exc.localized())
+    back = url_for("supplies.item_page", code=item.code)
+    form = ReversalForm()
+    if form.validate_on_submit():
+        asked = confirmation_page(_("Reverse receipt %(id)s: %(quantity)s %(unit)s of %(item)s?", id=receipt.id,
+                                    quantity=receipt.quantity, unit=item.unit, item=item.name), back,
+                                  _("The units leave the stock; the receipt stays in the ledger, marked reversed."))
+        if asked is not None:
+            return asked
+        try:
+            supply_receipts.reverse(g.db, g.actor, item.code, receipt.id, form.reason.data or "")
+        except DomainError as exc:
+            g.db.rollback()
+            show_domain_error(form, exc, {"required": "reason", "too_long": "reason"})
+        else:
+            g.db.commit()
+            flash(_("Receipt %(id)s is reversed.", id=receipt.id), "ok")
+            return redirect(back)
+    status = 422 if form.errors or form.form_errors else 200
+    done = supply_receipts.reversal_of(g.db, receipt.id)
+    return render_template("supplies/reverse.html", form=form, item=item, receipt=receipt,
+                           stock=supplies.stock(g.db, item.id), done=done), status
 
 
 @bp.post("/<code>/adjustments")
