@@ -112,7 +112,8 @@ SERVER = FIRMWARE / "server" / "systemd"
 
 def test_server_units_are_hardened_and_scheduled() -> None:
     services = sorted(SERVER.glob("*.service"))
-    assert {"assetgate-web.service", "assetgate-consumer.service"} <= {s.name for s in services}
+    assert {"assetgate-web.service", "assetgate-consumer.service", "assetgate-scheduler.service"} <= {
+        s.name for s in services}
     for path in services:
         service = _unit(path)["Service"]
         assert service.get("NoNewPrivileges") == "yes" and service.get("PrivateTmp") == "yes", path.name
@@ -127,6 +128,24 @@ def test_server_units_are_hardened_and_scheduled() -> None:
     for stem, when in timers.items():  # each calendar expression is one systemd understands
         result = subprocess.run(["systemd-analyze", "calendar", when], capture_output=True, text=True)
         assert result.returncode == 0, (stem, result.stderr)
+
+
+def test_every_assetgate_command_of_a_unit_exists_with_its_options() -> None:
+    # A renamed command or option would otherwise show only on the server, as a failed unit.
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    program = "ExecStart=/srv/assetgate/.venv/bin/assetgate "
+    lines = [line.split()[1:] for unit in sorted(SERVER.glob("*.service"))
+             for line in unit.read_text().splitlines() if line.startswith(program)]
+    assert len(lines) >= 8
+    for args in lines:  # --help is handled after parsing: an unknown option still fails (exit 2)
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+    assert CliRunner().invoke(main, ["serve", "--no-such-option", "--help"]).exit_code == 2
+    web = _unit(SERVER / "assetgate-web.service")["Service"]["ExecStart"]
+    assert "--no-consumer" in web and "--no-scheduler" in web  # each companion is a unit of its own
 
 
 def test_user_data_passes_cloud_init_schema(tmp_path: Path) -> None:
