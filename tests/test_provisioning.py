@@ -125,6 +125,27 @@ def test_logrotate_rotates_the_update_log(tmp_path: Path) -> None:
     assert (logs / "update.log.1.gz").is_file() and (logs / "update.log").stat().st_size == 0  # copytruncate
 
 
+def test_the_zebra_driver_compiles_and_passes_cupstestppd(tmp_path: Path) -> None:
+    # What provision does on the Pi, then CUPS's own PPD checker (the filter, rastertolabel, is
+    # the Pi's cups package's: not installed here, so not looked for).
+    drv = PI / "etc" / "cups" / "zebra-zpl.drv"
+    subprocess.run(["ppdc", "-d", str(tmp_path), str(drv)], check=True, capture_output=True)
+    ppd = tmp_path / "zebrazpl.ppd"
+    assert ppd.is_file() and "/usr/share/ppd/assetgate/zebrazpl.ppd" in (PI / "README.md").read_text()
+    text = ppd.read_text()
+    assert '*cupsFilter: "application/vnd.cups-raster 50 rastertolabel"' in text
+    assert "*DefaultPageSize: w288h432" in text  # 4 x 6 in
+    checked = subprocess.run(["cupstestppd", "-I", "filters", str(ppd)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    broken = tmp_path / "broken.drv"
+    broken.write_text(drv.read_text().replace('ModelName "Zebra ZPL Label Printer"',
+                                              'ModelName "Zebra ZPL Label Printer (AssetGate, many words)"'))
+    (tmp_path / "b").mkdir()
+    subprocess.run(["ppdc", "-d", str(tmp_path / "b"), str(broken)], check=True, capture_output=True)
+    assert subprocess.run(["cupstestppd", "-I", "filters", str(tmp_path / "b" / "zebrazpl.ppd")],
+                          capture_output=True).returncode != 0
+
+
 SERVER = FIRMWARE / "server" / "systemd"
 
 
