@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: Debian's browser, driven headless by the Playwright tests (Playwright's own download is not used).
-# systemd, cloud-init, shellcheck: tests/test_provisioning.py checks firmware-config/ with them.
+# systemd, cloud-init, shellcheck, logrotate, cups-ppdc, cups-client (cupstestppd): tests/test_provisioning.py
+# checks firmware-config/ with them.
 APT_PACKAGES=(mosquitto mosquitto-clients libzbar0 poppler-utils fonts-wqy-microhei openssl chromium
-              systemd cloud-init shellcheck)
+              systemd cloud-init shellcheck logrotate cups-ppdc cups-client)
 [ "${ASSETGATE_WITH_POSTGRES:-0}" = 1 ] && APT_PACKAGES+=(postgresql)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

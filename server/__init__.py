@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
-from server import audit, personal
+from server import audit, connections, personal
 from server.config import Settings, load_settings, secret_key_for
 from server.db import is_read_only, make_engine, make_session_factory, read_only_engine
 from server.routing import SharedBuilderRule
@@ -43,7 +43,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         n = settings.behind_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, **connections.pool_options(settings))
     app.extensions["assetgate.engine"] = engine
     app.extensions["assetgate.sessions"] = make_session_factory(engine)
     personal.install(app.extensions["assetgate.sessions"], settings)

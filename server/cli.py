@@ -15,7 +15,7 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server import audit, auth, broker, personal
+from server import audit, auth, broker, connections, personal
 from server.audit import Actor
 from server.audit import keys as audit_keys
 from server.config import ConfigError, Settings, ensure_instance, load_settings
@@ -128,9 +128,18 @@ def serve(ctx: Context, host: str, port: int, workers: int | None, dev: bool, co
     """Run the web UI and REST API (gunicorn), with the MQTT consumer and the gate's scheduler beside it
     (see docs/deployment.md)."""
     settings = ctx.settings  # validated here, before any process is started
-    ctx.ready_engine().dispose()  # a missing or old database: one clear line, before anything starts
-    ctx.check_keys()
     workers = workers or settings.web_workers
+    engine = ctx.ready_engine()  # a missing or old database: one clear line, before anything starts
+    try:
+        budget = connections.budget(settings, workers, engine)
+    finally:
+        engine.dispose()
+    problem, warning = (budget.problem(), budget.warning()) if budget else (None, None)
+    if problem:  # the pools would not fit PostgreSQL's max_connections
+        raise click.ClickException(problem)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    ctx.check_keys()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if consumer or scheduler:
         from server.serving import Supervisor

@@ -66,6 +66,11 @@ class Settings(BaseModel):
         Decimal("10000.00"), ge=0, description="Requests above this amount (CNY) also need the principal leader.")
     timezone: str = Field("Asia/Shanghai", description="Time zone in which pages show dates and times.")
     web_workers: int = Field(2, ge=1, le=64, description="Web server (gunicorn) worker processes of `assetgate serve`.")
+    db_pool_size: int = Field(2, ge=1, le=100, description="PostgreSQL connections each web worker keeps open (a "
+                              "gunicorn sync worker uses one at a time); `assetgate serve` checks that the workers' "
+                              "fit the server's max_connections.")
+    db_max_overflow: int = Field(8, ge=0, le=100, description="Connections a web worker may open beyond db_pool_size "
+                                 "for a moment (closed again after use).")
     behind_proxy: int = Field(0, ge=0, le=5, description="Reverse proxies in front whose X-Forwarded-* headers are "
                               "trusted (0: none; 1: one nginx).")
     heartbeat_interval_s: float = Field(5.0, ge=0.2, le=300, description="How often the consumer records that it "

@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
-from server import create_app
+from server import connections, create_app, settings_of
+from server.cli import main
+from server.config import load_settings
+from server.db import make_engine
 from server.services import health
 from server.serving import Backoff
 
@@ -102,3 +106,33 @@ def test_behind_proxy_trusts_forwarded_headers_only_when_set(settings_overrides:
             assert seen == {"scheme": "http", "remote": "127.0.0.1", "host": "localhost"}
     finally:
         app.extensions["assetgate.engine"].dispose()
+
+
+def test_web_pool_on_postgresql_is_the_settings_and_sqlite_keeps_its_own(app: Any, database_url: str) -> None:
+    pool = app.extensions["assetgate.engine"].pool
+    if database_url.startswith("postgresql"):
+        assert (pool.size(), pool._max_overflow) == (2, 8)  # db_pool_size, db_max_overflow
+    else:
+        assert connections.pool_options(settings_of(app)) == {}
+
+
+def test_serve_refuses_web_workers_whose_pools_postgresql_cannot_hold(settings_overrides: dict[str, Any],
+                                                                     database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("max_connections is PostgreSQL's")
+    settings = load_settings(settings_overrides)
+    engine = make_engine(database_url)
+    try:
+        fits = connections.budget(settings, 4, engine)
+        assert fits is not None and fits.problem() is None and fits.warning() is None
+        assert fits.kept == 4 * 2 + 1 + 1 + 4 * 2  # workers, the consumer's writer, the scheduler, the jobs
+        assert fits.allowed == fits.max_connections - fits.reserved
+        many = connections.budget(settings, 64, engine)
+    finally:
+        engine.dispose()
+    assert many is not None and many.warning() is not None  # 64 x (2 + 8) at a peak
+    env = {f"ASSETGATE_{k.upper()}": str(v) for k, v in settings_overrides.items()}
+    result = CliRunner().invoke(main, ["serve", "--workers", "64"], env={**env, "ASSETGATE_DB_POOL_SIZE": "3"})
+    assert result.exit_code == 1, result.output  # refused before any process started
+    assert f"PostgreSQL allows {many.allowed} connections" in result.output
+    assert "keeps up to 202 open: 64 web workers × db_pool_size 3" in result.output

@@ -12,6 +12,7 @@ empty executable at each ExecStart path.
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import shutil
 import subprocess
@@ -107,12 +108,51 @@ def test_system_settings_hardware_watchdog_journal_and_time() -> None:
     assert "NTP" in _unit(PI / "etc" / "timesyncd.conf.d" / "assetgate.conf")["Time"]
 
 
+def test_logrotate_rotates_the_update_log(tmp_path: Path) -> None:
+    # The shipped rules, pointed at a scratch folder, run by logrotate itself (not its dry run,
+    # whose exit status ignores errors in the file).
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "update.log").write_bytes(b"x" * 1_100_000)  # over `size 1M`
+    rules = (PI / "etc" / "logrotate.d" / "assetgate-kiosk").read_text()
+    rules = rules.replace("/var/lib/assetgate-kiosk/log", str(logs))
+    if os.geteuid() != 0:  # `su root root` is for root's logrotate on the Pi
+        rules = rules.replace("    su root root\n", "")
+    (tmp_path / "rules").write_text(rules)
+    result = subprocess.run(["logrotate", "-v", "-s", str(tmp_path / "state"), str(tmp_path / "rules")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "error" not in result.stderr, result.stderr
+    assert (logs / "update.log.1.gz").is_file() and (logs / "update.log").stat().st_size == 0  # copytruncate
+
+
+def test_the_zebra_driver_compiles_and_passes_cupstestppd(tmp_path: Path) -> None:
+    # What provision does on the Pi, then CUPS's own PPD checker (the filter, rastertolabel, is
+    # the Pi's cups package's: not installed here, so not looked for).
+    drv = PI / "etc" / "cups" / "zebra-zpl.drv"
+    subprocess.run(["ppdc", "-d", str(tmp_path), str(drv)], check=True, capture_output=True)
+    ppd = tmp_path / "zebrazpl.ppd"
+    assert ppd.is_file() and "/usr/share/ppd/assetgate/zebrazpl.ppd" in (PI / "README.md").read_text()
+    text = ppd.read_text()
+    assert '*cupsFilter: "application/vnd.cups-raster 50 rastertolabel"' in text
+    assert "*DefaultPageSize: w288h432" in text  # 4 x 6 in
+    checked = subprocess.run(["cupstestppd", "-I", "filters", str(ppd)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    broken = tmp_path / "broken.drv"
+    broken.write_text(drv.read_text().replace('ModelName "Zebra ZPL Label Printer"',
+                                              'ModelName "Zebra ZPL Label Printer (AssetGate, many words)"'))
+    (tmp_path / "b").mkdir()
+    subprocess.run(["ppdc", "-d", str(tmp_path / "b"), str(broken)], check=True, capture_output=True)
+    assert subprocess.run(["cupstestppd", "-I", "filters", str(tmp_path / "b" / "zebrazpl.ppd")],
+                          capture_output=True).returncode != 0
+
+
 SERVER = FIRMWARE / "server" / "systemd"
 
 
 def test_server_units_are_hardened_and_scheduled() -> None:
     services = sorted(SERVER.glob("*.service"))
-    assert {"assetgate-web.service", "assetgate-consumer.service"} <= {s.name for s in services}
+    assert {"assetgate-web.service", "assetgate-consumer.service", "assetgate-scheduler.service"} <= {
+        s.name for s in services}
     for path in services:
         service = _unit(path)["Service"]
         assert service.get("NoNewPrivileges") == "yes" and service.get("PrivateTmp") == "yes", path.name
@@ -127,6 +167,24 @@ def test_server_units_are_hardened_and_scheduled() -> None:
     for stem, when in timers.items():  # each calendar expression is one systemd understands
         result = subprocess.run(["systemd-analyze", "calendar", when], capture_output=True, text=True)
         assert result.returncode == 0, (stem, result.stderr)
+
+
+def test_every_assetgate_command_of_a_unit_exists_with_its_options() -> None:
+    # A renamed command or option would otherwise show only on the server, as a failed unit.
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    program = "ExecStart=/srv/assetgate/.venv/bin/assetgate "
+    lines = [line.split()[1:] for unit in sorted(SERVER.glob("*.service"))
+             for line in unit.read_text().splitlines() if line.startswith(program)]
+    assert len(lines) >= 8
+    for args in lines:  # --help is handled after parsing: an unknown option still fails (exit 2)
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+    assert CliRunner().invoke(main, ["serve", "--no-such-option", "--help"]).exit_code == 2
+    web = _unit(SERVER / "assetgate-web.service")["Service"]["ExecStart"]
+    assert "--no-consumer" in web and "--no-scheduler" in web  # each companion is a unit of its own
 
 
 def test_user_data_passes_cloud_init_schema(tmp_path: Path) -> None:
@@ -149,12 +207,30 @@ def test_user_data_runs_provision_and_installs_the_device_packages() -> None:
     assert data["growpart"]["mode"] == "off" and data["resize_rootfs"] is False
 
 
-def test_network_config_is_netplan_v2() -> None:
-    # cloud-init 22.4 (Debian 12) has no schema for network-config (`--schema-type` came in 23.x):
-    # checked here as YAML with the keys cloud-init needs.
-    data = yaml.safe_load((PI / "network-config").read_text())
-    assert data["network"]["version"] == 2
-    assert data["network"]["ethernets"]["eth0"]["dhcp4"] is True
+# cloud-init 22.4 (Debian 12) has no `cloud-init schema` for network-config (`--schema-type` came in
+# 23.x), so the file goes through what cloud-init itself does with it on the first boot: its v2
+# (netplan) parser, run by cloud-init's own interpreter. It refuses an unknown section, for example.
+PARSE_NETWORK = """
+import sys, yaml
+from cloudinit.net import network_state
+ns = network_state.parse_net_config_data(yaml.safe_load(sys.stdin)["network"], skip_broken=False)
+print(ns.version, *sorted(i["name"] for i in ns.iter_interfaces()))
+"""
+
+
+def _cloud_init_parses(text: str) -> subprocess.CompletedProcess[str]:
+    python = Path("/usr/bin/cloud-init").read_text().splitlines()[0].removeprefix("#!").strip()
+    return subprocess.run([python, "-c", PARSE_NETWORK], input=text, capture_output=True, text=True)
+
+
+def test_network_config_passes_cloud_inits_own_parser() -> None:
+    text = (PI / "network-config").read_text()
+    shipped = _cloud_init_parses(text)
+    assert shipped.returncode == 0 and shipped.stdout.split() == ["2", "eth0"], shipped.stderr
+    wifi = re.sub(r"^  # ", "  ", text, flags=re.MULTILINE)  # the Wi-Fi block, uncommented as the README says
+    assert "wifis:" in wifi and _cloud_init_parses(wifi).returncode == 0
+    misspelt = _cloud_init_parses(text.replace("ethernets:", "ethernet:"))
+    assert misspelt.returncode != 0 and "ethernet" in misspelt.stderr
 
 
 def test_provision_installs_only_files_that_exist() -> None:
