@@ -23,10 +23,12 @@ from sqlalchemy.engine import make_url
 from server import create_app
 from server.db import make_engine, make_session_factory
 from server.migrate import upgrade
+from tests.pg_clones import ClonePool
 
 BACKEND = os.environ.get("ASSETGATE_TEST_DB", "sqlite")
 PG_URL = os.environ.get("ASSETGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BROKER_HOST = os.environ.get("ASSETGATE_TEST_BROKER_HOST", "127.0.0.1")
+_clones: ClonePool | None = None  # PostgreSQL only: fresh databases made ahead of the tests
 BROKER_PORT = int(os.environ.get("ASSETGATE_TEST_BROKER_PORT", "1883"))
 
 
@@ -44,7 +46,11 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine = make_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
         upgrade(engine)
         engine.dispose()
+        global _clones
+        _clones = ClonePool(PG_URL, name)
         yield name
+        _clones.close()
+        _clones = None
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -59,14 +65,12 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @contextmanager
 def _fresh_database(template: str, path: Path) -> Iterator[str]:
     if BACKEND == "postgresql":
-        name = f"ag_t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        assert _clones is not None, "the template database fixture makes the clones"
+        name = _clones.take()
+        try:
+            yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            _clones.give_back(name)
     else:
         shutil.copy(template, path)
         yield f"sqlite:///{path}"
