@@ -16,6 +16,7 @@ import uuid
 from sqlalchemy import create_engine, text
 
 _STOP = ""
+DROP_BATCH = 25  # used clones kept until dropped together: about 10 MB each on disk
 
 
 class ClonePool:
@@ -69,10 +70,23 @@ class ClonePool:
             admin.dispose()
 
     def _drop_loop(self) -> None:
+        # DROP DATABASE forces a checkpoint, which writes every dirty page of the server, the
+        # freshly cloned spares included: 2 to 3 s each under load. Dropped in batches, only the
+        # first of a batch pays for that; the next ones find little to write.
         admin = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")
+        batch: list[str] = []
         try:
-            while (name := self._to_drop.get()) != _STOP:
+            while True:
+                name = self._to_drop.get()
+                if name != _STOP:
+                    batch.append(name)
+                    if len(batch) < DROP_BATCH:
+                        continue
                 with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    for used in batch:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{used}" WITH (FORCE)'))
+                batch.clear()
+                if name == _STOP:
+                    return
         finally:
             admin.dispose()
