@@ -67,9 +67,10 @@ def test_an_off_line_lending_without_approval_is_a_loan_flagged_for_the_manager(
     with sessions() as session:
         loan = archive_loans.by_id(session, done.loan.id)
         assert loan.id != pending_id and loan.approval is None and loan.lent_source == "kiosk:archive-1"
-        assert archive_loans.state(loan) == "out" and loan.due_on >= loan.lent_at.date() + timedelta(days=29)
+        assert loan.lent_at is not None and loan.due_on >= loan.lent_at.date() + timedelta(days=29)
+        assert archive_loans.state(loan) == "out"
         asset = assets.asset_by_code(session, office.public)
-        assert (asset.status, asset.custodian.code) == ("in_use", office.borrower)
+        assert asset.custodian is not None and (asset.status, asset.custodian.code) == ("in_use", office.borrower)
         conflict = session.get(ArchiveConflict, done.conflict.id)
         assert conflict is not None
         assert (conflict.kind, conflict.reason, conflict.loan_id, conflict.kiosk) == (
@@ -102,7 +103,8 @@ def test_an_off_line_lending_of_a_volume_out_changes_nothing_but_is_kept(session
         assert conflict.borrower is not None and conflict.borrower.code == office.other
         out = session.scalars(select(ArchiveLoan).where(ArchiveLoan.lent_at.is_not(None))).all()
         assert [x.id for x in out] == [first]  # never two loans of one volume
-        assert assets.asset_by_code(session, office.public).custodian.code == office.borrower
+        holder = assets.asset_by_code(session, office.public).custodian
+        assert holder is not None and holder.code == office.borrower
         assert [c.id for c in archive_conflicts.of_loan(session, first)] == [conflict.id]
 
 

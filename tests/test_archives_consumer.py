@@ -139,7 +139,8 @@ def test_lendings_and_returns_made_off_line_are_kept_as_conflicts(consumer: Cons
                                                                ("lend", "no_loan_request", "archive-1")]
         loan = archive_loans.by_id(session, rows[1].loan_id or 0)
         assert loan.approval is None and archive_loans.state(loan) == "out" and loan.borrower.code == office.borrower
-        assert assets.asset_by_code(session, office.public).custodian.code == office.borrower
+        holder = assets.asset_by_code(session, office.public).custodian
+        assert holder is not None and holder.code == office.borrower
         flags = session.scalars(select(KioskEvent.flags).where(KioskEvent.kiosk == "archive-1")).all()
         assert all("conflict" in f for f in flags) and len(flags) == 2
         assert {c.kiosk_event_id for c in session.scalars(select(ArchiveConflict))} == {lent["id"], back["id"]}

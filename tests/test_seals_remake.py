@@ -81,7 +81,8 @@ def test_a_lost_seal_is_re_made_as_a_new_seal_that_replaces_it(sessions: Any, fo
             "made", old.kind, old.department, "财务局公章（新）", found.other)
         assert old.status == "suspended"  # the old seal keeps its state (destroyed in a step of its own)
         assert [(e.action, e.approval_ref) for e in seals.history(session, made)] == [("remake", "FIN-2026-10")]
-        assert seals.history(session, old)[-1].action == "replaced" and new_code in seals.history(session, old)[-1].reason
+        last = seals.history(session, old)[-1]
+        assert last.action == "replaced" and new_code in last.reason
         audit = {e.action: e for e in session.scalars(select(AuditEntry).where(
             AuditEntry.action.in_(("seal.remake", "seal.replaced"))))}
         assert audit["seal.remake"].after["replaces"] == found.seal and audit["seal.remake"].entity_id == new_code
