@@ -140,3 +140,11 @@ def test_conflicts_are_settled_once_by_the_archive_manager_audited(sessions: Any
         assert actions == ["archive_conflict.return", "archive_conflict.settle"]
         with pytest.raises(Invalid):
             archive_conflicts.listing(session, "nonsense")
+
+
+def test_reminders_are_never_configured_more_often_than_daily() -> None:
+    from server.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="archive_reminder_days"):
+        load_settings({"archive_reminder_days": 0.5}, environ={})
+    assert load_settings({"archive_reminder_days": 1}, environ={}).archive_reminder_days == 1
