@@ -110,6 +110,11 @@ def describe(row: ArchiveConflict) -> str:
     return gettext(row.message) % row.message_values if row.message_values else gettext(row.message)
 
 
+def summary(row: ArchiveConflict | None) -> str:
+    """The conflict for a kiosk's ack (English; the kiosk words the reason ``conflict`` itself)."""
+    return f"{row.reason}: {row.message % row.message_values}"[:500] if row is not None else ""
+
+
 def listing(session: Session, state: str = "open", limit: int = 500) -> list[ArchiveConflict]:
     """Conflicts, newest first: still open, settled, or all."""
     if state not in STATES:

@@ -92,9 +92,8 @@ def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[st
     if _is_volume(session, data.tag):  # the loan's due date counts, not the kiosk's
         lent = archive_conflicts.lend_at_kiosk(session, ctx.actor, data.tag, data.to, at=ctx.event.at,
                                                origin=ctx.origin, offline=made_offline(ctx.event))
-        if lent.conflict is not None:
-            return _archive_conflict(data.tag, lent)
-        assert lent.loan is not None
+        if lent.conflict is not None or lent.loan is None:  # made off line against a rule: kept, flagged
+            return f"Saved with a conflict: {data.tag}", archive_conflicts.summary(lent.conflict), True
         where = "read on site" if lent.loan.on_site else "due back"
         return f"Lent {data.tag}", f"to {data.to}, {where} {lent.loan.due_on.isoformat()}, loan {lent.loan.id}", False
     out = assets.checkout(session, ctx.actor, data.tag, data.to, due=data.due, at=ctx.event.at, origin=ctx.origin)
@@ -109,20 +108,12 @@ def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str,
     if _is_volume(session, data.tag):
         back = archive_conflicts.return_at_kiosk(session, ctx.actor, data.tag, data.location, at=ctx.event.at,
                                                  origin=ctx.origin, offline=made_offline(ctx.event))
-        if back.conflict is not None or back.loan is None:
-            return _archive_conflict(data.tag, back)
+        if back.loan is None:
+            return f"Saved with a conflict: {data.tag}", archive_conflicts.summary(back.conflict), True
         return (f"Returned {data.tag}", f"loan {back.loan.id}" + (", late" if archive_loans.late(back.loan) else ""),
                 False)
     out = assets.checkin(session, ctx.actor, data.tag, data.location, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
-
-
-def _archive_conflict(tag: str, done: archive_conflicts.AtKiosk) -> tuple[str, str, bool]:
-    """An archive lending or return made off line against a rule: kept, flagged for the archive manager."""
-    conflict = done.conflict
-    assert conflict is not None
-    return (f"Saved with a conflict: {tag}", f"{conflict.reason}: {conflict.message % conflict.message_values}"[:500],
-            True)
 
 
 def _gate_origin(ctx: Context) -> visits.Origin:
