@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from server import serialize
-from server.models import ArchiveClass, ArchiveDestruction, ArchiveLoan, ArchiveVolume
-from server.services import archive_destruction, archive_loans
+from server.models import ArchiveClass, ArchiveConflict, ArchiveDestruction, ArchiveLoan, ArchiveVolume
+from server.services import archive_conflicts, archive_destruction, archive_loans
 
 
 def _time(value: datetime | None) -> str | None:
@@ -46,7 +46,9 @@ def loan(row: ArchiveLoan) -> dict[str, Any]:
         "state": archive_loans.state(row), "requester": row.requester, "lent_at": _time(row.lent_at),
         "lent_by": row.lent_by, "due_at": _time(row.due_at), "returned_at": _time(row.returned_at),
         "returned_by": row.returned_by, "late": archive_loans.late(row), "reminders": row.reminders,
-        "approval": serialize.approval(row.approval), "created_at": row.created_at.isoformat(),
+        # None: lent at a kiosk off line without a request (a conflict for the archive manager)
+        "approval": serialize.approval(row.approval) if row.approval is not None else None,
+        "created_at": row.created_at.isoformat(),
     }
 
 
@@ -57,4 +59,14 @@ def destruction(row: ArchiveDestruction) -> dict[str, Any]:
         "executor": row.executor, "witnesses": archive_destruction.witness_list(row.witnesses or ""),
         "method": row.method, "recorded_by": row.recorded_by, "approval": serialize.approval(row.approval),
         "created_at": row.created_at.isoformat(),
+    }
+
+
+def conflict(row: ArchiveConflict) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "reason": row.reason, "message": archive_conflicts.describe(row),
+        "volume": row.volume.asset.code, "borrower": row.borrower.code if row.borrower else None,
+        "loan": row.loan_id, "kiosk": row.kiosk, "event": row.kiosk_event_id, "at": row.at.isoformat(),
+        "recorded_at": row.recorded_at.isoformat(), "settled_at": _time(row.settled_at),
+        "settled_by": row.settled_by, "note": row.note,
     }

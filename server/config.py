@@ -131,7 +131,8 @@ class Settings(BaseModel):
     archive_loan_terms: str = Field(
         "7,14,30", description="Loan terms (days, comma-separated) an archive class may have; each class has one.")
     archive_reminder_days: float = Field(
-        3.0, gt=0, le=365, description="Days between two reminders to a borrower whose archive loan is overdue.")
+        3.0, ge=1, le=365,
+        description="Days between two reminders to a borrower whose archive loan is overdue (at least 1: one a day).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     testing: bool = Field(False, description="Flask testing mode.")
     csrf_enabled: bool = Field(True, description="CSRF protection on web forms (tests may switch it off).")

@@ -462,6 +462,13 @@ DESTRUCTION_STATES = {
     "withdrawn": N_("Withdrawn"),
 }
 
+# Why a lending or return made at a kiosk off line is a conflict (``services.archive_conflicts``).
+ARCHIVE_CONFLICTS = {
+    "no_loan_request": N_("Lent off line without an approved loan request"),
+    "volume_on_loan": N_("Lent off line while out on another loan"),
+    "not_on_loan": N_("Returned off line while not out on loan"),
+}
+
 
 def volume_kind(code: object) -> str:
     return _name(VOLUME_KINDS, code)
@@ -481,6 +488,12 @@ def loan_state(code: object) -> str:
 
 def destruction_state(code: object) -> str:
     return _name(DESTRUCTION_STATES, code)
+
+
+def archive_conflict(code: object) -> str:
+    return _name(ARCHIVE_CONFLICTS, code)
+
+
 # Seals (issue 14): kinds, life-cycle states and steps, take-out states, as the glossary names them.
 SEAL_KINDS = {
     "official": N_("Official seal"),
@@ -506,6 +519,8 @@ SEAL_ACTIONS = {
     "destroy": N_("Destroy"),
     "custodian": N_("Custodian changed"),
     "imprint": N_("Imprint uploaded"),
+    "remake": N_("Re-made, replacing another seal"),
+    "replaced": N_("Replaced by a re-made seal"),
 }
 
 TAKEOUT_STATES = {

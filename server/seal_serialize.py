@@ -23,8 +23,17 @@ def seal(row: Seal, imprint: SealImprint | None = None, out: SealTakeout | None 
                     "uploaded_by": imprint.uploaded_by, "uploaded_at": imprint.uploaded_at.isoformat()}
         if imprint else None,
         "out_on": out.id if out else None,  # the take-out it is out on now
+        "replaces": _code_of(row, row.replaces_id),  # the seal it was re-made to replace
         "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
     }
+
+
+def _code_of(row: Seal, seal_id: int | None) -> str | None:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(row) if seal_id is not None else None
+    found = session.get(Seal, seal_id) if session is not None else None
+    return found.code if found is not None else None
 
 
 def event(row: SealEvent) -> dict[str, Any]:

@@ -67,6 +67,7 @@ def approved_loan(sessions: Any, volume: str, borrower: str, *, on_site: bool = 
     """A loan request taken through every level its volume needs."""
     with sessions() as session, session.begin():
         loan = archive_loans.submit(session, KEEPER, archive_loans.LoanIn(volume, borrower, purpose, on_site=on_site))
+        assert loan.approval is not None and loan.approval_id is not None  # a request has its chain
         loan_id, approval_id, levels = loan.id, loan.approval_id, loan.approval.level_list
     deciders = {"archive_manager": MANAGER, "leader": LEADER, "principal": PRINCIPAL}
     for level in levels:

@@ -218,6 +218,8 @@ def test_overdue_loans_are_listed_and_borrowers_reminded(app: Any, sessions: Any
         assert archive_loans.remind_overdue(session, SYSTEM, later, every_days=3) == 1
         assert archive_loans.remind_overdue(session, SYSTEM, later + timedelta(days=1), every_days=3) == 0
         assert archive_loans.remind_overdue(session, SYSTEM, later + timedelta(days=3), every_days=3) == 1
+        # at most once a loan a day, whatever is asked for
+        assert archive_loans.remind_overdue(session, SYSTEM, later + timedelta(days=3, hours=6), every_days=0.1) == 0
     with sessions() as session:
         rows = session.scalars(select(Notification).order_by(Notification.id)).all()
         assert [(n.kind, n.channel, n.recipient) for n in rows] == [

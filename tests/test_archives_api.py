@@ -34,7 +34,11 @@ def _refused(client: Any, sessions: Any, method: str, url: str, headers: dict[st
 
 def test_classes_and_volumes(client: Any, sessions: Any, tokens: Any, office: Office) -> None:
     admin, keeper, guard = tokens.headers("admin"), tokens.headers("storekeeper"), tokens.headers("guard")
-    listed = client.get("/api/v1/archives/classes", headers=guard).json
+    reader = tokens.headers("auditor")
+    for path in ("/api/v1/archives/classes", "/api/v1/archives/volumes", f"/api/v1/archives/volumes/{office.public}",
+                 "/api/v1/archives/loans", "/api/v1/archives/destruction-due", "/api/v1/archives/conflicts"):
+        assert client.get(path, headers=guard).status_code == 403, path  # the archive is not the gate's
+    listed = client.get("/api/v1/archives/classes", headers=reader).json
     assert listed["loan_terms"] == [7, 14, 30] and [c["code"] for c in listed["items"]] == ["KJ", "RS", "WS"]
     made = client.post("/api/v1/archives/classes", headers=admin, json={"code": "JJ", "name": "基建档案",
                                                                         "loan_days": 14})
@@ -63,20 +67,22 @@ def test_classes_and_volumes(client: Any, sessions: Any, tokens: Any, office: Of
     _refused(client, sessions, "POST", "/api/v1/archives/volumes", keeper, {**body, "reference": "", "class": "XX"},
              404, "unknown_class")
     _refused(client, sessions, "POST", "/api/v1/archives/volumes", keeper, body, 409, "reference_taken")
-    assert client.get(f"/api/v1/archives/volumes/{code}", headers=guard).json["title"] == "2025年度基建图纸"
-    assert client.get(f"/api/v1/archives/volumes/{office.plain}", headers=guard).status_code == 404
-    first = client.get("/api/v1/archives/volumes?limit=2", headers=guard).json
-    rest = client.get(f"/api/v1/archives/volumes?limit=10&after={first['next']}", headers=guard).json
+    assert client.get(f"/api/v1/archives/volumes/{code}", headers=reader).json["title"] == "2025年度基建图纸"
+    assert client.get(f"/api/v1/archives/volumes/{office.plain}", headers=reader).status_code == 404
+    first = client.get("/api/v1/archives/volumes?limit=2", headers=reader).json
+    rest = client.get(f"/api/v1/archives/volumes?limit=10&after={first['next']}", headers=reader).json
     assert len(first["items"]) == 2 and len(rest["items"]) == 3 and rest["next"] is None
-    only = client.get("/api/v1/archives/volumes?confidentiality=confidential", headers=guard).json["items"]
+    only = client.get("/api/v1/archives/volumes?confidentiality=confidential", headers=reader).json["items"]
     assert [v["code"] for v in only] == [code]
-    assert client.get("/api/v1/archives/volumes?confidentiality=x", headers=guard).status_code == 422
+    assert client.get("/api/v1/archives/volumes?confidentiality=x", headers=reader).status_code == 422
 
 
 def test_loan_request_refusal_lending_conflict_and_return(client: Any, sessions: Any, tokens: Any,
                                                           office: Office) -> None:
     keeper, guard, auditor = tokens.headers("storekeeper"), tokens.headers("guard"), tokens.headers("auditor")
-    asked = client.post("/api/v1/archives/loans", headers=guard, json={
+    assert client.post("/api/v1/archives/loans", headers=guard, json={
+        "volume": office.top, "borrower": office.borrower, "purpose": "年度审计"}).status_code == 403
+    asked = client.post("/api/v1/archives/loans", headers=keeper, json={
         "volume": office.top, "borrower": office.borrower, "purpose": "年度审计"})
     assert asked.status_code == 201, asked.json
     assert asked.json["state"] == "pending" and asked.json["approval"]["levels"] == [
@@ -87,12 +93,12 @@ def test_loan_request_refusal_lending_conflict_and_return(client: Any, sessions:
     error = _refused(client, sessions, "POST", f"/api/v1/archives/volumes/{office.top}/lend", keeper,
                      {"borrower": office.borrower}, 422, "no_loan_request")
     assert f"request {loan_id}" in error["message"] or "尚待审批" in error["message"]
-    _refused(client, sessions, "POST", "/api/v1/archives/loans", guard, {
+    _refused(client, sessions, "POST", "/api/v1/archives/loans", keeper, {
         "volume": office.secret, "borrower": office.borrower, "purpose": "查阅"}, 422, "on_site_only")
-    _refused(client, sessions, "POST", "/api/v1/archives/loans", guard, {
+    _refused(client, sessions, "POST", "/api/v1/archives/loans", keeper, {
         "volume": office.public, "borrower": office.borrower, "purpose": "查阅", "due_on": "2001-01-01"},
         422, "bad_due")
-    _refused(client, sessions, "POST", "/api/v1/archives/loans", guard, {
+    _refused(client, sessions, "POST", "/api/v1/archives/loans", keeper, {
         "volume": office.public, "borrower": office.borrower, "purpose": "", "on_site": True}, 422, "bad_schema")
     _refused(client, sessions, "POST", "/api/v1/archives/loans", keeper, {
         "volume": office.public, "borrower": office.borrower, "purpose": "x", "extra": 1}, 422, "bad_schema")
@@ -105,7 +111,7 @@ def test_loan_request_refusal_lending_conflict_and_return(client: Any, sessions:
     error = _refused(client, sessions, "POST", f"/api/v1/archives/volumes/{office.public}/lend", keeper,
                      {"borrower": office.other}, 422, "volume_on_loan")
     assert "张伟" in error["message"]
-    assert client.get(f"/api/v1/archives/volumes/{office.public}", headers=guard).json["on_loan"] == public_loan
+    assert client.get(f"/api/v1/archives/volumes/{office.public}", headers=auditor).json["on_loan"] == public_loan
     back = client.post(f"/api/v1/archives/volumes/{office.public}/return", headers=keeper, json={})
     assert back.status_code == 200 and back.json["state"] == "returned" and back.json["late"] is False
     _refused(client, sessions, "POST", f"/api/v1/archives/volumes/{office.public}/return", keeper, {}, 422,
@@ -116,13 +122,13 @@ def test_loan_request_refusal_lending_conflict_and_return(client: Any, sessions:
     assert client.get("/api/v1/archives/loans?state=lost", headers=auditor).status_code == 422
     mine = client.get(f"/api/v1/archives/loans?borrower={office.borrower}", headers=auditor).json["items"]
     assert {x["id"] for x in mine} == {public_loan, loan_id}
-    withdrawn = client.post(f"/api/v1/archives/loans/{loan_id}/withdraw", headers=guard)
+    withdrawn = client.post(f"/api/v1/archives/loans/{loan_id}/withdraw", headers=keeper)
     assert withdrawn.status_code == 200 and withdrawn.json["state"] == "withdrawn"
 
 
 def test_destruction_list_through_the_api(client: Any, sessions: Any, tokens: Any, office: Office) -> None:
     keeper, auditor, guard = tokens.headers("storekeeper"), tokens.headers("auditor"), tokens.headers("guard")
-    due = client.get("/api/v1/archives/destruction-due", headers=guard).json["items"]
+    due = client.get("/api/v1/archives/destruction-due", headers=auditor).json["items"]
     assert [v["code"] for v in due] == [office.old]
     _refused(client, sessions, "POST", "/api/v1/archives/destructions", keeper,
              {"volumes": [office.public], "reason": "无保存价值"}, 422, "not_past_retention")
@@ -149,10 +155,10 @@ def test_destruction_list_through_the_api(client: Any, sessions: Any, tokens: An
     pdf = client.get(f"/api/v1/archives/destructions/{list_id}/pdf", headers=auditor)
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert client.get(f"/api/v1/archives/destructions/{list_id}/pdf", headers=guard).status_code == 403
-    assert client.get(f"/api/v1/archives/volumes/{office.old}", headers=guard).json["status"] == "disposed"
-    listed = client.get("/api/v1/archives/destructions", headers=guard).json["items"]
+    assert client.get(f"/api/v1/archives/volumes/{office.old}", headers=auditor).json["status"] == "disposed"
+    listed = client.get("/api/v1/archives/destructions", headers=auditor).json["items"]
     assert [d["id"] for d in listed] == [list_id]
-    assert client.get("/api/v1/archives/destructions/999", headers=guard).status_code == 404
+    assert client.get("/api/v1/archives/destructions/999", headers=auditor).status_code == 404
 
 
 def test_archive_reports_through_the_api(client: Any, sessions: Any, tokens: Any, office: Office) -> None:
@@ -178,3 +184,31 @@ def test_archive_reports_through_the_api(client: Any, sessions: Any, tokens: Any
     far = client.get("/api/v1/reports/archive-review?within=3650", headers=auditor).json["rows"]
     assert {r["volume"] for r in far} == {office.old}  # the others are kept until 2054
     assert client.get("/api/v1/reports/archive-overdue", headers=auditor).json["rows"] == []
+
+
+def test_archive_conflicts_through_the_api(client: Any, sessions: Any, tokens: Any, office: Office) -> None:
+    """A return scanned off line of a volume that was not out: listed, and settled once by a storekeeper."""
+    from server.models import utcnow
+    from server.services import archive_conflicts, assets
+    from tests.archive_support import KEEPER
+
+    keeper, auditor = tokens.headers("storekeeper"), tokens.headers("auditor")
+    with sessions() as session, session.begin():
+        origin = assets.KioskOrigin("archive-1", 1, "00000000-0000-4000-8000-000000000001")
+        made = archive_conflicts.return_at_kiosk(session, KEEPER, office.public, None, at=utcnow(), origin=origin,
+                                                 offline=True).conflict
+        assert made is not None
+        conflict_id = made.id
+    listed = client.get("/api/v1/archives/conflicts", headers={**auditor, "Accept-Language": "en"})
+    assert [(c["id"], c["reason"], c["volume"], c["kiosk"]) for c in listed.json["items"]] == [
+        (conflict_id, "not_on_loan", office.public, "archive-1")]
+    assert "is not out on loan" in listed.json["items"][0]["message"]
+    path = f"/api/v1/archives/conflicts/{conflict_id}/settle"
+    _refused(client, sessions, "POST", path, auditor, {"note": "看过"}, 403, "forbidden")  # not the archive manager
+    _refused(client, sessions, "POST", path, keeper, {"note": ""}, 422, "bad_schema")
+    done = client.post(path, headers=keeper, json={"note": "已核实在架"})
+    assert done.status_code == 200 and done.json["settled_by"] == "token:test-storekeeper"
+    _refused(client, sessions, "POST", path, keeper, {"note": "再次"}, 409, "already_settled")
+    assert client.get("/api/v1/archives/conflicts", headers=auditor).json["items"] == []
+    assert client.get("/api/v1/archives/conflicts?state=all", headers=auditor).json["items"][0]["note"] == "已核实在架"
+    assert client.get("/api/v1/archives/conflicts?state=x", headers=auditor).status_code == 422

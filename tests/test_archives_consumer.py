@@ -113,3 +113,35 @@ def test_a_batch_lends_and_returns_in_order(app: Any, office: Office, sessions: 
         assert archive_loans.state(archive_loans.by_id(session, first)) == "returned"
         assert archive_loans.state(archive_loans.by_id(session, second)) == "out"
         assert assets.asset_by_code(session, office.public).custodian.code == office.other
+
+
+def test_lendings_and_returns_made_off_line_are_kept_as_conflicts(consumer: Consumer, peer: KioskPeer,
+                                                                   office: Office, sessions: Any) -> None:
+    """Nothing made off line is lost: a lending without an approved request (the kiosk's clock unsynchronised)
+    is a loan flagged for the archive manager, and a return of a volume not out (an event ten minutes old)
+    is kept as a conflict; both are acked accepted with a warning, on the consumer's fast path."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from server.models import ArchiveConflict, KioskEvent
+    from server.services import archive_conflicts
+
+    lent = peer.roundtrip(peer.event("asset.checkout", {"tag": office.public, "to": office.borrower}, synced=False))
+    assert (lent["status"], lent["reason"], lent["display"]["level"]) == ("accepted", "conflict", "warn"), lent
+    assert "no_loan_request" in lent["display"]["detail"] and _screen(lent).known
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    back = peer.roundtrip(peer.event("asset.checkin", {"tag": office.top}, at=old))
+    assert (back["status"], back["reason"]) == ("accepted", "conflict"), back
+    with sessions() as session:
+        rows = archive_conflicts.listing(session)
+        assert [(c.kind, c.reason, c.kiosk) for c in rows] == [("return", "not_on_loan", "archive-1"),
+                                                               ("lend", "no_loan_request", "archive-1")]
+        loan = archive_loans.by_id(session, rows[1].loan_id or 0)
+        assert loan.approval is None and archive_loans.state(loan) == "out" and loan.borrower.code == office.borrower
+        holder = assets.asset_by_code(session, office.public).custodian
+        assert holder is not None and holder.code == office.borrower
+        flags = session.scalars(select(KioskEvent.flags).where(KioskEvent.kiosk == "archive-1")).all()
+        assert all("conflict" in f for f in flags) and len(flags) == 2
+        assert {c.kiosk_event_id for c in session.scalars(select(ArchiveConflict))} == {lent["id"], back["id"]}
+    assert consumer.counts["batches:safe"] == 0

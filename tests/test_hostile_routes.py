@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from server import auth
 from server.audit import SYSTEM, Actor
-from server.models import AuditEntry, User
-from server.services import archive_destruction, archive_loans, archives, assets, directory, vehicles
+from server.models import AuditEntry, User, utcnow
+from server.services import archive_conflicts, archive_destruction, archive_loans, archives, assets, directory, vehicles
 from tests.procurement_support import ACTOR, buy, office, plan_line
 
 BIG = "9" * 30
@@ -62,6 +62,9 @@ def ledger(sessions: Any) -> dict[str, str]:
         person = directory.create_person(session, SYSTEM, "张伟", "Finance").code
         archive_loans.submit(session, ACTOR, archive_loans.LoanIn(volume.asset.code, person, "查阅"))
         archive_destruction.propose(session, ACTOR, [volume.asset.code], "无保存价值")
+        # An off-line return of a volume not out: archive conflict 1, so its settle routes do real work.
+        archive_conflicts.return_at_kiosk(session, ACTOR, volume.asset.code, None, at=utcnow(), offline=True,
+                                          origin=assets.KioskOrigin("k-1", 1, "00000000-0000-4000-8000-000000000001"))
         code = assets.create_asset(session, ACTOR, "Dell Latitude", "Laptop", place.store).code
         # The same asset is an official vehicle too, so /vehicles/<code> pages and their forms are reached.
         vehicles.mark_category(session, ACTOR, "Laptop")

@@ -204,15 +204,29 @@ def test_classes_are_the_admins(client: Any, sessions: Any, office: Office) -> N
 
 
 @pytest.mark.parametrize(("role", "method", "path", "allowed"), [
-    ("guard", "GET", "/archives/new", False), ("guard", "GET", "/archives/desk", False),
-    ("auditor", "GET", "/archives/loans/new", False), ("guard", "GET", "/archives/loans/new", True),
-    ("guard", "GET", "/archives/", True), ("auditor", "GET", "/archives/destruction/", True),
-    ("guard", "POST", "/archives/destruction/", False)])
+    ("auditor", "GET", "/archives/loans/new", False), ("auditor", "GET", "/archives/destruction/", True),
+    ("auditor", "GET", "/archives/desk", False), ("storekeeper", "GET", "/archives/conflicts/", True)])
 def test_roles_of_the_archive_pages(client: Any, sessions: Any, office: Office, role: str, method: str, path: str,
                                     allowed: bool) -> None:
     login(client, sessions, role, f"x-{role}")
     status = client.open(path, method=method, data={}).status_code
     assert (status != 403) is allowed, status
+
+
+def test_the_gate_sees_no_archive_page(client: Any, sessions: Any, office: Office) -> None:
+    """Titles, borrowers and confidentiality levels are not the guards' business: every archive page, the
+    menu entry and the dashboard's part are refused or absent for the guard role."""
+    loan_id = approved_loan(sessions, office.public, office.borrower)
+    login(client, sessions, "guard", "x-guard")
+    for method, path in (("GET", "/archives/"), ("GET", f"/archives/{office.public}"), ("GET", "/archives/new"),
+                         ("GET", "/archives/desk"), ("GET", "/archives/classes"), ("GET", "/archives/loans/"),
+                         ("GET", "/archives/loans/new"), ("GET", f"/archives/loans/{loan_id}"),
+                         ("POST", f"/archives/loans/{loan_id}/decision"), ("GET", "/archives/destruction/"),
+                         ("POST", "/archives/destruction/"), ("GET", "/archives/conflicts/"),
+                         ("POST", "/archives/conflicts/1")):
+        assert client.open(path, method=method, data={}).status_code == 403, path
+    home = _text(client.get("/"))
+    assert "/archives/" not in home and "逾期未还的档案" not in home
 
 
 def test_a_file_names_its_volume(client: Any, sessions: Any, office: Office) -> None:
@@ -253,3 +267,36 @@ def test_every_input_of_the_archive_pages_has_a_label(client: Any, sessions: Any
                 continue
             ident = re.search(r'id="([^"]+)"', tag)
             assert ident and ident.group(1) in labelled, (path, tag)
+
+
+def test_off_line_conflicts_are_listed_and_settled_by_the_archive_manager(client: Any, sessions: Any,
+                                                                          office: Office) -> None:
+    """A lending scanned off line without an approved request: a loan without an approval, on the conflicts
+    page and the dashboard; the archive manager settles it with a note, an auditor without the grant may not."""
+    from server.models import utcnow
+    from server.services import archive_conflicts, assets
+
+    with sessions() as session, session.begin():
+        origin = assets.KioskOrigin("archive-1", 1, "00000000-0000-4000-8000-000000000001")
+        done = archive_conflicts.lend_at_kiosk(session, KEEPER, office.public, office.borrower, at=utcnow(),
+                                               origin=origin, offline=True)
+        assert done.conflict is not None and done.loan is not None
+        conflict_id, loan_id = done.conflict.id, done.loan.id
+    login(client, sessions, "auditor", "leader", make=False)  # an auditor, but not the archive manager
+    page = _text(client.get("/archives/conflicts/"))
+    assert "离线借出，无已批准的借阅申请" in page and "张伟" in page and f'name="c{conflict_id}-note"' not in page
+    assert client.post(f"/archives/conflicts/{conflict_id}", data={f"c{conflict_id}-note": "看过"}).status_code == 403
+    client.post("/logout")
+    login(client, sessions, "auditor", "archivist", make=False)
+    assert "1 项档案冲突待处理" in _text(client.get("/"))
+    loan_page = _text(client.get(f"/archives/loans/{loan_id}"))
+    assert "没有审批" in loan_page and "借出中" in loan_page and "离线借出，无已批准的借阅申请" in loan_page
+    english = _text(client.get("/archives/conflicts/", headers=EN))
+    assert "Lent off line without an approved loan request" in english and "has no approved loan request" in english
+    empty = client.post(f"/archives/conflicts/{conflict_id}", data={f"c{conflict_id}-note": ""})
+    assert empty.status_code == 422
+    settled = client.post(f"/archives/conflicts/{conflict_id}", data={f"c{conflict_id}-note": "已补办借阅申请"})
+    assert settled.status_code == 302
+    assert "已补办借阅申请" in _text(client.get("/archives/conflicts/?state=settled"))
+    assert "档案冲突待处理" not in _text(client.get("/"))
+    assert client.get("/archives/conflicts/?state=x").status_code == 400

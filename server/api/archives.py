@@ -13,12 +13,12 @@ from pydantic import Field
 from server import archive_serialize as out
 from server import settings_of
 from server.api import Body, CodeText, IntParam, Param, accepts, bp, query
-from server.auth import READERS, roles
+from server.auth import roles
 from server.models import ArchiveDestruction, ArchiveLoan, ArchiveVolume
-from server.services import approvals, archive_destruction, archive_loans, archives, paging
+from server.services import approvals, archive_conflicts, archive_destruction, archive_loans, archives, paging
 
 KEEPERS = ("storekeeper",)  # file volumes, lend and return them, propose and carry out destructions
-REQUESTERS = ("storekeeper", "guard")  # ask for a loan on a borrower's behalf
+REQUESTERS = ("storekeeper",)  # ask for a loan on a borrower's behalf (not the gate: archives.READERS)
 PRINTERS = ("storekeeper", "auditor")  # the destruction list PDF
 AFTER = Param("after", "The `next` cursor of the page before.", {"type": "string", "maxLength": 512})
 LIMIT = IntParam("limit", "Page size.", low=1, high=500, default=50)
@@ -80,6 +80,10 @@ class ArchiveDestructionIn(Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ArchiveSettleIn(Body):
+    note: str = Field(min_length=1, max_length=500)
+
+
 class ArchiveCarryOutIn(Body):
     executor: str = Field(min_length=1, max_length=100)
     witnesses: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=10)
@@ -93,7 +97,7 @@ def _page(stmt: Any, key: Any) -> paging.Page[Any]:
 # --- classes ---
 
 @bp.get("/archives/classes")
-@roles(*READERS)
+@roles(*archives.READERS)
 def list_archive_classes() -> Any:
     """Archive classes with their loan term and on-site rule, by code."""
     return jsonify(items=[out.archive_class(c) for c in archives.classes(g.db)],
@@ -125,7 +129,7 @@ def update_archive_class(code: str, body: ArchiveClassChange) -> Any:
 # --- volumes ---
 
 @bp.get("/archives/volumes")
-@roles(*READERS)
+@roles(*archives.READERS)
 @query(Param("class", "Only this class (code)."), Param("confidentiality", "Only this level."),
        Param("q", "Title contains, or the archive reference is."), AFTER, LIMIT)
 def list_archive_volumes() -> Any:
@@ -147,7 +151,7 @@ def create_archive_volume(body: ArchiveVolumeIn) -> Any:
 
 
 @bp.get("/archives/volumes/<code>")
-@roles(*READERS)
+@roles(*archives.READERS)
 def get_archive_volume(code: str) -> Any:
     """One volume or file, with the loan it is out on (if any)."""
     volume = archives.volume_by_code(g.db, code)
@@ -187,7 +191,7 @@ def return_archive_volume(code: str, body: ArchiveReturnIn) -> Any:
 # --- loans ---
 
 @bp.get("/archives/loans")
-@roles(*READERS)
+@roles(*archives.READERS)
 @query(Param("state", "pending, approved, out, overdue, returned, expired, rejected or withdrawn."),
        Param("borrower", "Only this borrower (P- code)."), Param("volume", "Only this volume (A- code)."),
        AFTER, LIMIT)
@@ -210,19 +214,19 @@ def request_archive_loan(body: ArchiveLoanIn) -> Any:
 
 
 @bp.get("/archives/loans/<int:loan_id>")
-@roles(*READERS)
+@roles(*archives.READERS)
 def get_archive_loan(loan_id: int) -> Any:
     """One loan request: its approval steps and whether it is out, back or overdue."""
     return jsonify(out.loan(archive_loans.by_id(g.db, loan_id)))
 
 
 @bp.post("/archives/loans/<int:loan_id>/decision")
-@roles(*READERS)
+@roles(*archives.READERS)
 @accepts(ArchiveDecisionIn)
 def decide_archive_loan(loan_id: int, body: ArchiveDecisionIn) -> Any:
     """Approve, or reject with a reason: only an approver of the step may."""
     loan = archive_loans.by_id(g.db, loan_id)
-    approvals.decide(g.db, g.actor, loan.approval_id, body.decision, None, body.reason)
+    approvals.decide(g.db, g.actor, archive_loans.chain_of(loan), body.decision, None, body.reason)
     g.db.commit()
     return jsonify(out.loan(loan))
 
@@ -232,7 +236,7 @@ def decide_archive_loan(loan_id: int, body: ArchiveDecisionIn) -> Any:
 def withdraw_archive_loan(loan_id: int) -> Any:
     """The requester takes back a request still waiting."""
     loan = archive_loans.by_id(g.db, loan_id)
-    approvals.withdraw(g.db, g.actor, loan.approval_id)
+    approvals.withdraw(g.db, g.actor, archive_loans.chain_of(loan))
     g.db.commit()
     return jsonify(out.loan(loan))
 
@@ -250,14 +254,14 @@ def lend_archive_loan(loan_id: int) -> Any:
 # --- destruction ---
 
 @bp.get("/archives/destruction-due")
-@roles(*READERS)
+@roles(*archives.READERS)
 def list_archive_destruction_due() -> Any:
     """Volumes past their retention period and on no open destruction list."""
     return jsonify(items=[out.volume(v) for v in archive_destruction.due(g.db)])
 
 
 @bp.get("/archives/destructions")
-@roles(*READERS)
+@roles(*archives.READERS)
 @query(AFTER, LIMIT)
 def list_archive_destructions() -> Any:
     """Destruction lists, newest first; keyset pages."""
@@ -276,14 +280,14 @@ def propose_archive_destruction(body: ArchiveDestructionIn) -> Any:
 
 
 @bp.get("/archives/destructions/<int:destruction_id>")
-@roles(*READERS)
+@roles(*archives.READERS)
 def get_archive_destruction(destruction_id: int) -> Any:
     """One destruction list: its volumes, approval and, once carried out, who destroyed and witnessed."""
     return jsonify(out.destruction(archive_destruction.by_id(g.db, destruction_id)))
 
 
 @bp.post("/archives/destructions/<int:destruction_id>/decision")
-@roles(*READERS)
+@roles(*archives.READERS)
 @accepts(ArchiveDecisionIn)
 def decide_archive_destruction(destruction_id: int, body: ArchiveDecisionIn) -> Any:
     """Approve, or reject with a reason: only an approver of the step may."""
@@ -324,3 +328,24 @@ def archive_destruction_pdf(destruction_id: int) -> Any:
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="archive-destruction-{found.id}.pdf"'})
 
+
+
+# --- conflicts: lendings and returns made at a kiosk off line against the rules ---
+
+@bp.get("/archives/conflicts")
+@roles(*archives.READERS)
+@query(Param("state", "open (default), settled or all."))
+def list_archive_conflicts() -> Any:
+    """Off-line lendings and returns that broke a rule, newest first (at most 500)."""
+    rows = archive_conflicts.listing(g.db, request.args.get("state") or "open")
+    return jsonify(items=[out.conflict(row) for row in rows])
+
+
+@bp.post("/archives/conflicts/<int:conflict_id>/settle")
+@roles(*archives.READERS)  # the service admits the archive manager, a storekeeper or the admin
+@accepts(ArchiveSettleIn)
+def settle_archive_conflict(conflict_id: int, body: ArchiveSettleIn) -> Any:
+    """Settle a conflict once, with a note."""
+    row = archive_conflicts.settle(g.db, g.actor, conflict_id, body.note)
+    g.db.commit()
+    return jsonify(out.conflict(row))

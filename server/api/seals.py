@@ -48,6 +48,15 @@ class SealCustodianIn(Body):
     reason: str = Field("", max_length=1000)
 
 
+class SealRemakeIn(Body):
+    approval_ref: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=1000)
+    name: str = Field("", max_length=200)
+    custodian: str = Field("", max_length=300)
+    made_on: date | None = None
+    note: str = Field("", max_length=2000)
+
+
 def limit() -> int:
     return min(max(request.args.get("limit", 50, type=int), 1), 500)
 
@@ -83,7 +92,9 @@ def register_seal(body: SealIn) -> Any:
 def get_seal(code: str) -> Any:
     """One seal, with its history (registration, life-cycle steps, custodians, imprints)."""
     seal = seals.by_code(g.db, code)
-    return jsonify({**seal_json(seal), "history": [out.event(e) for e in seals.history(g.db, seal)]})
+    newer = seals.replaced_by(g.db, seal)
+    return jsonify({**seal_json(seal), "replaced_by": newer.code if newer else None,
+                    "history": [out.event(e) for e in seals.history(g.db, seal)]})
 
 
 @bp.post("/seals/<code>/steps")
@@ -104,6 +115,16 @@ def seal_custodian(code: str, body: SealCustodianIn) -> Any:
     seal = seals.change_custodian(g.db, g.actor, code, body.custodian, body.approval_ref, body.reason)
     g.db.commit()
     return jsonify(seal_json(seal))
+
+
+@bp.post("/seals/<code>/remake")
+@roles(*KEEPERS)
+@accepts(SealRemakeIn)
+def remake_seal(code: str, body: SealRemakeIn) -> Any:
+    """Re-make (重新刻制) a suspended, recalled or destroyed seal: a new seal, made, that replaces it."""
+    made = seals.remake(g.db, g.actor, code, seals.RemakeIn(**body.model_dump()))
+    g.db.commit()
+    return jsonify(seal_json(made)), 201
 
 
 @bp.post("/seals/<code>/imprint")

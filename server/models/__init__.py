@@ -22,6 +22,7 @@ from server.models.approvals import (  # noqa: F401
 )
 from server.models.archives import (  # noqa: F401
     ArchiveClass,
+    ArchiveConflict,
     ArchiveDestruction,
     ArchiveDestructionItem,
     ArchiveLoan,
@@ -199,6 +200,7 @@ __all__ = [
     "ArchiveClass",
     "ArchiveVolume",
     "ArchiveLoan",
+    "ArchiveConflict",
     "ArchiveDestruction",
     "ArchiveDestructionItem",
     "SealKind",

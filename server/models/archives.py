@@ -8,6 +8,7 @@ here adds what an archive needs. Loans and destructions each have their approval
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,7 +54,9 @@ class ArchiveVolume(Base):
 
 
 class ArchiveLoan(Base):
-    """A loan request (借阅申请) and, once approved, the loan itself: lent and returned when scanned."""
+    """A loan request (借阅申请) and, once approved, the loan itself: lent and returned when scanned.
+    A lending made at a kiosk while it was off line, without an approved request, is a loan without an
+    approval (``approval_id`` None): it happened, so it is kept and flagged (``ArchiveConflict``)."""
 
     __tablename__ = "archive_loans"
     id: Mapped[intpk]
@@ -64,7 +67,7 @@ class ArchiveLoan(Base):
     on_site: Mapped[bool] = mapped_column(Boolean, default=False)  # read in the reading room only
     due_on: Mapped[date] = mapped_column(Date)
     requester: Mapped[str] = mapped_column(String(100))
-    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), unique=True)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"), unique=True)
     lent_at: Mapped[datetime | None]
     lent_by: Mapped[str | None] = mapped_column(String(100))
     lent_source: Mapped[str | None] = mapped_column(String(60))
@@ -78,10 +81,40 @@ class ArchiveLoan(Base):
 
     volume: Mapped[ArchiveVolume] = relationship(lazy="joined")
     borrower: Mapped[Person] = relationship(lazy="joined")
-    approval: Mapped[Approval] = relationship(lazy="joined")
+    approval: Mapped[Approval | None] = relationship(lazy="joined")
 
     # The open loans (lent, not back) by due time: the overdue list and the dashboard.
     __table_args__ = (Index("ix_archive_loans_open", "returned_at", "due_at"),)
+
+
+class ArchiveConflict(Base):
+    """A lending or return scanned at a kiosk while it was off line that broke a rule the kiosk could not
+    check (no approved request, the volume out on another loan, a volume not out). It happened, so it is
+    stored and flagged here for the archive manager, who settles it once with a note. The refusal's words
+    are kept as a template and its values, to be shown in the reader's language."""
+
+    __tablename__ = "archive_conflicts"
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(10))  # lend | return
+    reason: Mapped[str] = mapped_column(String(30))  # no_loan_request | volume_on_loan | not_on_loan
+    message: Mapped[str] = mapped_column(Text)  # the refusal's English template (msgid)
+    message_values: Mapped[dict[str, Any]] = mapped_column(default=dict)  # its values
+    asset_id: Mapped[int] = mapped_column(ForeignKey("archive_volumes.asset_id"), index=True)
+    borrower_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # a lending's borrower
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("archive_loans.id"))  # the loan it made or concerns
+    kiosk: Mapped[str] = mapped_column(String(100))
+    kiosk_event_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]  # when it happened (the kiosk's clock)
+    recorded_at: Mapped[created]
+    settled_at: Mapped[datetime | None]
+    settled_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    volume: Mapped[ArchiveVolume] = relationship(lazy="joined")
+    borrower: Mapped[Person | None] = relationship(lazy="joined")
+
+    # The open ones (the manager's list, the dashboard's count).
+    __table_args__ = (Index("ix_archive_conflicts_open", "settled_at", "id"),)
 
 
 class ArchiveDestruction(Base):

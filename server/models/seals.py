@@ -44,6 +44,8 @@ class Seal(Base):
     status: Mapped[str] = mapped_column(String(20), default=SealStatus.MADE.value, index=True)
     made_on: Mapped[date | None]
     note: Mapped[str] = mapped_column(Text, default="")
+    # The seal this one was re-made (重新刻制) to replace, after a loss or a recall: each is replaced once.
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("seals.id"), unique=True)
     created_at: Mapped[created]
     updated_at: Mapped[created]
 

@@ -89,6 +89,12 @@ def may_decide(session: Session, username: str, approval: Approval) -> bool:
                                                                                approval.department)
 
 
+def holds(session: Session, username: str, level: str, department: str = "") -> bool:
+    """Whether ``username`` (an active user) approves at ``level`` for ``department``; "" asks for a grant
+    for all departments (the archive manager's, who settles the archive's conflicts)."""
+    return _holds(session, username, level, department)
+
+
 def _holds(session: Session, username: str, level: str, department: str) -> bool:
     return session.scalars(
         select(ApproverGrant.id).join(User, ApproverGrant.user_id == User.id)

@@ -117,12 +117,27 @@ def by_approval(session: Session, approval_id: int) -> ArchiveLoan:
     return session.scalars(select(ArchiveLoan).where(ArchiveLoan.approval_id == approval_id)).one()
 
 
+def chain_of(loan: ArchiveLoan) -> int:
+    """The id of the loan's approval, to decide or withdraw; a loan lent off line without a request
+    has none, and nothing to decide."""
+    if loan.approval_id is None:
+        raise IllegalTransition(N_("loan %(id)s was lent at a kiosk off line without a request: there is nothing to "
+                                   "decide"), id=loan.id)
+    return loan.approval_id
+
+
+def _chain_state(loan: ArchiveLoan) -> str | None:
+    return loan.approval.state if loan.approval is not None else None
+
+
 def state(loan: ArchiveLoan, now: datetime | None = None) -> str:
     """One of STATES: the approval's state until it is approved, then lent, overdue, returned, expired."""
     if loan.returned_at is not None:
         return "returned"
     if loan.lent_at is not None:
         return "overdue" if loan.due_at is not None and loan.due_at < (now or utcnow()) else "out"
+    if loan.approval is None:  # only a lending made off line has none, and it is lent: never here
+        return "out"
     chain = loan.approval.state
     if chain == ApprovalState.APPROVED:
         session = object_session(loan)
@@ -141,7 +156,8 @@ def late(loan: ArchiveLoan, now: datetime | None = None) -> bool:
 def listing(session: Session, state_: str | None = None, borrower: str | None = None,
             volume: str | None = None, now: datetime | None = None) -> Select[Any]:
     """Loan requests for keyset pages by id; ``state_`` one of STATES."""
-    query = select(ArchiveLoan).join(Approval, ArchiveLoan.approval_id == Approval.id)
+    # An outer join: a loan lent off line without a request has no approval (``unrequested_loan``).
+    query = select(ArchiveLoan).outerjoin(Approval, ArchiveLoan.approval_id == Approval.id)
     now = now or utcnow()
     if state_:
         if state_ not in STATES:
@@ -179,17 +195,27 @@ def lend(session: Session, actor: Actor, tag: str, borrower_code: str, *, at: da
     oldest approved one for this volume). The volume's asset is checked out to the borrower."""
     volume = archives.volume_for_change(session, tag)  # locked: two lendings at once decide one after the other
     borrower = archives.borrower_by_code(session, borrower_code)
-    code = volume.asset.code
+    check_on_shelf(session, volume)
+    loan = approved_request(session, volume, borrower, loan_id, at)
+    return hand_over(session, actor, volume, loan, at, origin)
+
+
+def check_on_shelf(session: Session, volume: ArchiveVolume) -> None:
+    """Refuse (``volume_on_loan``) a volume that is out on a loan: it must be returned first."""
     out = current_loan(session, volume.asset_id)
     if out is not None:
         raise RuleViolation(N_("%(asset)s is lent to %(borrower)s until %(due)s: it must be returned first"),
-                            code="volume_on_loan", asset=code, borrower=out.borrower.name,
+                            code="volume_on_loan", asset=volume.asset.code, borrower=out.borrower.name,
                             due=out.due_on.isoformat())
-    loan = _approved_request(session, volume, borrower, loan_id, at)
+
+
+def hand_over(session: Session, actor: Actor, volume: ArchiveVolume, loan: ArchiveLoan, at: datetime | None,
+              origin: assets.KioskOrigin | None) -> ArchiveLoan:
+    """Lend the (locked) volume on ``loan``, whose rules were checked: the asset goes to the borrower."""
     at = at or utcnow()
     due = archives.today(session, at) if loan.on_site else loan.due_on
-    assets.checkout(session, actor, code, borrower.code, due=due, at=at, origin=origin,
-                              purpose=loan.purpose, approval_ref=f"archive-loan-{loan.id}", volume_loan=True)
+    assets.checkout(session, actor, volume.asset.code, loan.borrower.code, due=due, at=at, origin=origin,
+                    purpose=loan.purpose, approval_ref=f"archive-loan-{loan.id}", volume_loan=True)
     before = audit.snapshot(loan, LOAN_FIELDS)
     loan.lent_at, loan.lent_by, loan.lent_source = at, actor.name, actor.source
     loan.due_at = assets.due_time(due)
@@ -199,8 +225,24 @@ def lend(session: Session, actor: Actor, tag: str, borrower_code: str, *, at: da
     return loan
 
 
-def _approved_request(session: Session, volume: ArchiveVolume, borrower: Person, loan_id: int | None,
-                      at: datetime | None) -> ArchiveLoan:
+def unrequested_loan(session: Session, actor: Actor, volume: ArchiveVolume, borrower: Person,
+                     at: datetime) -> ArchiveLoan:
+    """The loan of a lending made at a kiosk while it was off line without an approved request: it
+    happened, so it is a loan (returned, overdue and reminded like any other) without an approval,
+    due at the end of the class's loan term from the day it was lent. ``archive_conflicts`` flags it."""
+    due_on = archives.today(session, at) + timedelta(days=volume.archive_class.loan_days)
+    loan = ArchiveLoan(asset_id=volume.asset_id, borrower_id=borrower.id, department=borrower.department,
+                       purpose="", on_site=False, due_on=due_on, requester=actor.name, approval_id=None,
+                       reminders=0)
+    session.add(loan)
+    session.flush()
+    audit.record(session, actor, "archive_loan.unrequested", "archive_loan", loan.id, None,
+                 {**audit.snapshot(loan, LOAN_FIELDS), "volume": volume.asset.code, "borrower": borrower.code})
+    return loan
+
+
+def approved_request(session: Session, volume: ArchiveVolume, borrower: Person, loan_id: int | None,
+                     at: datetime | None) -> ArchiveLoan:
     """The approved, not yet lent request of ``borrower`` for ``volume``; refused with what is missing."""
     query = (select(ArchiveLoan).join(Approval, ArchiveLoan.approval_id == Approval.id)
              .where(ArchiveLoan.asset_id == volume.asset_id, ArchiveLoan.borrower_id == borrower.id,
@@ -208,7 +250,7 @@ def _approved_request(session: Session, volume: ArchiveVolume, borrower: Person,
     if loan_id is not None:
         query = query.where(ArchiveLoan.id == loan_id)
     found = list(session.scalars(query))
-    approved = [r for r in found if r.approval.state == ApprovalState.APPROVED]
+    approved = [r for r in found if _chain_state(r) == ApprovalState.APPROVED]
     today = archives.today(session, at)
     usable = [r for r in approved if r.due_on >= today]
     values = {"asset": volume.asset.code, "borrower": f"{borrower.name} ({borrower.code})"}
@@ -218,7 +260,7 @@ def _approved_request(session: Session, volume: ArchiveVolume, borrower: Person,
         raise RuleViolation(N_("the loan request %(id)s of %(borrower)s for %(asset)s was due back on %(due)s: ask "
                                "again"), code="no_loan_request", id=approved[0].id, due=approved[0].due_on.isoformat(),
                             **values)
-    waiting = [r for r in found if r.approval.state == ApprovalState.PENDING]
+    waiting = [r for r in found if _chain_state(r) == ApprovalState.PENDING]
     if waiting:
         raise RuleViolation(N_("the loan request %(id)s of %(borrower)s for %(asset)s is still awaiting approval"),
                             code="no_loan_request", id=waiting[0].id, **values)
@@ -230,9 +272,19 @@ def give_back(session: Session, actor: Actor, tag: str, location_code: str | Non
               at: datetime | None = None, origin: assets.KioskOrigin | None = None) -> ArchiveLoan:
     """A volume comes back (to its shelf, or where it is put): the loan ends, late or not."""
     volume = archives.volume_for_change(session, tag)
+    return take_back(session, actor, volume, out_on(session, volume), location_code, at, origin)
+
+
+def out_on(session: Session, volume: ArchiveVolume) -> ArchiveLoan:
+    """The loan the volume is out on; refused (``not_on_loan``) when it is on its shelf."""
     loan = current_loan(session, volume.asset_id)
     if loan is None:
         raise RuleViolation(N_("%(asset)s is not out on loan"), code="not_on_loan", asset=volume.asset.code)
+    return loan
+
+
+def take_back(session: Session, actor: Actor, volume: ArchiveVolume, loan: ArchiveLoan, location_code: str | None,
+              at: datetime | None, origin: assets.KioskOrigin | None) -> ArchiveLoan:
     assets.checkin(session, actor, volume.asset.code, location_code, at=at, origin=origin, volume_loan=True)
     before = audit.snapshot(loan, LOAN_FIELDS)
     loan.returned_at, loan.returned_by, loan.returned_source = at or utcnow(), actor.name, actor.source
@@ -251,13 +303,16 @@ def overdue(session: Session, now: datetime | None = None, limit: int = 5000) ->
 
 def remind_overdue(session: Session, actor: Actor, now: datetime | None = None, every_days: float = 3.0) -> int:
     """Queue a reminder (the notification outbox) to each borrower whose loan is overdue and who was not
-    reminded in the last ``every_days``; returns how many loans were reminded. A borrower without an email
-    address is reminded by the webhook only, when one is set; nothing queued means nothing recorded."""
+    reminded in the last ``every_days`` (never less than a day: at most one reminder a loan a day); returns
+    how many loans were reminded. A borrower without an email address is reminded by the webhook only,
+    when one is set; nothing queued means nothing recorded. The loans are locked (those another
+    scheduler is reminding are skipped), so two schedulers at once remind a loan once."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=every_days)
+    cutoff = now - timedelta(days=max(every_days, 1.0))
     due = (select(ArchiveLoan).where(ArchiveLoan.returned_at.is_(None), ArchiveLoan.due_at < now,
                                      or_(ArchiveLoan.reminded_at.is_(None), ArchiveLoan.reminded_at <= cutoff))
-           .order_by(ArchiveLoan.due_at, ArchiveLoan.id))  # no limit: one with nowhere to send must not hide others
+           .order_by(ArchiveLoan.due_at, ArchiveLoan.id)  # no limit: one with nowhere to send must not hide others
+           .with_for_update(of=ArchiveLoan, skip_locked=True))
     reminded = 0
     for loan in session.scalars(due):
         asset: Asset = loan.volume.asset

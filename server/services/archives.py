@@ -29,6 +29,10 @@ from server.models import ArchiveClass, ArchiveVolume, Asset, AssetStatus, Perso
 from server.personal import policy
 from server.services import assets, directory, lookup
 
+# Who may read the archive, on the web and the API (and the admin): its keepers, and the auditors (read
+# only, and the approvers: the archive manager and the leaders who decide loans hold approver grants
+# on accounts of these roles). Not the gate: titles and borrowers of files are not the guards' business.
+READERS = ("storekeeper", "auditor")
 CATEGORY = "档案"  # the asset category of every volume and file (data, so in the office's language)
 KINDS = ("volume", "file")
 RETENTIONS: dict[str, int | None] = {"permanent": None, "30y": 30, "10y": 10}  # 永久, 定期30年, 定期10年

@@ -16,7 +16,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.models import GateAlert, PlanLine, Stocktake, Trip
-from server.services import archive_loans, bookings, dispatch, kiosks, lifecycle, plans, supplies, supply_conflicts
+from server.services import (
+    archive_conflicts,
+    archive_loans,
+    bookings,
+    dispatch,
+    kiosks,
+    lifecycle,
+    plans,
+    supplies,
+    supply_conflicts,
+)
 
 REJECTED_DAYS = 7
 OVERDUE_SHOWN = 10
@@ -137,8 +147,9 @@ def vehicles(session: Session, now: datetime) -> Vehicles:
 class ArchiveOverdue:
     count: int
     first: list[Any]  # ArchiveLoan rows, the longest overdue first
+    conflicts: int = 0  # lendings and returns made off line against the rules, to settle
 
 
 def archive_overdue(session: Session, now: datetime) -> ArchiveOverdue:
     rows = archive_loans.overdue(session, now)
-    return ArchiveOverdue(len(rows), rows[:OVERDUE_SHOWN])
+    return ArchiveOverdue(len(rows), rows[:OVERDUE_SHOWN], archive_conflicts.open_count(session))

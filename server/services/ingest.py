@@ -26,6 +26,7 @@ from server.errors import DomainError, NotFound
 from server.i18n import N_
 from server.models import Asset, Kiosk, KioskEvent, RejectedMessage, Seal, SupplyItem, VisitorPass, utcnow
 from server.services import (
+    archive_conflicts,
     archive_loans,
     archives,
     assets,
@@ -89,9 +90,12 @@ def _checkout(session: Session, ctx: Context, data: m.AssetCheckout) -> tuple[st
         trip = seal_takeouts.take_out(session, ctx.actor, data.tag, data.to, at=ctx.event.at)
         return f"Seal out: {data.tag}", f"take-out {trip.id}, due {trip.due_at.isoformat(timespec='minutes')}", False
     if _is_volume(session, data.tag):  # the loan's due date counts, not the kiosk's
-        loan = archive_loans.lend(session, ctx.actor, data.tag, data.to, at=ctx.event.at, origin=ctx.origin)
-        where = "read on site" if loan.on_site else "due back"
-        return f"Lent {data.tag}", f"to {data.to}, {where} {loan.due_on.isoformat()}, loan {loan.id}", False
+        lent = archive_conflicts.lend_at_kiosk(session, ctx.actor, data.tag, data.to, at=ctx.event.at,
+                                               origin=ctx.origin, offline=made_offline(ctx.event))
+        if lent.conflict is not None or lent.loan is None:  # made off line against a rule: kept, flagged
+            return f"Saved with a conflict: {data.tag}", archive_conflicts.summary(lent.conflict), True
+        where = "read on site" if lent.loan.on_site else "due back"
+        return f"Lent {data.tag}", f"to {data.to}, {where} {lent.loan.due_on.isoformat()}, loan {lent.loan.id}", False
     out = assets.checkout(session, ctx.actor, data.tag, data.to, due=data.due, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked out", out, f"to {data.to}")
 
@@ -102,9 +106,12 @@ def _checkin(session: Session, ctx: Context, data: m.AssetCheckin) -> tuple[str,
         late = trip.returned_at is not None and trip.returned_at > trip.due_at
         return f"Seal back: {data.tag}", f"take-out {trip.id}" + (", returned late" if late else ""), False
     if _is_volume(session, data.tag):
-        loan = archive_loans.give_back(session, ctx.actor, data.tag, data.location, at=ctx.event.at,
-                                       origin=ctx.origin)
-        return f"Returned {data.tag}", f"loan {loan.id}" + (", late" if archive_loans.late(loan) else ""), False
+        back = archive_conflicts.return_at_kiosk(session, ctx.actor, data.tag, data.location, at=ctx.event.at,
+                                                 origin=ctx.origin, offline=made_offline(ctx.event))
+        if back.loan is None:
+            return f"Saved with a conflict: {data.tag}", archive_conflicts.summary(back.conflict), True
+        return (f"Returned {data.tag}", f"loan {back.loan.id}" + (", late" if archive_loans.late(back.loan) else ""),
+                False)
     out = assets.checkin(session, ctx.actor, data.tag, data.location, at=ctx.event.at, origin=ctx.origin)
     return _asset_outcome("Checked in", out, out.to_location.name if out.to_location else "")
 
@@ -135,15 +142,22 @@ def _asset_exit(session: Session, ctx: Context, data: m.AssetExit) -> tuple[str,
         return f"Returned {out.asset_code}", f"exit permit {out.permit.id}" + (", loan closed" if out.closed
                                                                                else ""), False
     return f"May leave: {out.asset_code}", f"exit permit {out.permit.id}, carrier {out.permit.carrier}"[:500], False
-# A pickup older than this when it arrives was made while the kiosk was off line.
-PICKUP_LIVE_S = 300.0
+# A storeroom event older than this when it arrives was made while the kiosk was off line.
+OFFLINE_AFTER_S = 300.0
+
+
+def made_offline(event: Event) -> bool:
+    """Whether a storeroom kiosk's event was made off line, as far as the server can tell: its clock was
+    not synchronised (its time proves nothing), or it is older than ``OFFLINE_AFTER_S``. Such an event
+    (a pickup, an archive lending or return) has happened: breaking a rule makes it a conflict, not a refusal."""
+    return not event.synced or (utcnow() - event.at).total_seconds() > OFFLINE_AFTER_S
 
 
 def _supply_pickup(session: Session, ctx: Context, data: m.SupplyPickup) -> tuple[str, str, bool]:
     """A live pickup below zero is refused (insufficient_stock); one made off line (unsynced
     clock or an old event) already happened, so it is stored and flagged as a conflict."""
     event = ctx.event
-    live = event.synced and (utcnow() - event.at).total_seconds() <= PICKUP_LIVE_S
+    live = not made_offline(event)
     wanted = supplies.PickupIn(item=data.item, quantity=data.qty, taker=data.taker, purpose=data.purpose or "")
     moved = supplies.pickup(session, ctx.actor, wanted, at=event.at, live=live, kiosk_event_id=str(event.id))
     item, left = moved.item, supplies.stock(session, moved.item_id)

@@ -12,6 +12,11 @@ Every step, and a change of custodian, needs an approval reference (批复文号
 plus an audit row with the state before and after. A step the table does not allow is refused with
 the states it is allowed from. A seal that is out of the office (``seal_takeouts``) cannot be
 suspended, recalled or destroyed until it is back.
+
+A seal lost or recalled is re-made (重新刻制) as a new seal, made, linked to the one it replaces
+(``replaces_id``): the old one must be suspended, recalled or destroyed first, keeps its state and
+history (old documents carry its imprint), and is replaced once. Re-making needs an approval
+reference too, and is a ``SealEvent`` and an audit row on both seals.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlalchemy.orm import Session
 from contract import codes
 from server import audit, names, params
 from server.audit import Actor
-from server.errors import IllegalTransition, Invalid, NotFound, RuleViolation, Term
+from server.errors import AlreadyExists, IllegalTransition, Invalid, NotFound, RuleViolation, Term
 from server.i18n import N_
 from server.models import Person, Seal, SealEvent, SealKind, SealStatus, SealTakeout, utcnow
 from server.services import codes as code_service
@@ -36,7 +41,7 @@ from server.services.supplies import clean_text
 S = SealStatus
 KINDS = tuple(k.value for k in SealKind)
 STATUSES = tuple(s.value for s in SealStatus)
-SEAL_FIELDS = ("code", "name", "kind", "department", "custodian_id", "status", "made_on", "note")
+SEAL_FIELDS = ("code", "name", "kind", "department", "custodian_id", "status", "made_on", "note", "replaces_id")
 # step -> (the statuses it may start from, where it leads)
 STEPS: dict[str, tuple[tuple[SealStatus, ...], SealStatus]] = {
     "enable": ((S.MADE, S.SUSPENDED), S.IN_USE),
@@ -44,6 +49,8 @@ STEPS: dict[str, tuple[tuple[SealStatus, ...], SealStatus]] = {
     "recall": ((S.IN_USE, S.SUSPENDED), S.RECALLED),
     "destroy": ((S.MADE, S.SUSPENDED, S.RECALLED), S.DESTROYED),
 }
+# A seal is re-made only once it no longer serves: declared void (suspended), recalled or destroyed.
+REMAKE_FROM = (S.SUSPENDED, S.RECALLED, S.DESTROYED)
 # Why a text is not the code the field wants, by the reason ``contract.codes`` gives.
 CODE_ERRORS = {
     "bad_code": N_("%(text)s is not an AssetGate code"),
@@ -59,6 +66,16 @@ class SealIn:
     department: str
     custodian: str  # P- code
     approval_ref: str  # the approval to make it (刻制)
+    made_on: date | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RemakeIn:
+    approval_ref: str  # the approval to re-make it
+    reason: str  # why: lost, recalled, worn
+    name: str = ""  # empty: the old seal's name
+    custodian: str = ""  # P- code; empty: the old seal's custodian
     made_on: date | None = None
     note: str = ""
 
@@ -214,6 +231,41 @@ def change_custodian(session: Session, actor: Actor, code: str, custodian: str, 
     audit.record(session, actor, "seal.custodian", "seal", seal.code, before,
                  {**_state(seal), "approval_ref": approval_ref, "reason": why})
     return seal
+
+
+def remake(session: Session, actor: Actor, code: str, data: RemakeIn) -> Seal:
+    """Re-make (重新刻制) the seal ``code`` after a loss or a recall: a new seal, made, of the same kind and
+    department, with a new A- code, linked to the one it replaces. The old seal stays as it is."""
+    approval_ref = approval_reference(data.approval_ref)
+    why = clean_text(data.reason, N_("reason"), 1000)
+    old = by_code(session, code, lock=True)  # two re-makes at once: the second sees the first
+    if old.status not in REMAKE_FROM:
+        raise IllegalTransition(N_("%(seal)s is %(status)s: a seal is re-made only when it is %(allowed)s (suspend or "
+                                   "recall it first)"), seal=old.code, status=status_term(old.status),
+                                allowed=Term(", ".join(REMAKE_FROM), *(names.SEAL_STATUSES[s] for s in REMAKE_FROM)))
+    done = replaced_by(session, old)
+    if done is not None:
+        raise AlreadyExists(N_("%(seal)s was re-made already: %(new)s replaces it"), code="already_replaced",
+                            seal=old.code, new=done.code)
+    keeper = person(session, data.custodian) if data.custodian.strip() else old.custodian
+    new = Seal(name=clean_text(data.name, N_("seal name"), 200) if data.name.strip() else old.name, kind=old.kind,
+               department=old.department, custodian_id=keeper.id, status=S.MADE.value, made_on=_made_on(data.made_on),
+               note=clean_text(data.note, N_("note"), 2000, required=False), replaces_id=old.id)
+    new.code = code_service.issue(session, codes.Kind.ASSET)[0]
+    session.add(new)
+    session.flush()
+    _event(session, actor, new, "remake", None, approval_ref, f"{old.code}: {why}"[:1000])
+    _event(session, actor, old, "replaced", old.status, approval_ref, f"{new.code}: {why}"[:1000])
+    audit.record(session, actor, "seal.remake", "seal", new.code, None,
+                 {**_state(new), "replaces": old.code, "approval_ref": approval_ref, "reason": why})
+    audit.record(session, actor, "seal.replaced", "seal", old.code, _state(old),
+                 {**_state(old), "replaced_by": new.code, "approval_ref": approval_ref, "reason": why})
+    return new
+
+
+def replaced_by(session: Session, seal: Seal) -> Seal | None:
+    """The seal re-made to replace ``seal``, if any."""
+    return session.scalars(select(Seal).where(Seal.replaces_id == seal.id)).first()
 
 
 def listing(status: str | None = None, kind: str | None = None, department: str | None = None) -> Select[Any]:

@@ -12,6 +12,7 @@ from types import ModuleType
 from flask import Flask
 
 from server.web import (
+    archive_conflicts,
     archive_destruction,
     archive_loans,
     archives,
@@ -59,6 +60,7 @@ AREAS: tuple[ModuleType, ...] = (
     archives,
     archive_loans,
     archive_destruction,
+    archive_conflicts,
     seals,
     seal_requests,
     labels,

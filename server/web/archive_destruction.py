@@ -13,10 +13,10 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from server import settings_of
-from server.auth import READERS, roles
+from server.auth import roles
 from server.errors import DomainError
 from server.models import ArchiveDestruction
-from server.services import approvals, archive_destruction, paging
+from server.services import approvals, archive_destruction, archives, paging
 from server.web.errors import fail
 from server.web.forms import attempt, confirmation_page
 
@@ -51,7 +51,7 @@ def _index(form: ProposeForm, status: int = 200) -> Any:
 
 
 @bp.get("/")
-@roles(*READERS)
+@roles(*archives.READERS)
 def index() -> Any:
     """Volumes past retention on no list yet (to pick for a new list), and the destruction lists."""
     return _index(ProposeForm(formdata=None))
@@ -86,14 +86,14 @@ def _detail(found: ArchiveDestruction, decision: DecisionForm, carry: CarryOutFo
 
 
 @bp.get("/<int:destruction_id>")
-@roles(*READERS)
+@roles(*archives.READERS)
 def detail(destruction_id: int) -> Any:
     """One list: its volumes, approval steps and, once carried out, who destroyed them and who witnessed."""
     return _detail(_found(destruction_id), DecisionForm(formdata=None), CarryOutForm(formdata=None))
 
 
 @bp.post("/<int:destruction_id>/decision")
-@roles(*READERS)
+@roles(*archives.READERS)
 def decide(destruction_id: int) -> Any:
     """Approve, or reject with a reason."""
     found = _found(destruction_id)

@@ -13,17 +13,17 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from server.auth import READERS, roles
+from server.auth import roles
 from server.errors import DomainError
 from server.models import ArchiveLoan
-from server.services import approvals, archive_loans, archives, paging
+from server.services import approvals, archive_conflicts, archive_loans, archives, paging
 from server.web.errors import fail
 from server.web.forms import attempt, confirmation_page
 from server.web.nav import can
 
 bp = Blueprint("archive_loans", __name__, url_prefix="/archives/loans")
 KEEPERS = ("storekeeper",)
-REQUESTERS = ("storekeeper", "guard")
+REQUESTERS = ("storekeeper",)  # on a borrower's behalf; not the gate (archives.READERS)
 LOAN_ERRORS = {"bad_purpose": "purpose", "bad_due": "due_on", "on_site_only": "on_site", "not_a_volume": "volume",
                "illegal_transition": "volume", "wrong_kind": "volume"}
 
@@ -41,7 +41,7 @@ class DecisionForm(FlaskForm):
 
 
 @bp.get("/")
-@roles(*READERS)
+@roles(*archives.READERS)
 def index() -> Any:
     """Loan requests and loans, newest first, by state and borrower; and what waits for my approval."""
     state, borrower = request.args.get("state") or None, request.args.get("borrower") or None
@@ -93,27 +93,29 @@ def _found(loan_id: int) -> ArchiveLoan:
 
 def _detail(loan: ArchiveLoan, form: DecisionForm, status: int = 200) -> Any:
     return render_template("archives/loan.html", loan=loan, chain=loan.approval, form=form,
+                           conflicts=archive_conflicts.of_loan(g.db, loan.id),
                            state=archive_loans.state(loan), late=archive_loans.late(loan),
-                           may_decide=approvals.may_decide(g.db, g.actor.name, loan.approval),
+                           may_decide=loan.approval is not None and approvals.may_decide(g.db, g.actor.name,
+                                                                                         loan.approval),
                            may_lend=can("archive_loans.lend")), status
 
 
 @bp.get("/<int:loan_id>")
-@roles(*READERS)
+@roles(*archives.READERS)
 def detail(loan_id: int) -> Any:
     """One loan: the request, its approval steps, and whether it is out, back or overdue."""
     return _detail(_found(loan_id), DecisionForm(formdata=None))
 
 
 @bp.post("/<int:loan_id>/decision")
-@roles(*READERS)
+@roles(*archives.READERS)
 def decide(loan_id: int) -> Any:
     """Approve, or reject with a reason."""
     loan = _found(loan_id)
     form = DecisionForm()
     if form.validate_on_submit():
         decision, reason = request.form.get("decision", ""), form.reason.data or ""
-        if attempt(lambda: approvals.decide(g.db, g.actor, loan.approval_id, decision, None, reason), form,
+        if attempt(lambda: approvals.decide(g.db, g.actor, archive_loans.chain_of(loan), decision, None, reason), form,
                    {"reason_required": "reason"}):
             flash(_("Your decision is recorded."))
             return redirect(url_for("archive_loans.detail", loan_id=loan_id))
@@ -130,7 +132,7 @@ def withdraw(loan_id: int) -> Any:
                               back)
     if asked is not None:
         return asked
-    if attempt(lambda: approvals.withdraw(g.db, g.actor, loan.approval_id)):
+    if attempt(lambda: approvals.withdraw(g.db, g.actor, archive_loans.chain_of(loan))):
         flash(_("The loan request was withdrawn."))
     return redirect(back)
 

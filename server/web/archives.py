@@ -17,7 +17,7 @@ from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, Strin
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import names, settings_of
-from server.auth import READERS, roles
+from server.auth import roles
 from server.errors import DomainError
 from server.i18n import N_
 from server.models import ArchiveLoan, ArchiveVolume
@@ -85,7 +85,7 @@ class DeskForm(FlaskForm):
 
 
 @bp.get("/")
-@roles(*READERS)
+@roles(*archives.READERS)
 def index() -> Any:
     """Volumes and files, newest first; filters class, confidentiality level and title or reference."""
     args = {k: request.args.get(k, "") for k in ("class", "confidentiality", "q")}
@@ -141,7 +141,7 @@ def _volume_page(code: str, retention: RetentionForm, status: int = 200) -> Any:
 
 
 @bp.get("/<code>")
-@roles(*READERS)
+@roles(*archives.READERS)
 def volume(code: str) -> Any:
     """One volume or file: its class, retention, level and shelf; its loans; its label."""
     return _volume_page(code, RetentionForm(formdata=None))

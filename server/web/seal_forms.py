@@ -65,6 +65,14 @@ class CustodianForm(FlaskForm):
     reason = _text(_l("Reason"), 1000, required=False, area=True)
 
 
+class RemakeForm(FlaskForm):
+    approval_ref = _text(_l("Approval reference"), 100)
+    reason = _text(_l("Why it is re-made (lost, recalled...)"), 1000, area=True)
+    name = _text(_l("Name of the new seal (empty: the same)"), 200, required=False)
+    custodian = _badge(_l("Custodian of the new seal (badge; empty: the same)"), required=False)
+    made_on = DateField(_l("Date made"), [Optional()], format="%Y-%m-%d")
+
+
 class ImprintForm(FlaskForm):
     imprint = FileField(_l("Imprint (PNG or JPEG, at most 1 MB)"), [FileRequired(REQUIRED)])
 

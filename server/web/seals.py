@@ -123,6 +123,9 @@ def _page(seal: Seal, status: int = 200, **made: Any) -> Any:
         "seals/page.html", seal=seal, imprint=seal_imprints.current(g.db, seal), history=seals.history(g.db, seal),
         imprints=seal_imprints.all_of(g.db, seal), out=seals.open_takeout(g.db, seal), possible=possible,
         step=step, custodian=made.get("custodian") or forms.CustodianForm(formdata=None),
+        remake=made.get("remake") or forms.RemakeForm(formdata=None), may_remake=seal.status in seals.REMAKE_FROM,
+        replaces=g.db.get(Seal, seal.replaces_id) if seal.replaces_id else None,
+        replaced_by=seals.replaced_by(g.db, seal),
         upload=made.get("upload") or forms.ImprintForm(formdata=None), requests=requests, trips=trips,
         now=utcnow(), state_of=seal_takeouts.state), status
 
@@ -177,6 +180,27 @@ def custodian(code: str) -> Any:
             flash(_("The custodian is changed."))
             return redirect(url_for("seals.page", code=seal.code))
     return _page(_seal(code), 422, custodian=form)
+
+
+@bp.post("/seals/<code>/remake")
+@roles(*KEEPERS)
+def remake(code: str) -> Any:
+    """Re-make (重新刻制) a seal that was lost or recalled: a new seal that replaces it."""
+    seal = _seal(code)
+    form = forms.RemakeForm()
+    if form.validate_on_submit():
+        data = seals.RemakeIn(approval_ref=form.approval_ref.data or "", reason=form.reason.data or "",
+                              name=form.name.data or "", custodian=form.custodian.data or "", made_on=form.made_on.data)
+        try:
+            made = seals.remake(g.db, g.actor, seal.code, data)
+        except DomainError as exc:
+            g.db.rollback()
+            forms.show(form, exc)
+        else:
+            g.db.commit()
+            flash(_("Seal %(code)s re-made: it replaces %(old)s.", code=made.code, old=seal.code))
+            return redirect(url_for("seals.page", code=made.code))
+    return _page(_seal(code), 422, remake=form)
 
 
 @bp.post("/seals/<code>/imprint")
