@@ -1,8 +1,8 @@
 """office registers, finished: archive lendings and returns made off line that broke a rule (conflicts,
 and loans without an approval), and re-made seals linked to the seal they replace
 
-Revision ID: 0040_regfin
-Revises: 0032_seals
+Revision ID: 0041_regfin
+Revises: 0040_storefin_receipt_reversal
 Create Date: 2026-12-02
 
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0040_regfin"
-down_revision: str | Sequence[str] | None = "0032_seals"
+revision: str = "0041_regfin"
+down_revision: str | Sequence[str] | None = "0040_storefin_receipt_reversal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
