@@ -1,8 +1,8 @@
 """Web UI: server-rendered pages, one blueprint per area, registered here by ``create_app``.
 
-Each area module has ``bp`` (its blueprint) and ``MENU`` (its entries in the main menu). The menu
-shows a person only the entries whose views admit their role, read from the views' own
-``@roles`` declarations, so the menu can never offer what the server would refuse.
+Each area module has ``bp`` (its blueprint) and ``MENU`` (its entries in the main menu, each under
+one of ``SECTIONS``). The menu shows a person only the entries whose views admit their role, read
+from the views' own ``@roles`` declarations, so the menu can never offer what the server would refuse.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from types import ModuleType
 
 from flask import Flask
 
+from server.i18n import N_
 from server.web import (
     archive_destruction,
     archive_loans,
@@ -42,13 +43,25 @@ from server.web import (
     vehicles,
 )
 
-# In menu order.
+# The menu's sections, in order (the terms of shared/GLOSSARY.md). Within a section, entries come in
+# the order of AREAS; each area's MENU names the section of each of its entries.
+SECTIONS: tuple[nav.Section, ...] = (
+    nav.Section("", ""),  # links of their own at the top: the dashboard, the reports
+    nav.Section("assets", N_("Assets")),
+    nav.Section("procurement", N_("Procurement")),
+    nav.Section("gate", N_("Gate")),
+    nav.Section("storeroom", N_("Storeroom")),
+    nav.Section("office", N_("Office register")),
+    nav.Section("system", N_("System and audit")),
+)
+
+# In menu order within each section.
 AREAS: tuple[ModuleType, ...] = (
     session_pages,
     dashboard,
     assets,
-    procurement,
     requests,
+    procurement,
     gate,
     vehicles,
     bookings,
@@ -78,4 +91,5 @@ def register(app: Flask) -> None:
     for area in AREAS:
         app.register_blueprint(area.bp)
         nav.add(app, getattr(area, "MENU", ()))
+    nav.set_sections(app, SECTIONS)
     nav.init_app(app)

@@ -39,7 +39,8 @@ from server.web.procurement_forms import (
 )
 
 bp = Blueprint("procurement", __name__, url_prefix="/procurement")
-MENU = [MenuItem("procurement.plans", N_("Procurement"))]
+MENU = [MenuItem("procurement.plans", N_("Procurement plans"), "procurement"),
+        MenuItem("procurement.intake_new", N_("Intake"), "procurement")]
 INTAKE_READERS = ("storekeeper", "auditor")  # as GET /api/v1/intakes/<id>
 PAGE_SIZE = 50
 PLAN_SORTS: dict[str, Any] = {"ref": PlanLine.ref, "year": PlanLine.budget_year, "department": PlanLine.department,

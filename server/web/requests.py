@@ -23,7 +23,8 @@ from server.web.forms import attempt, confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
-MENU = [MenuItem("requests.index", N_("Purchase requests"))]
+MENU = [MenuItem("requests.index", N_("Purchase requests"), "procurement"),
+        MenuItem("requests.approvers", N_("Approvers"), "system")]
 REQUESTERS = ("storekeeper", "guard")
 
 

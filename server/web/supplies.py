@@ -23,7 +23,8 @@ from server.web.forms import show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("supplies", __name__, url_prefix="/supplies")
-MENU = [MenuItem("supplies.index", N_("Supplies")), MenuItem("supplies.conflicts", N_("Pickup conflicts"))]
+MENU = [MenuItem("supplies.index", N_("Supplies"), "storeroom"),
+        MenuItem("supplies.conflicts", N_("Pickup conflicts"), "storeroom")]
 KEEPERS = ("storekeeper",)
 QUANTITY = [DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)]
 # Code errors may be about the item or the badge: their message names the code, above the form.
