@@ -145,6 +145,20 @@ def test_keyset_pages_cover_every_row_once(sessions: Any) -> None:
             paging.decode_cursor("x" * 600, 2)
 
 
+def test_every_page_comes_from_a_module_the_factory_lists(app: Any) -> None:
+    """One blueprint per area, registered by create_app (server.web.AREAS); a module with pages on
+    another area's blueprint (server.web.PARTS) has them put there by server.web.register, so a page
+    never exists because some module happened to be imported."""
+    from server import web
+
+    listed = {module.__name__ for module in (*web.AREAS, web.static, web.errors)}
+    listed |= {part.__name__ for _, part in web.PARTS}
+    stray = {endpoint: view.__module__ for endpoint, view in app.view_functions.items()
+             if view.__module__.startswith("server.web") and view.__module__ not in listed}
+    assert stray == {}
+    assert {"gate.permits", "procurement.purchase_void", "supplies.conflicts"} <= set(app.view_functions)
+
+
 def test_every_marked_string_has_a_chinese_translation() -> None:
     from server.catalogue import missing
 

@@ -24,11 +24,13 @@ from server.web import (
     departments,
     errors,
     gate,
+    gate_admin,
     jobs,
     kiosks,
     labels,
     nav,
     procurement,
+    procurement_corrections,
     reports,
     requests,
     requisitions,
@@ -38,6 +40,7 @@ from server.web import (
     static,
     stocktakes,
     supplies,
+    supply_admin,
     trips,
     users,
     vehicles,
@@ -85,9 +88,19 @@ AREAS: tuple[ModuleType, ...] = (
 )
 
 
+# Modules with pages on another area's blueprint, added to it here (not by importing them).
+PARTS: tuple[tuple[ModuleType, ModuleType], ...] = (
+    (gate, gate_admin),
+    (procurement, procurement_corrections),
+    (supplies, supply_admin),
+)
+
+
 def register(app: Flask) -> None:
     static.register(app)
     errors.register(app)
+    for area, part in PARTS:
+        part.routes.add_to(area.bp)
     for area in AREAS:
         app.register_blueprint(area.bp)
         nav.add(app, getattr(area, "MENU", ()))

@@ -375,6 +375,3 @@ def roll_call() -> Any:
     g.db.commit()
     return Response(pdf, mimetype="application/pdf", headers={"Cache-Control": "no-store",
                                                               "Content-Disposition": "inline; filename=roll-call.pdf"})
-
-
-from server.web import gate_admin  # noqa: E402,F401  (exit permits, watchlist, alerts: same blueprint)

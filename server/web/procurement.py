@@ -380,6 +380,3 @@ def intake_labels(intake_id: str) -> Any:
     g.db.commit()
     return Response(made, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="intake-{row.id}-labels.pdf"'})
-
-
-from server.web import procurement_corrections  # noqa: E402,F401  (registers the correction pages on bp)

@@ -207,6 +207,3 @@ def pickup() -> Any:
                     unit=movement.item.unit, item=movement.item.name))
             return redirect(url_for("supplies.item_page", code=movement.item.code))
     return render_template("supplies/pickup.html", form=form), 422 if form.errors or form.form_errors else 200
-
-
-from server.web import supply_admin  # noqa: E402,F401  (pickup conflicts, supply categories: same blueprint)
