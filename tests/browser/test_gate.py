@@ -48,6 +48,7 @@ def test_the_desk_scans_and_follows_the_gates(page: Any, live_server: LiveServer
 def test_a_refused_pass_is_said_in_red(page: Any, live_server: LiveServer) -> None:
     sign_in(page, live_server, live_server.user("guard"))
     page.goto(f"{live_server.url}/gate/")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")  # autofocus, then scan
     page.keyboard.type("V-00000000")
     with page.expect_navigation():
         page.keyboard.press("Enter")
