@@ -121,6 +121,9 @@ def test_login_form_needs_csrf_token(csrf_app: Any) -> None:
     client = csrf_app.test_client()
     refused = client.post("/login", data={"username": "boss", "password": "correct horse battery"})
     assert refused.status_code == 400
+    body = refused.get_data(as_text=True)  # the 400 page is ours, in Chinese, never Werkzeug's
+    assert "请求无法识别" in body and 'class="top"' in body
+    assert "Werkzeug" not in body and "token is missing" not in body
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     ok = client.post("/login", data={"username": "boss", "password": "correct horse battery", "csrf_token": token})

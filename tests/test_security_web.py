@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import server
 from server import auth
 from server.audit import SYSTEM
 from server.services import signin
@@ -83,6 +86,19 @@ def test_every_response_has_the_security_headers(client: Any, tokens: Any) -> No
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_no_page_loads_anything_from_another_site() -> None:
+    """No CDN: every script, style, picture and font is the app's own (the CSP's default-src 'self'
+    would block anything else in the browser; this finds it before a browser does)."""
+    root = Path(server.__file__).parent
+    external = re.compile(r"""(?:src|href|action|srcset)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//"""
+                          r"""|@import\s+(?:url\()?["']?(?:https?:)?//""", re.I)
+    files = [*root.glob("templates/**/*.html"), *root.glob("static/*.css")]
+    assert len(files) > 50
+    found = [f"{path.relative_to(root)}: {hit.group(0)}" for path in files
+             for hit in external.finditer(path.read_text(encoding="utf-8"))]
+    assert found == []
 
 
 def test_the_session_cookie_is_secure_over_tls_only(client: Any, sessions: Any) -> None:

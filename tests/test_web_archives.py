@@ -46,6 +46,9 @@ def test_filing_a_volume_and_its_page_in_both_languages(client: Any, sessions: A
     assert code in listing and office.public not in listing
     assert client.get("/archives/?confidentiality=nonsense").status_code == 400
     assert f"codes={code}" in page  # the label page is opened with the volume's code
+    # The volume's label (/c/<code>) opens the volume's page; an ordinary asset's, the asset page.
+    assert client.get(f"/c/{code}").headers["Location"] == f"/archives/{code}"
+    assert client.get(f"/c/{office.plain}").headers["Location"] == f"/assets/{office.plain}"
 
 
 def test_bad_volume_input_is_shown_beside_its_field(client: Any, sessions: Any, office: Office) -> None:

@@ -76,7 +76,7 @@ def _events(sessions: Any, code: str) -> list[str]:
 def test_the_menu_leads_to_the_search_which_finds_by_code_serial_and_name(client: Any, sessions: Any,
                                                                           setup: Setup) -> None:
     _login(client, sessions, "auditor")
-    assert '<a href="/assets">资产</a>' in _html(client.get("/"))
+    assert '<a href="/assets">资产查询</a>' in _html(client.get("/"))
     listing = _html(client.get("/assets"))
     assert all(code in listing for code in (setup.laptop, setup.spare, setup.seal)) and "资产编号" in listing
     for text in ("SN-A1", setup.laptop, setup.laptop.lower(), f"https://x.example/c/{setup.laptop}"):

@@ -78,7 +78,7 @@ def test_each_role_opens_exactly_the_pages_its_rest_routes_allow(client: Any, se
         status = client.get(path).status_code
         assert status == (200 if role == "admin" or role in allowed else 403), (role, path, status)
     menu = text(client.get("/"))
-    assert ('>采购</a>' in menu) == (role != "guard")
+    assert ('>采购计划</a>' in menu) == (role != "guard")
     tabs = text(client.get("/procurement/plans")) if role != "guard" else ""
     assert ("导入采购计划" in tabs) == (role == "admin") and ("登记采购" in tabs) == (role in ("admin", "storekeeper"))
 

@@ -134,7 +134,7 @@ def test_each_language_renders_its_own_templates(client: Any, sessions: Any) -> 
 # --- the menu, kept per role, language and URL prefix ---
 
 def _menu(html: str) -> list[tuple[str, str]]:
-    nav = re.search(r'<ul class="menu">(.*?)</ul>', html, re.S)
+    nav = re.search(r'<nav class="side"[^>]*>(.*?)</nav>', html, re.S)
     assert nav
     return re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav.group(1))
 
@@ -143,7 +143,7 @@ def test_the_kept_menu_is_each_roles_own_in_each_language(settings_overrides: di
     with _app(settings_overrides, behind_proxy=1) as app:
         menus = _menus(app, sessions)
     assert menus["storekeeper", "en"] != menus["auditor", "en"]
-    assert ("/assets", "资产") in menus["auditor", "zh"] and ("/assets", "Assets") in menus["auditor", "en"]
+    assert ("/assets", "资产查询") in menus["auditor", "zh"] and ("/assets", "Asset search") in menus["auditor", "en"]
     assert [url for url, _ in menus["auditor", "zh"]] == [url for url, _ in menus["auditor", "en"]]
 
 

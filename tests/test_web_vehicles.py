@@ -58,6 +58,9 @@ def test_who_may_open_what_and_the_menu(client: Any, sessions: Any, cars: Fleet)
             assert status == (200 if role == "admin" or role in roles else 403), (role, page, status)
     menu = _text(client.get("/"))
     assert all(label in menu for label in ("公务用车", "用车申请", "出车记录", "车辆出入记录"))
+    # A vehicle's asset label (/c/<code>) opens the vehicle's page, which links to its asset.
+    opened = client.get(f"/c/{cars.tags[CAR]}", follow_redirects=True)
+    assert opened.request.path.startswith("/vehicles/") and CAR in _text(opened)
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

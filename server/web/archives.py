@@ -27,7 +27,8 @@ from server.web.forms import attempt, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("archives", __name__, url_prefix="/archives")
-MENU = [MenuItem("archives.index", N_("Archives"))]
+# Loans and destruction lists have no entries of their own: the archive's pages lead there.
+MENU = [MenuItem("archives.index", N_("Archives"), "office", under=("archive_loans", "archive_destruction"))]
 KEEPERS = ("storekeeper",)
 # Which form field a service's refusal is about, by its code.
 VOLUME_ERRORS = {"bad_title": "title", "unknown_class": "class_code", "bad_year": "year", "bad_retention": "retention",

@@ -39,7 +39,7 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("assets", __name__)
-MENU = [MenuItem("assets.index", N_("Assets"))]
+MENU = [MenuItem("assets.index", N_("Asset search"), "assets")]
 PAGE_SIZE = 25  # rows of a list page; each costs ~0.2 ms of CPU to render (links, money, dates)
 DATALIST_MAX = 500  # codes offered while typing; beyond that people scan or type the code
 

@@ -25,7 +25,7 @@ from server.web.errors import fail
 from server.web.nav import MenuItem
 
 bp = Blueprint("audit", __name__)
-MENU = [MenuItem("audit.index", N_("Audit log"))]
+MENU = [MenuItem("audit.index", N_("Audit log"), "system")]
 AUDIT_READERS = ("auditor",)
 
 # Names of the check's report fields a person reads; a field not named here is shown as it is.

@@ -26,7 +26,8 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
-MENU = [MenuItem("bookings.index", N_("Vehicle bookings")), MenuItem("bookings.board", N_("Dispatch"))]
+MENU = [MenuItem("bookings.index", N_("Vehicle bookings"), "office"),
+        MenuItem("bookings.board", N_("Dispatch"), "office")]
 REQUESTERS = ("storekeeper", "guard")
 OFFICE = bookings.OFFICE
 FIELD_FOR = {"bad_window": "start_day", "bad_passengers": "passengers", "bad_urgency": "urgency",

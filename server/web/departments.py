@@ -12,10 +12,13 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from server.auth import roles
+from server.i18n import N_
 from server.services import departments, reports
 from server.web.forms import attempt
+from server.web.nav import MenuItem
 
 bp = Blueprint("departments", __name__)
+MENU = [MenuItem("departments.index", N_("Departments"), "system")]
 
 
 class StaffForm(FlaskForm):

@@ -32,9 +32,10 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("gate", __name__, url_prefix="/gate")
-MENU = [MenuItem("gate.desk", N_("Gate desk")), MenuItem("gate.preregister", N_("Pre-register a visitor")),
-        MenuItem("gate.visitors", N_("Visitors")), MenuItem("gate.permits", N_("Exit permits")),
-        MenuItem("gate.watchlist_page", N_("Watchlist"))]
+MENU = [MenuItem("gate.desk", N_("Gate desk"), "gate"),
+        MenuItem("gate.preregister", N_("Pre-register a visitor"), "gate"),
+        MenuItem("gate.visitors", N_("Visitors"), "gate"), MenuItem("gate.permits", N_("Exit permits"), "gate"),
+        MenuItem("gate.watchlist_page", N_("Watchlist"), "gate")]
 DESK = ("guard",)
 HOSTS = ("storekeeper", "guard")
 FIELD_FOR = {"bad_schema": "name", "too_long": "name", "bad_plate": "plate", "unknown_code": "host",
@@ -374,6 +375,3 @@ def roll_call() -> Any:
     g.db.commit()
     return Response(pdf, mimetype="application/pdf", headers={"Cache-Control": "no-store",
                                                               "Content-Disposition": "inline; filename=roll-call.pdf"})
-
-
-from server.web import gate_admin  # noqa: E402,F401  (exit permits, watchlist, alerts: same blueprint)

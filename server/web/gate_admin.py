@@ -20,9 +20,12 @@ from server.personal import policy
 from server.services import exit_permits, gate_alerts, gate_documents, notify, paging, watchlist
 from server.web.errors import fail
 from server.web.forms import confirmation_page, show_domain_error
-from server.web.gate import DESK, bp
+from server.web.gate import DESK
+from server.web.parts import Routes
 
 ISSUERS = ("storekeeper",)
+
+routes = Routes()  # on the gate blueprint, put there by server.web.register
 
 
 class PermitForm(FlaskForm):
@@ -45,7 +48,7 @@ class WatchForm(FlaskForm):
 
 # --- exit permits ---
 
-@bp.get("/permits")
+@routes.get("/permits")
 @roles(*READERS)
 def permits() -> Any:
     """Exit permits, newest first, filtered by state; assets overdue from a loan above."""
@@ -60,7 +63,7 @@ def permits() -> Any:
                            state_of=exit_permits.state_of)
 
 
-@bp.route("/permits/new", methods=["GET", "POST"])
+@routes.route("/permits/new", methods=["GET", "POST"])
 @roles(*ISSUERS)
 def new_permit() -> Any:
     """Issue an exit permit for one or more assets."""
@@ -88,7 +91,7 @@ def new_permit() -> Any:
     return render_template("gate/permit_new.html", form=form), 422 if form.errors or form.form_errors else 200
 
 
-@bp.get("/permits/<int:permit_id>")
+@routes.get("/permits/<int:permit_id>")
 @roles(*READERS)
 def permit_page(permit_id: int) -> Any:
     """One exit permit: its assets, when each left and came back."""
@@ -99,7 +102,7 @@ def permit_page(permit_id: int) -> Any:
     return render_template("gate/permit.html", permit=permit, state=exit_permits.state_of(permit))
 
 
-@bp.post("/permits/<int:permit_id>/revoke")
+@routes.post("/permits/<int:permit_id>/revoke")
 @roles(*ISSUERS)
 def revoke_permit(permit_id: int) -> Any:
     """Revoke an exit permit (after a confirmation)."""
@@ -121,7 +124,7 @@ def revoke_permit(permit_id: int) -> Any:
 
 # --- the watchlist (admin) ---
 
-@bp.route("/watchlist", methods=["GET", "POST"])
+@routes.route("/watchlist", methods=["GET", "POST"])
 @roles()
 def watchlist_page() -> Any:
     """The watchlist: people with aliases, and plates. Kiosks get only salted hashes of it."""
@@ -142,7 +145,7 @@ def watchlist_page() -> Any:
     return render_template("gate/watchlist.html", form=form, entries=watchlist.entries(g.db)), status
 
 
-@bp.post("/watchlist/<int:entry_id>/remove")
+@routes.post("/watchlist/<int:entry_id>/remove")
 @roles()
 def remove_watch(entry_id: int) -> Any:
     """Take an entry off the watchlist (after a confirmation)."""
@@ -163,7 +166,7 @@ def remove_watch(entry_id: int) -> Any:
 
 # --- alerts, notifications, export ---
 
-@bp.get("/alerts")
+@routes.get("/alerts")
 @roles(*DESK)
 def alerts() -> Any:
     """The gate's alerts: watchlist hits, refused exits, passes signed in twice; failing notifications."""
@@ -174,7 +177,7 @@ def alerts() -> Any:
                            notifications=notify.recent(g.db) if g.actor.role == "admin" else [])
 
 
-@bp.post("/alerts/<int:alert_id>/resolve")
+@routes.post("/alerts/<int:alert_id>/resolve")
 @roles()
 def resolve_alert(alert_id: int) -> Any:
     """Mark an alert as dealt with."""
@@ -188,7 +191,7 @@ def resolve_alert(alert_id: int) -> Any:
     return redirect(request.form.get("next") or url_for("gate.alerts"))
 
 
-@bp.get("/export.csv")
+@routes.get("/export.csv")
 @roles()
 def export() -> Any:
     """Visits from one day to another with the visitors' fields (admin only; every export is logged)."""

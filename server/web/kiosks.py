@@ -28,7 +28,7 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("kiosks", __name__)
-MENU = [MenuItem("kiosks.index", N_("Kiosks"))]
+MENU = [MenuItem("kiosks.index", N_("Kiosks"), "system")]
 KIOSK_READERS = ("auditor",)
 ENROL_FIELDS = {"bad_kiosk_id": "name", "already_exists": "name", "bad_mode": "mode",
                 "unknown_location": "location"}

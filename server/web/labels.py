@@ -21,7 +21,7 @@ from server.web.errors import fail
 from server.web.nav import MenuItem
 
 bp = Blueprint("labels", __name__)
-MENU = [MenuItem("labels.page", N_("Labels"))]
+MENU = [MenuItem("labels.page", N_("Labels"), "assets")]
 _SPLIT = re.compile(r"[\s,;]+")
 PREVIEW_DPI = 60  # the first sheet as a picture: enough to see the layout, small to send
 

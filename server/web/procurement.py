@@ -39,7 +39,8 @@ from server.web.procurement_forms import (
 )
 
 bp = Blueprint("procurement", __name__, url_prefix="/procurement")
-MENU = [MenuItem("procurement.plans", N_("Procurement"))]
+MENU = [MenuItem("procurement.plans", N_("Procurement plans"), "procurement"),
+        MenuItem("procurement.intake_new", N_("Intake"), "procurement")]
 INTAKE_READERS = ("storekeeper", "auditor")  # as GET /api/v1/intakes/<id>
 PAGE_SIZE = 50
 PLAN_SORTS: dict[str, Any] = {"ref": PlanLine.ref, "year": PlanLine.budget_year, "department": PlanLine.department,
@@ -379,6 +380,3 @@ def intake_labels(intake_id: str) -> Any:
     g.db.commit()
     return Response(made, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="intake-{row.id}-labels.pdf"'})
-
-
-from server.web import procurement_corrections  # noqa: E402,F401  (registers the correction pages on bp)

@@ -16,10 +16,12 @@ from server.errors import DomainError
 from server.services import corrections, intake, plans, purchases
 from server.web.errors import fail
 from server.web.forms import confirmation_page, show_domain_error
-from server.web.procurement import bp
+from server.web.parts import Routes
 from server.web.procurement_forms import AmendForm, ReverseForm, VoidForm
 
 FIELDS = {"below_used": "approved_qty", "amount_above_cap": "approved_amount", "invalid": "approved_qty"}
+
+routes = Routes()  # on the procurement blueprint, put there by server.web.register
 
 
 def _or_404(load: Any, *args: Any) -> Any:
@@ -29,7 +31,7 @@ def _or_404(load: Any, *args: Any) -> Any:
         fail(404, exc.localized())
 
 
-@bp.route("/purchases/<purchase_id>/void", methods=["GET", "POST"])
+@routes.route("/purchases/<purchase_id>/void", methods=["GET", "POST"])
 @roles("storekeeper")  # as POST /api/v1/purchases/<id>/void
 def purchase_void(purchase_id: str) -> Any:
     """Void a purchase, with its reason and approval reference."""
@@ -54,7 +56,7 @@ def purchase_void(purchase_id: str) -> Any:
                            pending=corrections.open_intakes(g.db, purchase.id)), 400 if form.errors else 200
 
 
-@bp.route("/plans/<ref>/amend", methods=["GET", "POST"])
+@routes.route("/plans/<ref>/amend", methods=["GET", "POST"])
 @roles()  # admin, as POST /api/v1/plans/<ref>/amendments
 def plan_amend(ref: str) -> Any:
     """Amend a plan line's approved quantity or amount by an approved change."""
@@ -76,7 +78,7 @@ def plan_amend(ref: str) -> Any:
     return render_template("procurement/plan_amend.html", form=form, row=row), 400 if form.errors else 200
 
 
-@bp.route("/intakes/<intake_id>/reverse", methods=["GET", "POST"])
+@routes.route("/intakes/<intake_id>/reverse", methods=["GET", "POST"])
 @roles("storekeeper")  # as POST /api/v1/intakes/<id>/reverse
 def intake_reverse(intake_id: str) -> Any:
     """Reverse an intake whose assets have not been used: they are retired."""

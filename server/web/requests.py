@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DecimalField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from server import settings_of
@@ -23,7 +23,8 @@ from server.web.forms import attempt, confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
-MENU = [MenuItem("requests.index", N_("Purchase requests"))]
+MENU = [MenuItem("requests.index", N_("Purchase requests"), "procurement"),
+        MenuItem("requests.approvers", N_("Approvers"), "system")]
 REQUESTERS = ("storekeeper", "guard")
 
 
@@ -51,9 +52,9 @@ class LinkForm(FlaskForm):
 
 class GrantForm(FlaskForm):
     username = SelectField(_l("User"), validators=[DataRequired()])
-    level = SelectField(_l("Level"), choices=[("leader", _l("Leader in charge")),
-                                              ("principal", _l("Principal leader")),
-                                              ("archive_manager", _l("Archive manager"))])
+    level = SelectField(_l("Level"), choices=[SelectChoice("leader", _l("Leader in charge")),
+                                              SelectChoice("principal", _l("Principal leader")),
+                                              SelectChoice("archive_manager", _l("Archive manager"))])
     department = StringField(_l("Department (empty: all departments)"), validators=[Length(max=100)])
 
 

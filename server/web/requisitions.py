@@ -23,7 +23,8 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("requisitions", __name__, url_prefix="/supplies")
-MENU = [MenuItem("requisitions.index", N_("Requisitions")), MenuItem("requisitions.reorder", N_("Reorder"))]
+MENU = [MenuItem("requisitions.index", N_("Requisitions"), "storeroom"),
+        MenuItem("requisitions.reorder", N_("Reorder"), "storeroom")]
 REQUESTERS = ("storekeeper", "guard")
 
 

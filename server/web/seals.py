@@ -28,7 +28,7 @@ from server.web.forms import confirmation_page
 from server.web.nav import MenuItem
 
 bp = Blueprint("seals", __name__)
-MENU = [MenuItem("seals.index", N_("Seals"))]
+MENU = [MenuItem("seals.index", N_("Seals"), "office", under=("seal_requests",))]
 
 
 @bp.app_template_filter("seal_kind")

@@ -26,7 +26,7 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("stocktakes", __name__, url_prefix="/stocktakes")
-MENU = [MenuItem("stocktakes.index", N_("Stocktakes"))]
+MENU = [MenuItem("stocktakes.index", N_("Stocktakes"), "storeroom")]
 SCANNERS = ("storekeeper",)
 
 

@@ -32,7 +32,8 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("supplies", __name__, url_prefix="/supplies")
-MENU = [MenuItem("supplies.index", N_("Supplies")), MenuItem("supplies.conflicts", N_("Pickup conflicts"))]
+MENU = [MenuItem("supplies.index", N_("Supplies"), "storeroom"),
+        MenuItem("supplies.conflicts", N_("Pickup conflicts"), "storeroom")]
 KEEPERS = ("storekeeper",)
 QUANTITY = [DataRequired(), NumberRange(1, supplies.MAX_QUANTITY)]
 # Code errors may be about the item or the badge: their message names the code, above the form.
@@ -252,6 +253,3 @@ def pickup() -> Any:
                     unit=movement.item.unit, item=movement.item.name))
             return redirect(url_for("supplies.item_page", code=movement.item.code))
     return render_template("supplies/pickup.html", form=form), 422 if form.errors or form.form_errors else 200
-
-
-from server.web import supply_admin  # noqa: E402,F401  (pickup conflicts, supply categories: same blueprint)

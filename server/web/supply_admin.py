@@ -17,7 +17,10 @@ from server.errors import DomainError
 from server.services import supplies, supply_conflicts, supply_receipts
 from server.web.errors import fail
 from server.web.forms import attempt, show_domain_error
-from server.web.supplies import KEEPERS, bp
+from server.web.parts import Routes
+from server.web.supplies import KEEPERS
+
+routes = Routes()  # on the supplies blueprint, put there by server.web.register
 
 
 class SettleForm(FlaskForm):
@@ -33,7 +36,7 @@ class CategoryForm(FlaskForm):
     supplies = HiddenField(validators=[DataRequired(), Length(max=1)])
 
 
-@bp.get("/conflicts")
+@routes.get("/conflicts")
 @roles(*READERS)
 def conflicts() -> Any:
     """Offline pickups that went below zero or lacked a requisition: open ones first, to settle."""
@@ -55,7 +58,7 @@ def _conflicts_page(state: str, failed: SettleForm | None = None, failed_id: int
     return render_template("supplies/conflicts.html", rows=rows, state=state, forms=forms), status
 
 
-@bp.post("/conflicts/<int:movement_id>")
+@routes.post("/conflicts/<int:movement_id>")
 @roles(*KEEPERS)
 def settle(movement_id: int) -> Any:
     """Settle one conflict: accept it with a note, or adjust the stock."""
@@ -77,7 +80,7 @@ def settle(movement_id: int) -> Any:
     return _conflicts_page("open", form, movement_id, 422)
 
 
-@bp.get("/categories")
+@routes.get("/categories")
 @roles(*READERS)
 def categories() -> Any:
     """Which procurement categories are office supplies."""
@@ -85,7 +88,7 @@ def categories() -> Any:
                            form=CategoryForm(formdata=None))
 
 
-@bp.post("/categories")
+@routes.post("/categories")
 @roles(*KEEPERS)
 def mark_category() -> Any:
     """Mark a category as office supplies, or not (refused once a line of it was received the other way)."""

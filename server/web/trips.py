@@ -25,7 +25,8 @@ from server.web.forms import show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("trips", __name__, url_prefix="/trips")
-MENU = [MenuItem("trips.index", N_("Trip log")), MenuItem("trips.passages", N_("Vehicles at the gate"))]
+MENU = [MenuItem("trips.index", N_("Trip log"), "office"),
+        MenuItem("trips.passages", N_("Vehicles at the gate"), "gate")]  # the gate's vehicle log
 KEEPERS = ("storekeeper",)
 GATE_READERS = ("guard", "auditor")  # visitors' plates are personal: the gate and the auditors (and admin)
 KM = [InputRequired(), NumberRange(0, 9_999_999)]

@@ -25,7 +25,7 @@ from server.web.forms import confirmation_page, show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("users", __name__)
-MENU = [MenuItem("users.index", N_("Users and tokens"))]
+MENU = [MenuItem("users.index", N_("Users and tokens"), "system")]
 USER_FIELDS = {"bad_user_name": "username", "already_exists": "username", "unknown_role": "role",
                "short_password": "password"}
 TOKEN_FIELDS = {"bad_token_name": "name", "already_exists": "name", "unknown_role": "role", "bad_expiry": "expires"}

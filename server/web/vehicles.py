@@ -23,7 +23,7 @@ from server.web.forms import show_domain_error
 from server.web.nav import MenuItem
 
 bp = Blueprint("vehicles", __name__, url_prefix="/vehicles")
-MENU = [MenuItem("vehicles.index", N_("Official vehicles"))]
+MENU = [MenuItem("vehicles.index", N_("Official vehicles"), "office")]
 KEEPERS = ("storekeeper",)
 FUEL_CHOICES = [SelectChoice(code, _l(label)) for code, label in names.FUELS.items()]
 FIELD_FOR = {"bad_plate": "plate", "plate_taken": "plate", "bad_seats": "seats", "bad_fuel": "fuel",

@@ -97,3 +97,15 @@ def sign_in(page: Any, server: LiveServer, username: str, password: str = PASSWO
     page.fill("#password", password)
     page.click("button[type=submit].primary")
     page.wait_for_load_state()
+
+
+def open_menu(page: Any, section: str | None, entry: str) -> None:
+    """Click an entry of the side menu as a person would: open its section first (a <details> that is
+    closed unless this page is in it); ``section`` None for the links at the top."""
+    scope = page.locator("nav.side")
+    if section is not None:
+        scope = scope.locator("details", has=page.locator("summary", has_text=section))
+        if scope.get_attribute("open") is None:
+            scope.locator("summary").click()
+    scope.get_by_role("link", name=entry, exact=True).click()
+    page.wait_for_load_state()

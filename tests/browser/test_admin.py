@@ -6,12 +6,12 @@ from __future__ import annotations
 import zipfile
 from typing import Any
 
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 
 
 def test_admin_manages_a_user(page: Any, browser: Any, live_server: LiveServer) -> None:
     sign_in(page, live_server, live_server.user("admin", "boss"))
-    page.click("nav[aria-label='主菜单'] >> text=用户与令牌")
+    open_menu(page, "系统与审计", "用户与令牌")
     assert page.locator("h1").inner_text() == "用户"
     page.fill("#username", "xiao.li")
     page.select_option("#role", "storekeeper")
@@ -41,7 +41,7 @@ def test_admin_manages_a_user(page: Any, browser: Any, live_server: LiveServer) 
 
 def test_admin_enrols_a_kiosk_and_downloads_its_bundle(page: Any, live_server: LiveServer) -> None:
     sign_in(page, live_server, live_server.user("admin", "boss"))
-    page.click("nav[aria-label='主菜单'] >> text=自助终端")
+    open_menu(page, "系统与审计", "自助终端")
     page.click("text=登记自助终端")
     page.fill("#name", "gate-9")
     page.select_option("#mode", "gate")
@@ -60,7 +60,7 @@ def test_admin_enrols_a_kiosk_and_downloads_its_bundle(page: Any, live_server: L
 
 def test_auditor_runs_the_audit_check_from_its_page(page: Any, live_server: LiveServer) -> None:
     sign_in(page, live_server, live_server.user("auditor"))
-    page.click("nav[aria-label='主菜单'] >> text=审计日志")
+    open_menu(page, "系统与审计", "审计日志")
     assert "user.create" in page.locator("table").inner_text()
     page.click("text=完整性校验")
     page.click("#run-check")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.archive_support import make_office
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 
 
 def _submit(page: Any) -> None:
@@ -18,7 +18,7 @@ def _submit(page: Any) -> None:
 def test_file_ask_approve_lend_and_return(page: Any, live_server: LiveServer) -> None:
     office = make_office(live_server.sessions)
     sign_in(page, live_server, "u-storekeeper")
-    page.click("nav >> text=档案")
+    open_menu(page, "办公登记", "档案")
     page.click("text=归档")
     page.fill("#title", "2025年度会议纪要")
     page.select_option("#class_code", "WS")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from server.models import Asset
 from server.services import assets
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 from tests.procurement_support import ACTOR, Office, office
 
 
@@ -35,7 +35,7 @@ def _status(server: LiveServer, code: str) -> tuple[str, str | None]:
 def test_find_an_asset_by_its_serial_and_move_it(page: Any, live_server: LiveServer) -> None:
     where, code = _office(live_server)
     sign_in(page, live_server, live_server.user("storekeeper"))
-    page.click("nav[aria-label='主菜单'] >> text=资产")
+    open_menu(page, "资产", "资产查询")
     assert page.locator("h1").inner_text() == "资产"
     page.fill("#q", "PF-3K9Q2")
     page.keyboard.press("Enter")

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from server.services import visits
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 from tests.gate_support import GUARD, office, preregister
 
 
@@ -17,7 +17,7 @@ def test_the_desk_scans_and_follows_the_gates(page: Any, live_server: LiveServer
     first = preregister(live_server.sessions, place["host"], "王芳", organisation="市财政局", plate="京A12345")
     second = preregister(live_server.sessions, place["host"], "李四")
     sign_in(page, live_server, live_server.user("guard"))
-    page.click("nav[aria-label='主菜单'] >> text=门岗值班台")
+    open_menu(page, "门岗", "门岗值班台")
     assert page.locator("h1").inner_text() == "门岗值班台"
     assert page.evaluate("document.activeElement.id") == "code"  # the scanner types straight in
     assert "王芳" in page.locator("#expected-h + table").inner_text()
@@ -48,6 +48,7 @@ def test_the_desk_scans_and_follows_the_gates(page: Any, live_server: LiveServer
 def test_a_refused_pass_is_said_in_red(page: Any, live_server: LiveServer) -> None:
     sign_in(page, live_server, live_server.user("guard"))
     page.goto(f"{live_server.url}/gate/")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")  # autofocus, then scan
     page.keyboard.type("V-00000000")
     with page.expect_navigation():
         page.keyboard.press("Enter")

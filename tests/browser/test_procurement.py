@@ -14,7 +14,7 @@ from contract.codes import Kind
 from server.models import Asset, PlanLine, Purchase
 from server.services import codes as code_service
 from server.services import jobs
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 from tests.labels.labels_support import decode, rasterise
 from tests.procurement_support import buy, office, plan_line
 
@@ -37,7 +37,7 @@ def test_importing_a_plan_shows_the_bad_rows_first_then_imports_on_confirmation(
     plan = tmp_path / "plan.csv"
     plan.write_text(PLAN, encoding="utf-8")
     sign_in(page, live_server, live_server.user("admin"))
-    page.click("nav[aria-label='主菜单'] >> text=采购")
+    open_menu(page, "采购", "采购计划")
     page.click("text=导入采购计划")
     page.set_input_files("#file", str(plan))
     page.click("button:has-text('检查文件')")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 from tests.procurement_support import buy, office, plan_line
 
 
@@ -32,7 +32,7 @@ def test_the_reports_page_draws_a_chart(page: Any, live_server: LiveServer) -> N
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     sign_in(page, live_server, live_server.user("auditor"))
-    page.click("nav[aria-label='主菜单'] >> text=报表")
+    open_menu(page, None, "报表")
     assert page.locator("h1").inner_text() == "报表"
     page.click("text=采购支出（按期间、品目）")
     chart = page.locator("figure.chart svg")

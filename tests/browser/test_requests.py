@@ -6,7 +6,7 @@ from typing import Any
 
 from server.audit import SYSTEM
 from server.services import approvals, directory
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 
 
 def test_submit_and_approve_a_smaller_quantity(page: Any, live_server: LiveServer) -> None:
@@ -15,7 +15,7 @@ def test_submit_and_approve_a_smaller_quantity(page: Any, live_server: LiveServe
         directory.get_or_create_category(session, SYSTEM, "笔记本电脑")
         approvals.grant(session, SYSTEM, leader, "leader", "办公室")
     sign_in(page, live_server, clerk)
-    page.click("text=申购")
+    open_menu(page, "采购", "申购")
     page.click("text=新建申购")
     page.fill("#department", "办公室")
     page.fill("#item", "ThinkPad X1")

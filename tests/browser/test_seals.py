@@ -15,7 +15,7 @@ from PIL import Image
 
 from server.audit import SYSTEM
 from server.services import approvals, directory
-from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.conftest import LiveServer, open_menu, sign_in
 
 
 def _png(path: Path) -> Path:
@@ -37,7 +37,7 @@ def test_seal_register_use_and_take_out(page: Any, live_server: LiveServer, tmp_
         carrier = directory.create_person(session, SYSTEM, "赵磊", "办公室").code
 
     sign_in(page, live_server, keeper)
-    page.click("nav .menu >> text=印章")
+    open_menu(page, "办公登记", "印章")
     page.click("text=印章刻制登记")
     page.fill("#name", "县政府办公室公章")
     page.select_option("#kind", "official")
@@ -69,7 +69,7 @@ def test_seal_register_use_and_take_out(page: Any, live_server: LiveServer, tmp_
     page.click("text=退出登录")
 
     sign_in(page, live_server, leader)
-    page.click("nav .menu >> text=印章")
+    open_menu(page, "办公登记", "印章")
     page.click("#todo a")  # waiting for my decision
     page.fill("#quantity", "3")
     page.click("button[value=approve]")

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from server.audit import SYSTEM, Actor
 from server.services import approvals, assets, directory, stocktakes, supplies
-from tests.browser.conftest import ARTIFACTS, LiveServer, chromium_path, sign_in
+from tests.browser.conftest import ARTIFACTS, LiveServer, chromium_path, open_menu, sign_in
 from tests.storeroom_support import stock_up, supply_line
 
 KEEPER = Actor("keeper", "web", "storekeeper")
@@ -35,7 +35,7 @@ def test_supplies_received_picked_up_and_reordered_in_chinese(page: Any, live_se
         line = supply_line(session, 12, "2.50")
         person = directory.create_person(session, SYSTEM, "王芳", "办公室").code
     sign_in(page, live_server, keeper)
-    page.click("nav[aria-label='主菜单'] >> text=办公用品")
+    open_menu(page, "库房", "办公用品")
     page.click("text=新建物品")
     page.fill("#name", "A4 复印纸")
     page.fill("#unit", "包")
@@ -51,7 +51,7 @@ def test_supplies_received_picked_up_and_reordered_in_chinese(page: Any, live_se
     page.click("text=登记入库")
     assert page.locator("#stock").inner_text().startswith("12")
 
-    page.click("nav[aria-label='主菜单'] >> text=办公用品")
+    open_menu(page, "库房", "办公用品")
     page.click(".actions >> text=登记领用")
     assert page.evaluate("document.activeElement.id") == "item"  # a USB scanner types straight in
     page.keyboard.type(code)
@@ -64,13 +64,13 @@ def test_supplies_received_picked_up_and_reordered_in_chinese(page: Any, live_se
     assert page.locator("#stock").inner_text().startswith("4")
     assert "王芳" in page.locator("table").inner_text()
 
-    page.click("nav[aria-label='主菜单'] >> text=需补货")
+    open_menu(page, "库房", "需补货")
     page.click("text=提交申购")
     assert page.input_value("#quantity") == "20" and page.input_value("#estimated_unit_price") == "2.50"
     page.fill("#department", "办公室")
     page.click("button.primary")
     assert "等待分管领导审批" in page.locator(".flashes").inner_text()
-    page.click("nav[aria-label='主菜单'] >> text=需补货")
+    open_menu(page, "库房", "需补货")
     assert "待审批" in page.locator("table").inner_text()
 
 
@@ -121,7 +121,7 @@ def test_pickup_conflict_settled_in_both_languages(page: Any, live_server: LiveS
         person = directory.create_person(session, SYSTEM, "Li Na", "Office").code
         moved = supplies.pickup(session, KEEPER, supplies.PickupIn(pens, 5, person), live=False).id
     sign_in(page, live_server, keeper)
-    page.click("nav[aria-label='主菜单'] >> text=领用冲突")
+    open_menu(page, "库房", "领用冲突")
     row = page.locator(f"#conflict-{moved}")
     assert "领用后库存为负" in row.inner_text()
     row.locator("select").select_option("adjust")
@@ -152,7 +152,7 @@ def office(live_server: LiveServer) -> dict[str, str]:
 def test_live_stocktake_in_chinese(page: Any, live_server: LiveServer, office: dict[str, str],
                                    tmp_path: Path) -> None:
     sign_in(page, live_server, live_server.user("admin", "boss"))
-    page.click("nav[aria-label='主菜单'] >> text=盘点")
+    open_menu(page, "库房", "盘点")
     page.select_option("#scope", "locations")
     page.fill("#locations", office["room"])
     page.click("button:has-text('开始盘点')")
