@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import tarfile
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
@@ -86,8 +87,11 @@ def _sqlite_path(url: str) -> Path:
 
 
 def _libpq(url: str) -> str:
-    """The SQLAlchemy URL as pg_dump/pg_restore take it (no +driver)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The SQLAlchemy URL as pg_dump/pg_restore take it: no +driver, and the query percent-encoded
+    (SQLAlchemy writes a space as '+', which libpq keeps: ``options=-c x=y`` would break)."""
+    parsed = make_url(url).set(drivername="postgresql")
+    base = parsed.set(query={}).render_as_string(hide_password=False)
+    return f"{base}?{urlencode(parsed.query, doseq=True, quote_via=quote)}" if parsed.query else base
 
 
 def _run(args: list[str]) -> None:

@@ -130,3 +130,12 @@ def test_restore_instance_of_something_else_is_a_clear_error(env: dict[str, str]
     notes.write_text("not an archive")
     out = _run(["restore", "instance", str(notes)], {**env, "ASSETGATE_INSTANCE_PATH": str(tmp_path / "n")}, code=1)
     assert "cannot read the archive" in out
+
+
+def test_pg_dump_gets_the_urls_options_as_libpq_reads_them() -> None:
+    from server.backup import _libpq
+
+    url = "postgresql+psycopg://ag:secret@db.example:5432/assetgate?options=-c synchronous_commit=off"
+    assert _libpq(url) == ("postgresql://ag:secret@db.example:5432/assetgate"
+                           "?options=-c%20synchronous_commit%3Doff")
+    assert _libpq("postgresql+psycopg://ag@db/assetgate") == "postgresql://ag@db/assetgate"
