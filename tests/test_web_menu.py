@@ -48,7 +48,7 @@ MENUS: dict[str, dict[str, list[str]]] = {
         "procurement": ["requests.index"],
         "gate": ["gate.desk", "gate.preregister", "gate.visitors", "gate.permits", "trips.passages"],
         "storeroom": STOREROOM,
-        "office": OFFICE,
+        "office": [entry for entry in OFFICE if entry != "archives.index"],  # archives are not a guard's
     },
     "auditor": {
         "": ["dashboard.index", "reports.index"],
