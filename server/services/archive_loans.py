@@ -43,8 +43,6 @@ LEVELS_BY_CONFIDENTIALITY: dict[str, list[str]] = {
     "top_secret": [L.ARCHIVE_MANAGER.value, L.LEADER.value, L.PRINCIPAL.value],
 }
 STATES = ("pending", "approved", "out", "overdue", "returned", "expired", "rejected", "withdrawn")
-LOAN_FIELDS = ("asset_id", "borrower_id", "department", "purpose", "on_site", "due_on", "lent_at", "lent_by",
-               "due_at", "returned_at", "returned_by")
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,8 @@ def submit(session: Session, actor: Actor, data: LoanIn, now: datetime | None = 
                        reminders=0)
     session.add(loan)
     session.flush()
-    audit.record(session, actor, "archive_loan.submit", "archive_loan", loan.id, None,
-                 {**audit.snapshot(loan, LOAN_FIELDS), "volume": volume.asset.code, "borrower": borrower.code,
-                  "approval": chain.id})
+    audit.change(session, actor, "archive_loan.submit", loan,
+                 extra={"volume": volume.asset.code, "borrower": borrower.code, "approval": chain.id})
     return loan
 
 
@@ -190,12 +187,11 @@ def lend(session: Session, actor: Actor, tag: str, borrower_code: str, *, at: da
     due = archives.today(session, at) if loan.on_site else loan.due_on
     assets.checkout(session, actor, code, borrower.code, due=due, at=at, origin=origin,
                               purpose=loan.purpose, approval_ref=f"archive-loan-{loan.id}", volume_loan=True)
-    before = audit.snapshot(loan, LOAN_FIELDS)
+    before = audit.state(loan)
     loan.lent_at, loan.lent_by, loan.lent_source = at, actor.name, actor.source
     loan.due_at = assets.due_time(due)
     session.flush()
-    audit.record(session, actor, "archive_loan.lend", "archive_loan", loan.id, before,
-                 audit.snapshot(loan, LOAN_FIELDS))
+    audit.change(session, actor, "archive_loan.lend", loan, before, {"volume": code, "borrower": borrower.code})
     return loan
 
 
@@ -234,11 +230,11 @@ def give_back(session: Session, actor: Actor, tag: str, location_code: str | Non
     if loan is None:
         raise RuleViolation(N_("%(asset)s is not out on loan"), code="not_on_loan", asset=volume.asset.code)
     assets.checkin(session, actor, volume.asset.code, location_code, at=at, origin=origin, volume_loan=True)
-    before = audit.snapshot(loan, LOAN_FIELDS)
+    before = audit.state(loan)
     loan.returned_at, loan.returned_by, loan.returned_source = at or utcnow(), actor.name, actor.source
     session.flush()
-    audit.record(session, actor, "archive_loan.return", "archive_loan", loan.id, before,
-                 {**audit.snapshot(loan, LOAN_FIELDS), "late": late(loan)})
+    audit.change(session, actor, "archive_loan.return", loan, before, {"volume": volume.asset.code,
+                                                                       "late": late(loan)})
     return loan
 
 
@@ -266,9 +262,9 @@ def remind_overdue(session: Session, actor: Actor, now: datetime | None = None, 
                 "days_late": max((now - loan.due_at).days, 0) if loan.due_at else 0, "loan": loan.id}
         if not notify.enqueue(session, "archive.overdue", body, email_to=loan.borrower.email):
             continue
+        before = audit.state(loan)
         loan.reminded_at, loan.reminders = now, loan.reminders + 1
-        audit.record(session, actor, "archive_loan.remind", "archive_loan", loan.id, None,
-                     {"reminders": loan.reminders, "to": loan.borrower.code})
+        audit.change(session, actor, "archive_loan.remind", loan, before, {"to": loan.borrower.code})
         reminded += 1
     session.flush()
     return reminded
