@@ -91,7 +91,7 @@ def _grants(session: Any) -> None:
     approvals.grant(session, SYSTEM, LEAD.name, "principal", "")
 
 
-def _fleet(session: Any, store: str, person: str, out: Registers) -> None:
+def _fleet(session: Any, person: str, out: Registers) -> None:
     garage = directory.create_location(session, SYSTEM, "Garage", "site").code
     directory.get_or_create_category(session, SYSTEM, "公务用车")
     vehicles.mark_category(session, SYSTEM, "公务用车")
@@ -204,9 +204,9 @@ def _storeroom(session: Any, person: str) -> None:
     stocktake_supplies.count(session, OFFICE, count, paper, 1)
 
 
-def base(sessions: Any) -> tuple[str, str]:
+def base(sessions: Any) -> str:
     """What the registers need of the rest of the office, when they are tested alone: people, the
-    approvers, the kiosks, paper on the shelf. Returns (storeroom, person)."""
+    approvers, the kiosks, paper on the shelf. Returns a person's badge."""
     with sessions() as session, session.begin():
         users.create_user(session, SYSTEM, LEAD.name, "a-long-password", "auditor", "IT")  # one: a password costs
         approvals.grant(session, SYSTEM, LEAD.name, "leader", "")
@@ -220,17 +220,17 @@ def base(sessions: Any) -> tuple[str, str]:
         paper = supplies.create_item(session, OFFICE, supplies.ItemIn("Paper", "ream", reorder_level=5,
                                                                       unit_price=Decimal("25.00")))
         stock_up(session, paper.code, 20, "25.00", OFFICE)
-    return store, person
+    return person
 
 
-def registers(settings: Settings, sessions: Any, store: str, person: str, app: Any = None,
+def registers(settings: Settings, sessions: Any, person: str, app: Any = None,
               kiosk: bool = True) -> Registers:
     """Every register's write paths once (or more); returns what the tampering tests need. Without
     ``kiosk`` the kiosks' scans are made through the web's services instead (quicker: the tampering
     tests need the rows, the whole-office test the paths)."""
     out = Registers()
     with sessions() as session, session.begin():
-        _fleet(session, store, person, out)
+        _fleet(session, person, out)
         out.seal, carrier = _seals(session, person)
         volume, old = _archives(session, out)
         _loans_and_destruction(session, volume, old, person, out)

@@ -2,7 +2,8 @@
 
 ``whole_ledger`` makes at least one row of every table ``server.audit.ledger`` reconciles, each the
 way the application makes it: the web's and the API's services, the CLI's, and kiosk events through
-the consumer's writer on its fast path (bulk) and its safe path (a savepoint per event).
+the consumer's writer on its fast path (bulk) and its safe path (a savepoint per event). The office's
+registers (vehicles, seals, archives) are in ``tests.audit_registers_support``.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ def whole_ledger(sessions: Any, settings: Settings, app: Any = None) -> Made:
         stocktake = _storeroom(session, made, codes)
         _gate(session, made, codes)
     _kiosk_events(settings, sessions, made, codes, stocktake)
-    made.registers = registers(settings, sessions, made.store, made.person, app)
+    made.registers = registers(settings, sessions, made.person, app)
     with sessions() as session, session.begin():  # the retention purge, two years on: deletions, audited
         done = retention.purge(session, SYSTEM, now=utcnow() + timedelta(days=730) - timedelta(hours=6))
         assert done.visits_deleted >= 1 and done.passes_deleted >= 1, done

@@ -18,8 +18,7 @@ from tests.seal_support import image
 
 
 def _made(app: Any, sessions: Any) -> Registers:
-    store, person = base(sessions)
-    made = registers(settings_of(app), sessions, store, person, kiosk=False)  # kiosks: tests/test_audit_ledger.py
+    made = registers(settings_of(app), sessions, base(sessions), kiosk=False)  # kiosks: tests/test_audit_ledger.py
     with sessions() as session:
         found = audit.verify(session)
     assert found.ok, found.findings
