@@ -186,7 +186,9 @@ def bundle_files(settings: Settings, kiosk: Kiosk, password: str) -> dict[str, t
 
 def kiosk_bundle(settings: Settings, kiosk: Kiosk, password: str, folder: Path) -> Path:
     """The bundle written to a folder (the CLI, on the server); returns the path of kiosk.toml."""
-    folder.mkdir(parents=True, exist_ok=True)
+    # It holds a password: the folder (and the instance's kiosks/ above it, when new) is the owner's only.
+    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
     for name, (text, mode) in bundle_files(settings, kiosk, password).items():
         _write(folder / name, text, mode)
     return folder / "kiosk.toml"

@@ -2,7 +2,8 @@
 
 ``whole_ledger`` makes at least one row of every table ``server.audit.ledger`` reconciles, each the
 way the application makes it: the web's and the API's services, the CLI's, and kiosk events through
-the consumer's writer on its fast path (bulk) and its safe path (a savepoint per event).
+the consumer's writer on its fast path (bulk) and its safe path (a savepoint per event). The office's
+registers (vehicles, seals, archives) are in ``tests.audit_registers_support``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from server.services import (
 )
 from server.services.visitors import VisitorIn
 from server.writer import Delivery, Writer
+from tests.audit_registers_support import Registers, registers
 from tests.peers import KioskPeer
 from tests.storeroom_support import stock_up
 
@@ -64,6 +66,7 @@ class Made:
     moved: str  # an asset moved by a kiosk event (fast path)
     purchase: int  # a purchase with a line of 2 x 5000.00
     kiosk_event: tuple[str, str]  # (kiosk, event id) of an accepted kiosk event
+    registers: Registers | None = None  # the office's registers (tests.audit_registers_support)
 
 
 def _plan_row(ref: str, category: str, qty: int, cap: str, amount: str) -> dict[str, Any]:
@@ -232,8 +235,9 @@ def _kiosk_events(settings: Settings, sessions: Any, made: Made, asset_codes: li
     made.moved, made.kiosk_event = asset_codes[0], ("store-1", str(fast[0].id))
 
 
-def whole_ledger(sessions: Any, settings: Settings) -> Made:
-    """Every write path once (or more); returns what the tampering tests need."""
+def whole_ledger(sessions: Any, settings: Settings, app: Any = None) -> Made:
+    """Every write path once (or more); returns what the tampering tests need (``app``: a request
+    context for the paths that render a document)."""
     with sessions() as session, session.begin():
         made = _office(session)
         codes = _assets(session, made)
@@ -241,6 +245,7 @@ def whole_ledger(sessions: Any, settings: Settings) -> Made:
         stocktake = _storeroom(session, made, codes)
         _gate(session, made, codes)
     _kiosk_events(settings, sessions, made, codes, stocktake)
+    made.registers = registers(settings, sessions, made.person, app)
     with sessions() as session, session.begin():  # the retention purge, two years on: deletions, audited
         done = retention.purge(session, SYSTEM, now=utcnow() + timedelta(days=730) - timedelta(hours=6))
         assert done.visits_deleted >= 1 and done.passes_deleted >= 1, done

@@ -40,8 +40,9 @@ def test_volume_is_an_asset_with_class_retention_and_level(sessions: Any, office
         old = archives.volume_by_code(session, office.old)
         assert old.retention_until == date(2020, 12, 31)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "archive_volume.create",
-                                                         AuditEntry.entity_id == office.public)).one()
+                                                         AuditEntry.entity_id == str(volume.asset_id))).one()
         assert entry.after["confidentiality"] == "public" and entry.after["retention"] == "30y"
+        assert entry.after["volume"] == office.public  # its code, for a reader
 
 
 def test_loan_request_approval_lend_and_return(sessions: Any, office: Office) -> None:

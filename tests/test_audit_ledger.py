@@ -12,7 +12,7 @@ from tests.audit_support import whole_ledger
 
 
 def test_every_write_path_keeps_the_ledger_as_the_log_describes(app: Any, sessions: Any) -> None:
-    whole_ledger(sessions, settings_of(app))
+    whole_ledger(sessions, settings_of(app), app)
     with sessions() as session:
         counts = {t.table: session.scalar(select(func.count()).select_from(t.model))
                   for t in (*ledger.ENTITIES, *ledger.HISTORY)}

@@ -305,8 +305,10 @@ def test_takeout_out_and_back_only_with_an_approved_request(sessions: Any, found
     with sessions() as session:  # one approved request is one trip
         assert _refused(lambda: seal_takeouts.take_out(session, KEEPER, found.seal, found.carrier)).code == \
             "no_takeout_approval"
-        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "seal")).all()
-        assert actions[-2:] == ["seal.takeout", "seal.return"]
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "seal_takeout",
+                                                                  AuditEntry.entity_id == str(pid))
+                                  .order_by(AuditEntry.id)).all()
+        assert actions[-2:] == ["seal.takeout", "seal.return"]  # the take-out's row, with its whole state
 
 
 def test_an_overdue_seal_is_listed_until_it_is_back(sessions: Any, found: Office) -> None:

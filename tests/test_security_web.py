@@ -27,13 +27,16 @@ def _try(client: Any, username: str, password: str, address: str = "10.0.0.1") -
                        environ_base={"REMOTE_ADDR": address})
 
 
-def test_an_account_is_held_after_five_failures_even_with_the_right_password(client: Any, sessions: Any) -> None:
+def test_an_account_is_held_after_five_failures_even_with_the_right_password(client: Any, sessions: Any,
+                                                                            caplog: Any) -> None:
     _user(sessions)
     for _ in range(signin.ACCOUNT_FREE):
         assert _try(client, "boss", "wrong").status_code == 401
-    held = _try(client, "boss", PASSWORD, address="10.0.0.2")  # another address: the account is held
+    with caplog.at_level("WARNING", logger="server.services.signin"):
+        held = _try(client, "boss", PASSWORD, address="10.0.0.2")  # another address: the account is held
     assert held.status_code == 429
-    assert "登录失败次数过多" in held.get_data(as_text=True)
+    assert "登录失败次数过多" in held.get_data(as_text=True)  # told to the person
+    assert "sign-in refused for 'boss' from 10.0.0.2: held until" in caplog.text  # and logged
     assert _try(client, "someone-else", "wrong", address="10.0.0.2").status_code == 401  # others are not held
 
 
@@ -124,7 +127,38 @@ def test_instance_folder_and_sqlite_files_are_private(tmp_path: Any) -> None:
         auth.create_user(session, SYSTEM, "boss", PASSWORD, "admin")  # a write: the WAL exists now
         files = sorted(p.name for p in instance.iterdir())
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in instance.iterdir()}
+    _every_other_secret(app)
     app.extensions["assetgate.engine"].dispose()
     assert stat.S_IMODE(instance.stat().st_mode) == 0o700
     assert {"assetgate.db", "assetgate.db-wal", "secret_key"} <= set(files)
     assert all(mode == 0o600 for mode in modes.values()), modes
+    # Everything the instance folder holds now: private, and each secret named in docs/security.md.
+    listed = (Path(__file__).parents[1] / "docs" / "security.md").read_text().split("## Secrets")[1]
+    public = {"audit_signing.pub", "kiosk.toml"}  # not secret: the auditor's key, a kiosk's settings
+    for path in instance.rglob("*"):
+        mode, name = stat.S_IMODE(path.stat().st_mode), path.relative_to(instance).as_posix()
+        if path.is_dir():
+            assert mode == 0o700, name
+        elif path.name not in public:
+            assert mode == 0o600, (name, oct(mode))
+            shown = "kiosks/<id>/broker-password" if path.name == "broker-password" else \
+                "audit-summaries/" if name.startswith("audit-summaries/") else path.name.split("-wal")[0]
+            assert shown in listed, f"{name} is not in the secrets list of docs/security.md"
+
+
+def _every_other_secret(app: Any) -> None:
+    """The instance folder's other secrets: a kiosk's bundle (the CLI's enrolment), the audit signing
+    key, a checkpoint and a summary."""
+    from server import broker, settings_of
+    from server.audit import check as checks
+    from server.audit import checkpoints
+    from server.models import Kiosk
+
+    settings = settings_of(app)
+    broker.kiosk_bundle(settings, Kiosk(name="gate-1", mode="gate"), "secret", broker.bundle_folder(settings, "gate-1"))
+    key = checkpoints.signing_key(settings)
+    loaded = checkpoints.load(settings)
+    with app.extensions["assetgate.sessions"]() as session:
+        point, actions = checks.take_checkpoint(session, loaded)
+    checkpoints.append(settings, key, point)
+    checkpoints.write_summary(settings, checkpoints.summary(settings, key, point, loaded.newest, actions))

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -50,12 +49,6 @@ class Actor:
 SYSTEM = Actor("system", "cli", "admin")
 state = ledger.state
 
-
-def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    """The named fields of a row of a table outside the ledger (``ledger.ENTITIES``), JSON-friendly:
-    what its audit rows show a reader. A ledger table's rows are recorded with ``change`` instead."""
-    return {name: (value.isoformat() if isinstance(value := getattr(obj, name), datetime) else value)
-            for name in fields}
 
 # A history row: an ORM object of a ``ledger.HISTORY`` table, or (its model, the dict ``bulk`` inserts).
 Inserted = Any

@@ -192,7 +192,11 @@ def write_summary(settings: Settings, signed: dict[str, Any]) -> Path:
     folder.mkdir(mode=0o700, exist_ok=True)
     made = datetime.fromisoformat(signed["summary"]["made_at"]).astimezone(UTC)
     path = folder / f"audit-summary-{made:%Y%m%dT%H%M%SZ}.json"
-    path.write_bytes(orjson.dumps(signed, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    # Not secret (the auditor keeps copies), but like everything in the instance folder the owner's only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(orjson.dumps(signed, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     return path
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, bindparam, func, select, tuple_
+from sqlalchemy import Integer, bindparam, func, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from server.audit import ledger, report
@@ -244,10 +244,36 @@ def newest(session: Session, entity: str, keys: Sequence[str]) -> dict[str, Row]
     return {r["entity_id"]: r for r in rows}
 
 
-def _typed_keys(spec: ledger.Entity, keys: Sequence[str]) -> list[Any]:
-    if isinstance(spec.model.__table__.c[spec.key].type, Integer):
-        return [int(k) for k in keys if k.isascii() and k.isdigit() and len(k) < 19]
-    return list(keys)
+def _typed(spec: ledger.Entity, key: str) -> tuple[Any, ...] | None:
+    """An entity id as the values of its key columns (None: no row can have it)."""
+    parts = key.split("/") if len(spec.keys) > 1 else [key]
+    if len(parts) != len(spec.keys):
+        return None
+    values: list[Any] = []
+    for name, part in zip(spec.keys, parts, strict=True):
+        if isinstance(spec.model.__table__.c[name].type, Integer):
+            if not (part.isascii() and part.isdigit() and len(part) < 19):
+                return None
+            values.append(int(part))
+        else:
+            values.append(part)
+    return tuple(values)
+
+
+def key_in(spec: ledger.Entity, keys: Sequence[str]) -> Any:
+    """The table's rows whose entity ids are among ``keys``."""
+    columns = [spec.model.__table__.c[name] for name in spec.keys]
+    typed = [t for t in (_typed(spec, k) for k in keys) if t is not None]
+    if len(columns) == 1:
+        return columns[0].in_([t[0] for t in typed])
+    return tuple_(*columns).in_(typed)  # a small table (a vehicle's drivers): a row-value IN is fine
+
+
+def after_key(pk: list[Any], last: tuple[Any, ...] | None) -> Any:
+    """Keyset: rows after ``last`` in primary key order (a plain comparison for a one-column key: its index)."""
+    if last is None:
+        return true()
+    return pk[0] > last[0] if len(pk) == 1 else tuple_(*pk) > tuple_(*last)
 
 
 def entities(session: Session, out: Report) -> None:
@@ -258,19 +284,17 @@ def entities(session: Session, out: Report) -> None:
 
 def _described(session: Session, spec: ledger.Entity, out: Report) -> None:
     """Each entity id of the log, a chunk at a time: its newest audit row against the table's row."""
-    table = spec.model.__table__
-    key_column = table.c[spec.key]
     fields = [name for name, _ in ledger.normals(spec.model)]
-    after_key = ""
+    last = ""
     while True:
-        ids = session.execute(select(A.entity_id).where(A.entity == spec.name, A.entity_id > after_key)
+        ids = session.execute(select(A.entity_id).where(A.entity == spec.name, A.entity_id > last)
                               .group_by(A.entity_id).order_by(A.entity_id).limit(CHUNK)).scalars().all()
         if not ids:
             return
-        after_key = ids[-1]
+        last = ids[-1]
         described = newest(session, spec.name, ids)
-        stored = {str(r[spec.key]): r for r in rows_of(
-            session, select(*_columns(spec.model, [spec.key, *fields])).where(key_column.in_(_typed_keys(spec, ids))))}
+        stored = {spec.id_of(r): r for r in rows_of(
+            session, select(*_columns(spec.model, [*spec.keys, *fields])).where(key_in(spec, ids)))}
         for key in ids:
             _compare(spec, key, described[key], stored.get(key), out)
 
@@ -303,17 +327,17 @@ def _compare(spec: ledger.Entity, key: str, audit_row: Row, stored: Row | None,
 
 def _undescribed(session: Session, spec: ledger.Entity, out: Report) -> None:
     """Table rows that no audit row describes at all (inserted behind the application's back)."""
-    table = spec.model.__table__
-    last = 0
+    pk = _pk(spec.model)
+    last: tuple[Any, ...] | None = None
     while True:
-        chunk = session.execute(select(table.c.id, table.c[spec.key]).where(table.c.id > last)
-                                .order_by(table.c.id).limit(CHUNK)).all()
+        chunk = rows_of(session, select(*_columns(spec.model, [*(c.name for c in pk), *spec.keys]))
+                        .where(after_key(pk, last)).order_by(*pk).limit(CHUNK))
         if not chunk:
             return
-        keys = [str(key) for _, key in chunk]
+        keys = [spec.id_of(row) for row in chunk]
         known = set(session.execute(select(A.entity_id).where(A.entity == spec.name, A.entity_id.in_(keys))
                                     .distinct()).scalars())
         for key in keys:
             if key not in known:
                 out.add(Finding(spec.table, key, "", "", "", None, report.NOT_IN_LOG))
-        last = chunk[-1][0]
+        last = tuple(chunk[-1][c.name] for c in pk)

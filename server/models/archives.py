@@ -143,6 +143,7 @@ class ArchiveDestructionItem(Base):
     destruction_id: Mapped[int] = mapped_column(ForeignKey("archive_destructions.id"), primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("archive_volumes.asset_id"), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer)
+    audit_hash: Mapped[str | None] = mapped_column(String(64))  # the audit row that describes it (found by key)
 
     destruction: Mapped[ArchiveDestruction] = relationship(back_populates="items")
     volume: Mapped[ArchiveVolume] = relationship(lazy="joined")

@@ -66,6 +66,7 @@ class SealEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(60))
     at: Mapped[created]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
 
 class SealImprint(Base):
@@ -81,6 +82,7 @@ class SealImprint(Base):
     height: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[created]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
 
 class SealUseRequest(Base):
@@ -116,6 +118,7 @@ class SealUse(Base):
     source: Mapped[str] = mapped_column(String(60))
     recorded_at: Mapped[created]
     note: Mapped[str] = mapped_column(Text, default="")
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
     request: Mapped[SealUseRequest] = relationship(lazy="joined")
     stamped_by: Mapped[Person] = relationship(lazy="joined")

@@ -211,6 +211,7 @@ class StocktakeSupplyCount(Base):
     at: Mapped[created]
     actor: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(60))
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
     item: Mapped[SupplyItem] = relationship(lazy="joined")
     __table_args__ = (Index("ix_stocktake_supply_counts_item", "stocktake_id", "item_id", "id"),)
@@ -228,6 +229,7 @@ class SupplyConflictResolution(Base):
     adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("supply_movements.id"))
     decided_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[created]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
 
 class SupplyReorderRequest(Base):
@@ -240,3 +242,4 @@ class SupplyReorderRequest(Base):
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("supply_alerts.id"))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[created]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it

@@ -192,6 +192,7 @@ class OdometerCorrection(Base):
     reason: Mapped[str] = mapped_column(Text)
     corrected_by: Mapped[str] = mapped_column(String(100))
     corrected_at: Mapped[created]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
 
 class VehicleCost(Base):
@@ -207,6 +208,7 @@ class VehicleCost(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[created]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
     __table_args__ = (Index("ix_vehicle_costs_vehicle", "vehicle_id", "spent_on"),)
 
@@ -238,5 +240,6 @@ class VehiclePassage(Base):
     conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")  # why it is a conflict
     purged_at: Mapped[datetime | None]
+    audit_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the audit row that describes it
 
     vehicle: Mapped[Vehicle | None] = relationship(lazy="joined")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,8 +38,6 @@ LEND_CONFLICTS = ("no_loan_request", "volume_on_loan")
 RETURN_CONFLICTS = ("not_on_loan",)
 STATES = ("open", "settled", "all")
 SETTLERS = ("admin", "storekeeper")  # and whoever holds the archive manager's grant
-FIELDS = ("kind", "reason", "asset_id", "borrower_id", "loan_id", "kiosk", "kiosk_event_id", "at", "settled_at",
-          "settled_by", "note")
 
 
 @dataclass(frozen=True)
@@ -98,8 +95,8 @@ def _record(session: Session, actor: Actor, kind: str, refusal: RuleViolation, v
                           at=at)
     session.add(row)
     session.flush()
-    audit.record(session, actor, f"archive_conflict.{kind}", "archive_conflict", row.id, None,
-                 {**audit.snapshot(row, FIELDS), "volume": volume.asset.code, "message": refusal.message})
+    audit.change(session, actor, f"archive_conflict.{kind}", row, None,
+                 {"volume": volume.asset.code, "message_text": refusal.message})
     return row
 
 
@@ -157,9 +154,8 @@ def settle(session: Session, actor: Actor, conflict_id: int, note: str) -> Archi
     if row.settled_at is not None:
         raise AlreadyExists(N_("archive conflict %(id)s was settled by %(who)s already"), code="already_settled",
                             id=conflict_id, who=row.settled_by)
-    before: dict[str, Any] = audit.snapshot(row, FIELDS)
+    before = audit.state(row)
     row.settled_at, row.settled_by, row.note = utcnow(), actor.name, text
     session.flush()
-    audit.record(session, actor, "archive_conflict.settle", "archive_conflict", row.id, before,
-                 audit.snapshot(row, FIELDS))
+    audit.change(session, actor, "archive_conflict.settle", row, before)
     return row

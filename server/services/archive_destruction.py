@@ -43,7 +43,6 @@ from server.services.assets import Change, _apply
 KIND = "archive_destruction"
 LEVELS = [ApprovalLevel.ARCHIVE_MANAGER.value, ApprovalLevel.PRINCIPAL.value]
 MAX_VOLUMES = 1000
-FIELDS = ("requester", "reason", "destroyed_at", "executor", "witnesses", "method", "recorded_by")
 _SEPARATORS = re.compile(r"[、,，;；\n]+")
 OPEN = (ApprovalState.PENDING.value, ApprovalState.APPROVED.value)
 
@@ -100,9 +99,9 @@ def propose(session: Session, actor: Actor, codes: list[str], reason: str,
     made.items = [ArchiveDestructionItem(asset_id=v.asset_id, position=n) for n, v in enumerate(volumes, 1)]
     session.add(made)
     session.flush()
-    audit.record(session, actor, "archive_destruction.propose", "archive_destruction", made.id, None,
-                 {"reason": grounds, "volumes": [v.asset.code for v in volumes[:200]], "count": len(volumes),
-                  "approval": chain.id})
+    audit.change(session, actor, "archive_destruction.propose", made,
+                 extra={"volumes": [v.asset.code for v in volumes[:200]], "count": len(volumes),
+                        "approval": chain.id}, inserted=made.items)
     return made
 
 
@@ -168,7 +167,7 @@ def carry_out(session: Session, actor: Actor, destruction_id: int, executor: str
         raise IllegalTransition(N_("destruction list %(id)s is %(state)s: it cannot be carried out"),
                                 id=found.id, state=Term(state(found), names.DESTRUCTION_STATES[state(found)]))
     at = at or utcnow()
-    before = audit.snapshot(found, FIELDS)
+    before = audit.state(found)
     for item in found.items:
         volume = archives.volume_for_change(session, item.volume.asset.code)
         loan = archive_loans.current_loan(session, volume.asset_id)
@@ -183,8 +182,7 @@ def carry_out(session: Session, actor: Actor, destruction_id: int, executor: str
     found.destroyed_at, found.executor, found.witnesses, found.method = at, who, joined, how
     found.recorded_by = actor.name
     session.flush()
-    audit.record(session, actor, "archive_destruction.destroy", "archive_destruction", found.id, before,
-                 audit.snapshot(found, FIELDS))
+    audit.change(session, actor, "archive_destruction.destroy", found, before)
     return found
 
 
@@ -213,6 +211,6 @@ def pdf(session: Session, actor: Actor, found: ArchiveDestruction, org: str) -> 
     buffer = io.BytesIO()
     title = _("Archive destruction list")
     documents.render_table(buffer, f"{org} {title}", subtitle, columns, rows, footer=footer)
-    audit.record(session, actor, "archive_destruction.print", "archive_destruction", found.id, None,
-                 {"volumes": len(rows)})
+    # Nothing changes: the list's state goes with the print, so it is still what the log describes last.
+    audit.change(session, actor, "archive_destruction.print", found, audit.state(found), {"volumes": len(rows)})
     return buffer.getvalue()

@@ -43,8 +43,6 @@ LEVELS_BY_CONFIDENTIALITY: dict[str, list[str]] = {
     "top_secret": [L.ARCHIVE_MANAGER.value, L.LEADER.value, L.PRINCIPAL.value],
 }
 STATES = ("pending", "approved", "out", "overdue", "returned", "expired", "rejected", "withdrawn")
-LOAN_FIELDS = ("asset_id", "borrower_id", "department", "purpose", "on_site", "due_on", "lent_at", "lent_by",
-               "due_at", "returned_at", "returned_by")
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,8 @@ def submit(session: Session, actor: Actor, data: LoanIn, now: datetime | None = 
                        reminders=0)
     session.add(loan)
     session.flush()
-    audit.record(session, actor, "archive_loan.submit", "archive_loan", loan.id, None,
-                 {**audit.snapshot(loan, LOAN_FIELDS), "volume": volume.asset.code, "borrower": borrower.code,
-                  "approval": chain.id})
+    audit.change(session, actor, "archive_loan.submit", loan,
+                 extra={"volume": volume.asset.code, "borrower": borrower.code, "approval": chain.id})
     return loan
 
 
@@ -216,12 +213,12 @@ def hand_over(session: Session, actor: Actor, volume: ArchiveVolume, loan: Archi
     due = archives.today(session, at) if loan.on_site else loan.due_on
     assets.checkout(session, actor, volume.asset.code, loan.borrower.code, due=due, at=at, origin=origin,
                     purpose=loan.purpose, approval_ref=f"archive-loan-{loan.id}", volume_loan=True)
-    before = audit.snapshot(loan, LOAN_FIELDS)
+    before = audit.state(loan)
     loan.lent_at, loan.lent_by, loan.lent_source = at, actor.name, actor.source
     loan.due_at = assets.due_time(due)
     session.flush()
-    audit.record(session, actor, "archive_loan.lend", "archive_loan", loan.id, before,
-                 audit.snapshot(loan, LOAN_FIELDS))
+    audit.change(session, actor, "archive_loan.lend", loan, before,
+                 {"volume": volume.asset.code, "borrower": loan.borrower.code})
     return loan
 
 
@@ -236,8 +233,8 @@ def unrequested_loan(session: Session, actor: Actor, volume: ArchiveVolume, borr
                        reminders=0)
     session.add(loan)
     session.flush()
-    audit.record(session, actor, "archive_loan.unrequested", "archive_loan", loan.id, None,
-                 {**audit.snapshot(loan, LOAN_FIELDS), "volume": volume.asset.code, "borrower": borrower.code})
+    audit.change(session, actor, "archive_loan.unrequested", loan, None,
+                 {"volume": volume.asset.code, "borrower": borrower.code})
     return loan
 
 
@@ -286,11 +283,11 @@ def out_on(session: Session, volume: ArchiveVolume) -> ArchiveLoan:
 def take_back(session: Session, actor: Actor, volume: ArchiveVolume, loan: ArchiveLoan, location_code: str | None,
               at: datetime | None, origin: assets.KioskOrigin | None) -> ArchiveLoan:
     assets.checkin(session, actor, volume.asset.code, location_code, at=at, origin=origin, volume_loan=True)
-    before = audit.snapshot(loan, LOAN_FIELDS)
+    before = audit.state(loan)
     loan.returned_at, loan.returned_by, loan.returned_source = at or utcnow(), actor.name, actor.source
     session.flush()
-    audit.record(session, actor, "archive_loan.return", "archive_loan", loan.id, before,
-                 {**audit.snapshot(loan, LOAN_FIELDS), "late": late(loan)})
+    audit.change(session, actor, "archive_loan.return", loan, before, {"volume": volume.asset.code,
+                                                                       "late": late(loan)})
     return loan
 
 
@@ -321,9 +318,9 @@ def remind_overdue(session: Session, actor: Actor, now: datetime | None = None, 
                 "days_late": max((now - loan.due_at).days, 0) if loan.due_at else 0, "loan": loan.id}
         if not notify.enqueue(session, "archive.overdue", body, email_to=loan.borrower.email):
             continue
+        before = audit.state(loan)
         loan.reminded_at, loan.reminders = now, loan.reminders + 1
-        audit.record(session, actor, "archive_loan.remind", "archive_loan", loan.id, None,
-                     {"reminders": loan.reminders, "to": loan.borrower.code})
+        audit.change(session, actor, "archive_loan.remind", loan, before, {"to": loan.borrower.code})
         reminded += 1
     session.flush()
     return reminded

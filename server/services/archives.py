@@ -39,9 +39,6 @@ RETENTIONS: dict[str, int | None] = {"permanent": None, "30y": 30, "10y": 10}  #
 LEVELS = ("public", "internal", "secret", "confidential", "top_secret")  # 密级, lowest first
 CONFIDENTIAL = frozenset({"secret", "confidential", "top_secret"})  # 涉密: higher approval, on site if the class says
 SHELF_KINDS = frozenset({"shelf", "bin", "storeroom"})  # where a volume is kept (in storage while there)
-CLASS_FIELDS = ("code", "name", "loan_days", "on_site_only")
-VOLUME_FIELDS = ("kind", "reference", "class_id", "year", "retention", "retention_until", "confidentiality",
-                 "parent_id")
 
 
 def today(session: Session, now: datetime | None = None) -> date:
@@ -95,8 +92,7 @@ def create_class(session: Session, actor: Actor, data: ClassIn, terms: Sequence[
     made = ArchiveClass(code=code, name=name, loan_days=data.loan_days, on_site_only=bool(data.on_site_only))
     session.add(made)
     session.flush()
-    audit.record(session, actor, "archive_class.create", "archive_class", code, None,
-                 audit.snapshot(made, CLASS_FIELDS))
+    audit.change(session, actor, "archive_class.create", made)
     return made
 
 
@@ -105,12 +101,11 @@ def update_class(session: Session, actor: Actor, code: str, data: ClassIn, terms
     due dates."""
     found = class_by_code(session, code)
     _code, name = _check_class(ClassIn(found.code, data.name, data.loan_days, data.on_site_only), terms)
-    before = audit.snapshot(found, CLASS_FIELDS)
+    before = audit.state(found)
     found.name, found.loan_days, found.on_site_only = name, data.loan_days, bool(data.on_site_only)
     found.updated_at = utcnow()
     session.flush()
-    audit.record(session, actor, "archive_class.update", "archive_class", found.code, before,
-                 audit.snapshot(found, CLASS_FIELDS))
+    audit.change(session, actor, "archive_class.update", found, before)
     return found
 
 
@@ -174,8 +169,7 @@ def create_volume(session: Session, actor: Actor, data: VolumeIn) -> ArchiveVolu
                            confidentiality=level, parent_id=parent.asset_id if parent else None)
     session.add(volume)
     session.flush()
-    audit.record(session, actor, "archive_volume.create", "archive_volume", asset.code, None,
-                 audit.snapshot(volume, VOLUME_FIELDS))
+    audit.change(session, actor, "archive_volume.create", volume, extra={"volume": asset.code})
     return volume
 
 
@@ -261,11 +255,11 @@ def extend_retention(session: Session, actor: Actor, code: str, retention: str, 
         raise Invalid(N_("a retention period can only be made longer: %(asset)s is kept %(retention)s"),
                       code="bad_retention", asset=volume.asset.code,
                       retention=Term(volume.retention, names.RETENTIONS[volume.retention]))
-    before = audit.snapshot(volume, VOLUME_FIELDS)
+    before = audit.state(volume)
     volume.retention, volume.retention_until = retention, retention_until(volume.year, retention)
     session.flush()
-    audit.record(session, actor, "archive_volume.retention", "archive_volume", volume.asset.code, before,
-                 {**audit.snapshot(volume, VOLUME_FIELDS), "reason": why})
+    audit.change(session, actor, "archive_volume.retention", volume, before,
+                 {"volume": volume.asset.code, "reason": why})
     return volume
 
 

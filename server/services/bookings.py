@@ -52,6 +52,11 @@ def facts(booking: VehicleBooking) -> dict[str, Any]:
             "cancelled": booking.cancelled_at is not None}
 
 
+def described(booking: VehicleBooking) -> dict[str, Any]:
+    """What an audit row says of the booking: its audited state, and its facts for a reader."""
+    return {**facts(booking), **audit.state(booking)}
+
+
 def submit(session: Session, actor: Actor, data: BookingIn, principal_above: Decimal) -> VehicleBooking:
     """Record a request and open its approval chain (the leader in charge of its department)."""
     department = supplies.clean_text(data.department, N_("department"), 100)
@@ -71,7 +76,7 @@ def submit(session: Session, actor: Actor, data: BookingIn, principal_above: Dec
                              ends_at=data.ends_at, urgency=data.urgency, approval_id=chain.id, approval=chain)
     session.add(booking)
     session.flush()
-    audit.record(session, actor, "booking.submit", "vehicle_booking", booking.id, None, facts(booking))
+    audit.change(session, actor, "booking.submit", booking, extra=facts(booking))
     return booking
 
 
@@ -132,15 +137,17 @@ def cancel(session: Session, actor: Actor, booking_id: int, reason: str) -> Vehi
     standing = standing_dispatch(session, booking.id)
     if standing is not None:
         refuse_if_out(session, standing)
-    before = facts(booking)
+    before = described(booking)
     now = utcnow()
     booking.cancelled_at, booking.cancelled_by, booking.cancel_reason = now, actor.name[:100], why
     if standing is not None:
+        from server.services import dispatch
+
+        was = dispatch.described(standing)
         standing.cancelled_at, standing.cancelled_by, standing.cancel_reason = now, actor.name[:100], why
-        audit.record(session, actor, "dispatch.cancel", "vehicle_dispatch", standing.id, {"cancelled": False},
-                     {"cancelled": True, "reason": why, "with_booking": booking.id})
-    audit.record(session, actor, "booking.cancel", "vehicle_booking", booking.id, before,
-                 {**facts(booking), "reason": why})
+        audit.change(session, actor, "dispatch.cancel", standing, was,
+                     {**dispatch.facts(standing), "reason": why, "with_booking": booking.id})
+    audit.change(session, actor, "booking.cancel", booking, before, {**facts(booking), "reason": why})
     return booking
 
 

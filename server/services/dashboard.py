@@ -21,6 +21,7 @@ from server.services import (
     archive_loans,
     bookings,
     dispatch,
+    health,
     kiosks,
     lifecycle,
     plans,
@@ -71,12 +72,20 @@ class KioskSummary:
     online: int
     offline: int  # offline or never reported
     waiting: int  # events waiting in their outboxes, as last reported
+    ingestion: dict[str, Any] = field(default_factory=dict)  # health.ingestion_status: is anything storing events?
+
+    @property
+    def last_beat(self) -> datetime | None:
+        """The newest consumer's last sign of life."""
+        beat = self.ingestion.get("last_beat")
+        return datetime.fromisoformat(beat) if beat else None
 
 
-def kiosk_summary(session: Session) -> KioskSummary:
+def kiosk_summary(session: Session, now: datetime | None = None) -> KioskSummary:
     rows = [r for r in kiosks.overview(session) if r.state != "revoked"]
     online = sum(1 for r in rows if r.state == "online")
-    return KioskSummary(rows, online, len(rows) - online, sum(r.outbox or 0 for r in rows))
+    return KioskSummary(rows, online, len(rows) - online, sum(r.outbox or 0 for r in rows),
+                        health.ingestion_status(session, now))
 
 
 @dataclass(frozen=True)

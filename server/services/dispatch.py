@@ -49,6 +49,11 @@ def facts(dispatch: Dispatch) -> dict[str, object]:
             "cancelled": dispatch.cancelled_at is not None}
 
 
+def described(dispatch: Dispatch) -> dict[str, object]:
+    """What an audit row says of the dispatch: its audited state, and its facts for a reader."""
+    return {**facts(dispatch), **audit.state(dispatch)}
+
+
 def assign(session: Session, actor: Actor, booking_id: int, plate: str, driver: str) -> Dispatch:
     """Dispatch ``booking_id`` with the vehicle of ``plate`` (or its A- code) driven by ``driver`` (P- code)."""
     booking = bookings.for_change(session, booking_id)
@@ -67,7 +72,7 @@ def assign(session: Session, actor: Actor, booking_id: int, plate: str, driver: 
     except IntegrityError:  # PostgreSQL's exclusion constraint: only if a writer skipped the locks
         raise DoubleBooked(N_("%(plate)s or its driver was dispatched elsewhere in this window meanwhile"),
                            code="vehicle_busy", plate=vehicle.plate) from None
-    audit.record(session, actor, "dispatch.assign", "vehicle_dispatch", made.id, None, facts(made))
+    audit.change(session, actor, "dispatch.assign", made, extra=facts(made))
     return made
 
 
@@ -137,10 +142,9 @@ def cancel(session: Session, actor: Actor, dispatch_id: int, reason: str) -> Dis
         raise IllegalTransition(N_("dispatch %(id)s is cancelled already"), id=dispatch_id)
     bookings.refuse_if_out(session, found)
     why = supplies.clean_text(reason, N_("reason"), 2000)
-    before = facts(found)
+    before = described(found)
     found.cancelled_at, found.cancelled_by, found.cancel_reason = utcnow(), actor.name[:100], why
-    audit.record(session, actor, "dispatch.cancel", "vehicle_dispatch", found.id, before, {**facts(found),
-                                                                                          "reason": why})
+    audit.change(session, actor, "dispatch.cancel", found, before, {**facts(found), "reason": why})
     return found
 
 

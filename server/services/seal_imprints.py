@@ -79,13 +79,14 @@ def upload(session: Session, actor: Actor, code: str, data: bytes) -> SealImprin
         raise IllegalTransition(N_("%(seal)s is destroyed: nothing about it can change"), seal=seal.code)
     row = SealImprint(seal_id=seal.id, data=png, sha256=hashlib.sha256(png).hexdigest(), width=width,
                       height=height, uploaded_by=actor.name)
-    session.add(row)
-    session.add(SealEvent(seal_id=seal.id, action="imprint", from_status=seal.status, to_status=seal.status,
-                          actor=actor.name, source=actor.source))
+    event = SealEvent(seal_id=seal.id, action="imprint", from_status=seal.status, to_status=seal.status,
+                      actor=actor.name, source=actor.source)
+    session.add_all([row, event])
     session.flush()
-    audit.record(session, actor, "seal.imprint", "seal", seal.code, None,
+    # The seal is unchanged: its state goes with the new imprint, whose digest the audit row describes.
+    audit.change(session, actor, "seal.imprint", seal, audit.state(seal),
                  {"imprint": row.id, "sha256": row.sha256, "width": width, "height": height, "bytes": len(png),
-                  "uploaded_bytes": len(data)})
+                  "uploaded_bytes": len(data)}, inserted=[row, event])
     return row
 
 

@@ -74,9 +74,8 @@ def submit(session: Session, actor: Actor, data: TakeoutIn, principal_above: Dec
                        purpose=purpose, destination=destination, due_at=due, approval_id=chain.id)
     session.add(made)
     session.flush()
-    audit.record(session, actor, "seal_takeout.submit", "seal_takeout", made.id, None, {
-        "seal": seal.code, "carrier": carrier.code, "destination": destination, "purpose": purpose,
-        "due_at": due.isoformat(), "department": department, "approval": chain.id})
+    audit.change(session, actor, "seal_takeout.submit", made, extra={"seal": seal.code, "carrier": carrier.code,
+                                                                     "approval": chain.id})
     return made
 
 
@@ -100,12 +99,6 @@ def state(found: SealTakeout, now: datetime | None = None) -> str:
     if found.returned_at is not None:
         return "returned"
     return "overdue" if found.due_at < (now or utcnow()) else "out"
-
-
-def _state(found: SealTakeout) -> dict[str, Any]:
-    return {"out_at": found.out_at.isoformat() if found.out_at else None, "out_by": found.out_by,
-            "returned_at": found.returned_at.isoformat() if found.returned_at else None,
-            "returned_by": found.returned_by}
 
 
 def _refusal(session: Session, seal: Seal, carrier_id: int, at: datetime) -> RuleViolation:
@@ -145,11 +138,10 @@ def take_out(session: Session, actor: Actor, seal_code: str, carrier_code: str,
         .order_by(SealTakeout.due_at, SealTakeout.id).limit(1)).first()
     if found is None:
         raise _refusal(session, seal, carrier.id, at)
-    before = _state(found)
+    before = audit.state(found)
     found.out_at, found.out_by, found.out_source = at, actor.name, actor.source
     session.flush()
-    audit.record(session, actor, "seal.takeout", "seal", seal.code, before,
-                 {**_state(found), "takeout": found.id, "carrier": carrier.code, "due_at": found.due_at.isoformat()})
+    audit.change(session, actor, "seal.takeout", found, before, {"seal": seal.code, "carrier": carrier.code})
     return found
 
 
@@ -163,13 +155,13 @@ def bring_back(session: Session, actor: Actor, seal_code: str, at: datetime | No
     if found is None:
         raise IllegalTransition(N_("%(seal)s is not out of the office: there is nothing to return"), seal=seal.code)
     assert found.out_at is not None
-    before = _state(found)
+    before = audit.state(found)
     # A return scanned on a clock behind the one that scanned it out still comes after it.
     found.returned_at = max(at or now, found.out_at)
     found.returned_by, found.return_source = actor.name, actor.source
     session.flush()
-    audit.record(session, actor, "seal.return", "seal", seal.code, before,
-                 {**_state(found), "takeout": found.id, "late": found.returned_at > found.due_at})
+    audit.change(session, actor, "seal.return", found, before,
+                 {"seal": seal.code, "late": found.returned_at > found.due_at})
     return found
 
 

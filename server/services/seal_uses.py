@@ -75,9 +75,7 @@ def submit(session: Session, actor: Actor, data: UseRequestIn, principal_above: 
                           copies=copies, recipient=recipient, purpose=purpose, approval_id=chain.id)
     session.add(made)
     session.flush()
-    audit.record(session, actor, "seal_use_request.submit", "seal_use_request", made.id, None, {
-        "seal": seal.code, "document_title": title, "copies": copies, "recipient": recipient, "purpose": purpose,
-        "department": department, "approval": chain.id})
+    audit.change(session, actor, "seal_use_request.submit", made, extra={"seal": seal.code, "approval": chain.id})
     return made
 
 
@@ -146,9 +144,10 @@ def record_use(session: Session, actor: Actor, seal_code: str, data: UseIn) -> S
                   recorded_by=actor.name, source=actor.source, note=note)
     session.add(use)
     session.flush()
-    audit.record(session, actor, "seal.use", "seal", seal.code, None, {
+    # The seal is unchanged: its state goes with the use, which the audit row describes.
+    audit.change(session, actor, "seal.use", seal, audit.state(seal), {
         "use": use.id, "request": request.id, "copies": copies, "stamped_by": stamper.code, "at": at.isoformat(),
-        "document_title": request.document_title, "left": approved - done - copies, "note": note})
+        "document_title": request.document_title, "left": approved - done - copies, "note": note}, inserted=[use])
     return use
 
 

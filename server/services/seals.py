@@ -41,7 +41,6 @@ from server.services.supplies import clean_text
 S = SealStatus
 KINDS = tuple(k.value for k in SealKind)
 STATUSES = tuple(s.value for s in SealStatus)
-SEAL_FIELDS = ("code", "name", "kind", "department", "custodian_id", "status", "made_on", "note", "replaces_id")
 # step -> (the statuses it may start from, where it leads)
 STEPS: dict[str, tuple[tuple[SealStatus, ...], SealStatus]] = {
     "enable": ((S.MADE, S.SUSPENDED), S.IN_USE),
@@ -131,21 +130,19 @@ def register(session: Session, actor: Actor, data: SealIn) -> Seal:
     seal.code = code_service.issue(session, codes.Kind.ASSET)[0]
     session.add(seal)
     session.flush()
-    _event(session, actor, seal, "register", None, approval_ref, "")
-    audit.record(session, actor, "seal.register", "seal", seal.code, None,
-                 {**_state(seal), "approval_ref": approval_ref})
+    event = _event(session, actor, seal, "register", None, approval_ref, "")
+    audit.change(session, actor, "seal.register", seal, extra={"approval_ref": approval_ref}, inserted=[event])
     return seal
 
 
-def _state(seal: Seal) -> dict[str, Any]:
-    return audit.snapshot(seal, SEAL_FIELDS) | {"made_on": seal.made_on.isoformat() if seal.made_on else None}
-
-
 def _event(session: Session, actor: Actor, seal: Seal, action: str, before: str | None, approval_ref: str,
-           reason: str) -> None:
-    session.add(SealEvent(seal_id=seal.id, action=action, from_status=before, to_status=seal.status,
-                          approval_ref=approval_ref, reason=reason, actor=actor.name, source=actor.source))
+           reason: str) -> SealEvent:
+    """A row of the seal's history, described by the audit row of the change that makes it."""
+    event = SealEvent(seal_id=seal.id, action=action, from_status=before, to_status=seal.status,
+                      approval_ref=approval_ref, reason=reason, actor=actor.name, source=actor.source)
+    session.add(event)
     session.flush()
+    return event
 
 
 def find(session: Session, code: str) -> Seal | None:
@@ -205,11 +202,11 @@ def step(session: Session, actor: Actor, code: str, action: str, approval_ref: s
     if out is not None:
         raise RuleViolation(N_("%(seal)s is out of the office (take-out %(id)s): it must be back first"),
                             code="seal_out", seal=seal.code, id=out.id)
-    before, previous = _state(seal), seal.status
+    before, previous = audit.state(seal), seal.status
     seal.status, seal.updated_at = target.value, utcnow()
-    _event(session, actor, seal, action, previous, approval_ref, why)
-    audit.record(session, actor, f"seal.{action}", "seal", seal.code, before,
-                 {**_state(seal), "approval_ref": approval_ref, "reason": why})
+    event = _event(session, actor, seal, action, previous, approval_ref, why)
+    audit.change(session, actor, f"seal.{action}", seal, before, {"approval_ref": approval_ref, "reason": why},
+                 inserted=[event])
     return seal
 
 
@@ -225,11 +222,11 @@ def change_custodian(session: Session, actor: Actor, code: str, custodian: str, 
     if new.id == seal.custodian_id:
         raise Invalid(N_("%(person)s keeps this seal already"), code="same_custodian", field="custodian",
                       person=new.name)
-    before = _state(seal)
+    before = audit.state(seal)
     seal.custodian_id, seal.custodian, seal.updated_at = new.id, new, utcnow()
-    _event(session, actor, seal, "custodian", seal.status, approval_ref, why)
-    audit.record(session, actor, "seal.custodian", "seal", seal.code, before,
-                 {**_state(seal), "approval_ref": approval_ref, "reason": why})
+    event = _event(session, actor, seal, "custodian", seal.status, approval_ref, why)
+    audit.change(session, actor, "seal.custodian", seal, before, {"approval_ref": approval_ref, "reason": why},
+                 inserted=[event])
     return seal
 
 
@@ -254,12 +251,12 @@ def remake(session: Session, actor: Actor, code: str, data: RemakeIn) -> Seal:
     new.code = code_service.issue(session, codes.Kind.ASSET)[0]
     session.add(new)
     session.flush()
-    _event(session, actor, new, "remake", None, approval_ref, f"{old.code}: {why}"[:1000])
-    _event(session, actor, old, "replaced", old.status, approval_ref, f"{new.code}: {why}"[:1000])
-    audit.record(session, actor, "seal.remake", "seal", new.code, None,
-                 {**_state(new), "replaces": old.code, "approval_ref": approval_ref, "reason": why})
-    audit.record(session, actor, "seal.replaced", "seal", old.code, _state(old),
-                 {**_state(old), "replaced_by": new.code, "approval_ref": approval_ref, "reason": why})
+    made = _event(session, actor, new, "remake", None, approval_ref, f"{old.code}: {why}"[:1000])
+    audit.change(session, actor, "seal.remake", new, None,
+                 {"replaces": old.code, "approval_ref": approval_ref, "reason": why}, inserted=[made])
+    replaced = _event(session, actor, old, "replaced", old.status, approval_ref, f"{new.code}: {why}"[:1000])
+    audit.change(session, actor, "seal.replaced", old, audit.state(old),
+                 {"replaced_by": new.code, "approval_ref": approval_ref, "reason": why}, inserted=[replaced])
     return new
 
 

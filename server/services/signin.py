@@ -55,6 +55,12 @@ def record_failure(session: Session, username: str, address: str) -> None:
     log.warning("sign-in failed for %r from %s", _key(username), address)
 
 
+def refused_while_held(username: str, address: str, until: datetime) -> None:
+    """Log a sign-in refused because the account or the address waits (the person is told on the page)."""
+    log.warning("sign-in refused for %r from %s: held until %s", _key(username), address,
+                until.isoformat(timespec="seconds"))
+
+
 def record_success(session: Session, username: str) -> None:
     session.execute(delete(SignInFailure).where(SignInFailure.username == _key(username)))
 

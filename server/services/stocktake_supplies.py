@@ -61,7 +61,8 @@ def count(session: Session, actor: Actor, stocktake: Stocktake, item_code: str, 
     session.add(row)
     session.flush()
     audit.record(session, actor, "stocktake.supply_count", "stocktake_supply_count", row.id, None,
-                 {"stocktake": stocktake.id, "item": item.code, "counted": counted, "expected": row.expected})
+                 {"stocktake": stocktake.id, "item": item.code, "counted": counted, "expected": row.expected},
+                 inserted=[row])
     return _line(row, item)
 
 

@@ -102,5 +102,6 @@ def settle(session: Session, actor: Actor, movement_id: int, action: str, note: 
     session.flush()
     audit.record(session, actor, "supply.conflict_settle", "supply_conflict", movement.id, None,
                  {"item": movement.item.code, "movement": movement.id, "action": action, "note": note,
-                  "adjustment": adjustment.id if adjustment else None, "delta": delta if adjustment else None})
+                  "adjustment": adjustment.id if adjustment else None, "delta": delta if adjustment else None},
+                 inserted=[row])
     return row

@@ -107,12 +107,14 @@ def request(session: Session, actor: Actor, code: str, data: ReorderIn, principa
     made = purchase_requests.submit(session, actor, purchase_requests.RequestIn(
         department=data.department, item=f"{item.name[:180]} ({item.code})", category=category, quantity=quantity,
         estimated_unit_price=price, reason=data.reason), principal_above)
-    session.add(SupplyReorderRequest(item_id=item.id, purchase_request_id=made.id,
-                                     alert_id=alert.id if alert else None, actor=actor.name))
+    link = SupplyReorderRequest(item_id=item.id, purchase_request_id=made.id, alert_id=alert.id if alert else None,
+                                actor=actor.name)
+    session.add(link)
     session.flush()
     # The item is unchanged; its full state goes with the request so the ledger check still finds it.
     audit.change(session, actor, "supply.reorder_request", item, audit.state(item),
-                 {"purchase_request": made.id, "stock": stock, "level": item.reorder_level, "quantity": quantity})
+                 {"purchase_request": made.id, "stock": stock, "level": item.reorder_level, "quantity": quantity},
+                 inserted=[link])
     return made
 
 

@@ -99,12 +99,23 @@ def check_reading(session: Session, vehicle: Vehicle, at: datetime, km: int,
         raise problem
 
 
-def refresh_odometer(session: Session, vehicle: Vehicle) -> None:
-    """The vehicle's current reading: readings only go up, so the highest is also the newest."""
+def refresh_odometer(session: Session, actor: Actor, vehicle: Vehicle, trip: Trip) -> None:
+    """The vehicle's current reading: readings only go up, so the highest is also the newest. A new
+    reading is a change of the vehicle's row, audited with its state (after the trip's own row)."""
     session.flush()
     highest = session.execute(select(func.max(Trip.odometer_out), func.max(Trip.odometer_in))
                               .where(Trip.vehicle_id == vehicle.id)).one()
-    vehicle.odometer = max([vehicle.initial_odometer, *(km for km in highest if km is not None)])
+    km = max([vehicle.initial_odometer, *(km for km in highest if km is not None)])
+    if km != vehicle.odometer:
+        before = vehicles.described(vehicle)
+        vehicle.odometer = km
+        audit.change(session, actor, "vehicle.odometer", vehicle, before, {**vehicles.facts(vehicle),
+                                                                           "trip": trip.id})
+
+
+def described(trip: Trip) -> dict[str, Any]:
+    """What an audit row says of the trip: its audited state, and its facts for a reader."""
+    return {**facts(trip), **audit.state(trip)}
 
 
 def facts(trip: Trip) -> dict[str, Any]:
@@ -122,16 +133,22 @@ def gate_out(session: Session, actor: Actor, vehicle: Vehicle, at: datetime, km:
     that trip's start; a trip still open from before lost its return, and is flagged for the office."""
     trip = session.scalars(select(Trip).where(Trip.vehicle_id == vehicle.id, Trip.out_at.is_(None),
                                               Trip.in_at > at).order_by(Trip.in_at).limit(1)).first()
+    before = None
     if trip is not None and trip.in_at is not None and session.scalars(select(Trip.id).where(
             Trip.vehicle_id == vehicle.id, Trip.out_at > at, Trip.out_at < trip.in_at).limit(1)).first():
         trip = None  # another trip started in between: that return is not this start's
-    if trip is None:
+    if trip is not None:
+        before = described(trip)
+    else:
         trip = Trip(vehicle=vehicle, vehicle_id=vehicle.id, source=source[:60], recorded_by=actor.name[:100],
                     recorded_at=utcnow(), late=False, conflict=False, department="", purpose="")
         session.add(trip)
         for lost in session.scalars(select(Trip).where(Trip.vehicle_id == vehicle.id, Trip.in_at.is_(None),
                                                        Trip.out_at < at)):
-            lost.conflict = True  # left again before coming back: its return was never recorded
+            if not lost.conflict:  # left again before coming back: its return was never recorded
+                was = described(lost)
+                lost.conflict = True
+                audit.change(session, actor, "trip.return_lost", lost, was, facts(lost))
     trip.out_at, trip.odometer_out = at, km
     trip.conflict = trip.conflict or conflict
     if dispatch is not None:
@@ -139,8 +156,8 @@ def gate_out(session: Session, actor: Actor, vehicle: Vehicle, at: datetime, km:
             dispatch.driver_id
         trip.department, trip.purpose = dispatch.booking.department, dispatch.booking.purpose[:2000]
     session.flush()
-    refresh_odometer(session, vehicle)
-    audit.record(session, actor, "trip.out", "vehicle_trip", trip.id, None, facts(trip))
+    audit.change(session, actor, "trip.out", trip, before, facts(trip))
+    refresh_odometer(session, actor, vehicle, trip)
     return trip
 
 
@@ -149,7 +166,7 @@ def gate_in(session: Session, actor: Actor, vehicle: Vehicle, at: datetime, km: 
     """The end of the newest trip that left before ``at`` and is not back; or a trip known only by its return."""
     trip = session.scalars(select(Trip).where(Trip.vehicle_id == vehicle.id, Trip.in_at.is_(None),
                                               Trip.out_at <= at).order_by(Trip.out_at.desc()).limit(1)).first()
-    before = facts(trip) if trip is not None else None
+    before = described(trip) if trip is not None else None
     if trip is None:
         trip = Trip(vehicle=vehicle, vehicle_id=vehicle.id, source=source[:60], recorded_by=actor.name[:100],
                     recorded_at=utcnow(), late=False, conflict=False, department="", purpose="")
@@ -157,8 +174,8 @@ def gate_in(session: Session, actor: Actor, vehicle: Vehicle, at: datetime, km: 
     trip.in_at, trip.odometer_in = at, km
     trip.conflict = trip.conflict or conflict
     session.flush()
-    refresh_odometer(session, vehicle)
-    audit.record(session, actor, "trip.in", "vehicle_trip", trip.id, before, facts(trip))
+    audit.change(session, actor, "trip.in", trip, before, facts(trip))
+    refresh_odometer(session, actor, vehicle, trip)
     return trip
 
 
@@ -204,8 +221,8 @@ def record(session: Session, actor: Actor, data: TripIn) -> Trip:
                 conflict=False, recorded_by=actor.name[:100], recorded_at=utcnow())
     session.add(trip)
     session.flush()
-    refresh_odometer(session, vehicle)
-    audit.record(session, actor, "trip.record", "vehicle_trip", trip.id, None, facts(trip))
+    audit.change(session, actor, "trip.record", trip, extra=facts(trip))
+    refresh_odometer(session, actor, vehicle, trip)
     return trip
 
 
@@ -256,14 +273,15 @@ def correct(session: Session, actor: Actor, trip_id: int, side: str, km: int, re
     if before == km:
         raise Invalid(N_("the reading is %(km)s km already"), code="unchanged", km=km)
     check_reading(session, vehicle, when, km, exclude=(trip.id, side))
-    was = facts(trip)
+    was = described(trip)
     setattr(trip, f"odometer_{side}", km)
     made = OdometerCorrection(trip_id=trip.id, side=side, before=before, after=km, reason=why,
                               corrected_by=actor.name[:100], corrected_at=utcnow())
     session.add(made)
-    refresh_odometer(session, vehicle)
-    audit.record(session, actor, "trip.odometer_correct", "vehicle_trip", trip.id, was,
-                 {**facts(trip), "side": side, "reason": why})
+    session.flush()
+    audit.change(session, actor, "trip.odometer_correct", trip, was, {**facts(trip), "side": side, "reason": why},
+                 inserted=[made])
+    refresh_odometer(session, actor, vehicle, trip)
     return made
 
 
@@ -324,7 +342,7 @@ def record_cost(session: Session, actor: Actor, data: CostIn) -> VehicleCost:
     session.flush()
     audit.record(session, actor, "vehicle.cost", "vehicle_cost", cost.id, None, {
         "vehicle": vehicle.plate, "trip": data.trip, "kind": data.kind, "amount": str(amount),
-        "spent_on": data.spent_on.isoformat(), "note": cost.note})
+        "spent_on": data.spent_on.isoformat(), "note": cost.note}, inserted=[cost])
     return cost
 
 

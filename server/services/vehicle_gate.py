@@ -227,7 +227,7 @@ def _passage(session: Session, actor: Actor, data: AtGate, at: datetime, origin:
     audit.record(session, actor, f"vehicle.{data.direction}", "vehicle_passage", row.id, None, {
         "kind": kind.value, "vehicle": row.plate, "pass": pass_code, "odometer": data.odometer,
         "trip": row.trip_id, "dispatch": row.dispatch_id, "at": at.isoformat(), "source": row.source,
-        "conflict": conflict})
+        "conflict": conflict}, inserted=[row])
     return row
 
 

@@ -84,6 +84,11 @@ def facts(vehicle: Vehicle) -> dict[str, Any]:
             "drivers": sorted(d.person.code for d in vehicle.drivers)}
 
 
+def described(vehicle: Vehicle) -> dict[str, Any]:
+    """What an audit row says of the vehicle: its audited state, and its codes for a reader."""
+    return {**facts(vehicle), **audit.state(vehicle)}
+
+
 def register(session: Session, actor: Actor, data: VehicleIn) -> Vehicle:
     """Add an asset of a vehicle category to the fleet."""
     plate, km, fuel = _check(data)
@@ -106,7 +111,9 @@ def register(session: Session, actor: Actor, data: VehicleIn) -> Vehicle:
     vehicle.drivers = [VehicleDriver(person=p, person_id=p.id, added_by=actor.name[:100]) for p in people]
     session.add(vehicle)
     session.flush()
-    audit.record(session, actor, "vehicle.register", "vehicle", plate, None, facts(vehicle))
+    audit.change(session, actor, "vehicle.register", vehicle, extra=facts(vehicle))
+    for driver in vehicle.drivers:
+        audit.change(session, actor, "vehicle.driver_add", driver, extra={"plate": plate, "driver": driver.person.code})
     return vehicle
 
 
@@ -114,13 +121,13 @@ def update(session: Session, actor: Actor, plate: str, seats: int | None = None,
            active: bool | None = None) -> Vehicle:
     """Change seats, fuel, or take a vehicle out of the fleet (or back)."""
     vehicle = for_change(session, plate)
-    before = facts(vehicle)
+    before = described(vehicle)
     _check(VehicleIn(vehicle.asset.code, vehicle.plate, vehicle.seats if seats is None else seats,
                      vehicle.fuel if fuel is None else fuel, vehicle.odometer))
     vehicle.seats = vehicle.seats if seats is None else seats
     vehicle.fuel = vehicle.fuel if fuel is None else fuel
     vehicle.active = vehicle.active if active is None else active
-    audit.record(session, actor, "vehicle.update", "vehicle", vehicle.plate, before, facts(vehicle))
+    audit.change(session, actor, "vehicle.update", vehicle, before, facts(vehicle))
     return vehicle
 
 
@@ -130,13 +137,21 @@ def set_drivers(session: Session, actor: Actor, plate: str, drivers: list[str]) 
         raise Invalid(N_("a vehicle has at most %(most)s permitted drivers"), code="bad_drivers", most=MAX_DRIVERS)
     vehicle = for_change(session, plate)
     people = {p.id: p for p in (directory.person_by_code(session, code) for code in drivers)}
-    before = facts(vehicle)
+    before = described(vehicle)
     keep = [d for d in vehicle.drivers if d.person_id in people]
+    for gone in vehicle.drivers:
+        if gone.person_id not in people:  # its row is deleted at the flush (delete-orphan): recorded first
+            audit.removal(session, actor, "vehicle.driver_remove", gone, {"plate": vehicle.plate,
+                                                                         "driver": gone.person.code})
     known = {d.person_id for d in keep}
-    vehicle.drivers = keep + [VehicleDriver(person=p, person_id=p.id, added_by=actor.name[:100])
-                              for pid, p in people.items() if pid not in known]
+    added = [VehicleDriver(person=p, person_id=p.id, added_by=actor.name[:100])
+             for pid, p in people.items() if pid not in known]
+    vehicle.drivers = keep + added
     session.flush()
-    audit.record(session, actor, "vehicle.drivers", "vehicle", vehicle.plate, before, facts(vehicle))
+    for driver in added:
+        audit.change(session, actor, "vehicle.driver_add", driver, extra={"plate": vehicle.plate,
+                                                                          "driver": driver.person.code})
+    audit.change(session, actor, "vehicle.drivers", vehicle, before, facts(vehicle))
     return vehicle
 
 

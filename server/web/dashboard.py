@@ -28,7 +28,7 @@ Part = Callable[[Session, datetime, date], Any]
 # part -> (the view whose roles may read it, what it shows)
 PARTS: dict[str, tuple[str, Part]] = {
     "plan": ("api.get_report", lambda db, now, today: dashboard.plan_summary(db, today)),
-    "kiosks": ("kiosks.index", lambda db, now, today: dashboard.kiosk_summary(db)),
+    "kiosks": ("kiosks.index", lambda db, now, today: dashboard.kiosk_summary(db, now)),
     "refusals": ("kiosks.rejected", lambda db, now, today: dashboard.refusals(db, now)),
     "overdue": ("api.get_report", lambda db, now, today: dashboard.overdue_controlled(db, now)),
     "storeroom": ("supplies.settle", lambda db, now, today: dashboard.storeroom(db)),

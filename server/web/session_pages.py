@@ -44,6 +44,7 @@ def login() -> Any:
         username, address = request.form.get("username", ""), request.remote_addr or "?"
         until = signin.held_until(g.db, username, address)
         if until is not None:
+            signin.refused_while_held(username, address, until)
             minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
             flash(_("Too many failed sign-ins. Try again in %(minutes)s minutes.", minutes=minutes), "error")
             return render_template("login.html"), 429
