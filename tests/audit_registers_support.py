@@ -23,6 +23,7 @@ from server.config import Settings
 from server.models import SealUse, Trip, utcnow
 from server.services import (
     approvals,
+    archive_conflicts,
     archive_destruction,
     archive_loans,
     archives,
@@ -251,6 +252,11 @@ def registers(settings: Settings, sessions: Any, person: str, app: Any = None,
         out.takeout = session.scalars(seal_takeouts.listing("returned")).one().id
         out.seal_use = session.scalars(select(SealUse.id)).one()
         archive_loans.give_back(session, OFFICE, volume)
+        # A second return scanned by a kiosk that was off line: kept as a conflict, then settled.
+        late = archive_conflicts.return_at_kiosk(session, OFFICE, volume, None, at=utcnow(), offline=True,
+                                                 origin=assets.KioskOrigin("store-1", 900, "late-return-1"))
+        assert late.conflict is not None
+        archive_conflicts.settle(session, OFFICE, late.conflict.id, "两次扫描，同一次归还")
     _remind(settings, sessions, volume, person)
     if app is not None:  # the destruction list printed: audited, and nothing changes
         with app.test_request_context(), sessions() as session, session.begin():
